@@ -1,0 +1,99 @@
+//! The TwiML documents the voice webhook answers with.
+//!
+//! Built by hand rather than with an XML crate: three fixed shapes, every interpolated value
+//! escaped by [`escape`].
+
+use std::fmt::Write;
+
+const HEADER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>"#;
+
+/// Escapes text for an XML attribute or element.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `<Connect><Stream>` to our media socket, passing `parameters` back to us in `start`.
+pub fn connect_stream(
+    stream_url: &str,
+    status_callback: Option<&str>,
+    parameters: &[(&str, &str)],
+) -> String {
+    let mut xml = format!(
+        "{HEADER}<Response><Connect><Stream url=\"{}\"",
+        escape(stream_url)
+    );
+    if let Some(cb) = status_callback {
+        let _ = write!(
+            xml,
+            " statusCallback=\"{}\" statusCallbackMethod=\"POST\"",
+            escape(cb)
+        );
+    }
+    xml.push('>');
+    for (name, value) in parameters {
+        let _ = write!(
+            xml,
+            "<Parameter name=\"{}\" value=\"{}\"/>",
+            escape(name),
+            escape(value)
+        );
+    }
+    xml.push_str("</Stream></Connect></Response>");
+    xml
+}
+
+/// What a caller gets when we cannot take the call: a short message and, when a service desk
+/// is configured, a transfer to it; otherwise a polite hang-up.
+pub fn busy(message: &str, service_desk: Option<&str>) -> String {
+    let mut xml = format!("{HEADER}<Response><Say>{}</Say>", escape(message));
+    match service_desk {
+        Some(number) => {
+            let _ = write!(xml, "<Dial>{}</Dial>", escape(number));
+        }
+        None => xml.push_str("<Hangup/>"),
+    }
+    xml.push_str("</Response>");
+    xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_stream_carries_the_token_as_a_parameter() {
+        let xml = connect_stream(
+            "wss://b.example/twilio/media",
+            Some("https://b.example/twilio/stream-status"),
+            &[("token", "v1.1.a&b")],
+        );
+        assert_eq!(
+            xml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Connect>\
+             <Stream url=\"wss://b.example/twilio/media\" \
+             statusCallback=\"https://b.example/twilio/stream-status\" statusCallbackMethod=\"POST\">\
+             <Parameter name=\"token\" value=\"v1.1.a&amp;b\"/></Stream></Connect></Response>"
+        );
+    }
+
+    #[test]
+    fn busy_dials_the_desk_when_configured() {
+        assert_eq!(
+            busy("All <lines> busy", Some("+15551234567")),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>All &lt;lines&gt; busy</Say>\
+             <Dial>+15551234567</Dial></Response>"
+        );
+        assert!(busy("Sorry", None).ends_with("<Hangup/></Response>"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Typed settings: loaded once from defaults < optional file < environment, validated at start.
+//!
+//! This is the only module that reads configuration. The loader takes its sources as plain
+//! key-value maps, so tests never touch the process environment, and every problem is reported
+//! with the variable to change.
+
+mod secret;
+mod settings;
+mod source;
+
+pub use secret::Secret;
+pub use settings::{
+    CallMode, CarrierSettings, LimitSettings, LogFormat, ProviderSettings, Settings,
+    StorageSettings,
+};
+pub use source::{ConfigError, Problem, Source};

@@ -1,0 +1,546 @@
+//! The typed settings and their validation.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use url::Url;
+
+use super::Secret;
+use super::source::{ConfigError, Problem, Source};
+use crate::audio::{AudioFormat, Encoding, SampleRate};
+
+/// What a call is connected to on the far side of the bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallMode {
+    /// A line test: the caller hears themselves after a short delay, through the full media
+    /// path (decode, resample, ledger, pacing, marks, clear).
+    Echo,
+}
+
+impl FromStr for CallMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "echo" => Ok(CallMode::Echo),
+            other => Err(format!(
+                "unknown mode {other:?}; the modes available in this build are: echo"
+            )),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for log shippers.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+/// Carrier credentials and call-handling text.
+#[derive(Debug, Clone)]
+pub struct CarrierSettings {
+    /// `TWILIO_ACCOUNT_SID`: the account that owns the number (for REST calls).
+    pub twilio_account_sid: Option<String>,
+    /// `TWILIO_AUTH_TOKEN`: verifies `X-Twilio-Signature`; without it signatures are not checked.
+    pub twilio_auth_token: Option<Secret>,
+    /// `TWILIO_API_BASE_URL`: Twilio's REST API (a fake in tests).
+    pub twilio_api_base_url: Url,
+    /// `STREAM_TOKEN_SECRET`: signs the per-call token passed through `<Parameter>`.
+    pub stream_token_secret: Secret,
+    /// `STREAM_TOKEN_TTL_SECS`: how long after the webhook the media socket may start.
+    pub stream_token_ttl: Duration,
+    /// `SERVICE_DESK_NUMBER`: where callers go when the bridge cannot take them (E.164).
+    pub service_desk_number: Option<String>,
+    /// `BUSY_MESSAGE`: what a caller hears when every line is taken.
+    pub busy_message: String,
+    /// `TELNYX_OUTBOUND_ENCODING` / `TELNYX_OUTBOUND_SAMPLE_RATE`: the bidirectional RTP codec
+    /// configured on the Telnyx side (set separately from the inbound codec there).
+    pub telnyx_outbound_format: AudioFormat,
+}
+
+/// Speech and language provider endpoints and keys (used from the provider issue on).
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// `DEEPGRAM_API_KEY`.
+    pub deepgram_api_key: Option<Secret>,
+    /// `DEEPGRAM_STT_URL`: live transcription WebSocket.
+    pub deepgram_stt_url: Url,
+    /// `DEEPGRAM_TTS_URL`: streaming speech WebSocket.
+    pub deepgram_tts_url: Url,
+    /// `OPENAI_API_KEY`.
+    pub openai_api_key: Option<Secret>,
+    /// `OPENAI_BASE_URL`: any OpenAI-compatible chat completions server.
+    pub openai_base_url: Url,
+    /// `OPENAI_MODEL`.
+    pub openai_model: String,
+    /// `PROVIDER_TIMEOUT_MS`: ceiling on any single provider request.
+    pub request_timeout: Duration,
+}
+
+/// Where state lives.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// `DATABASE_URL`: SQLite file by default, PostgreSQL in production. Kept secret because
+    /// such URLs carry passwords.
+    pub database_url: Secret,
+    /// `REDIS_URL`: the live-call registry; in-process when unset.
+    pub redis_url: Option<Secret>,
+    /// `REDIS_KEY_PREFIX`: namespace of every key, so deployments can share a Redis.
+    pub redis_key_prefix: String,
+}
+
+/// Bounds on what one instance takes on.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// `MAX_CALLS`: concurrent calls on this instance; more get the busy TwiML.
+    pub max_calls: usize,
+    /// `MAX_CALL_SECS`: a call is ended after this long.
+    pub max_call_duration: Duration,
+    /// `SHUTDOWN_GRACE_SECS`: on SIGTERM, how long active calls may go on before being ended.
+    pub shutdown_grace: Duration,
+    /// `MAX_FRAME_BYTES`: larger carrier frames are rejected (and counted).
+    pub max_frame_bytes: usize,
+    /// `PLAYBACK_LEAD_MS`: how far ahead of real time outbound audio is sent.
+    pub playback_lead: Duration,
+    /// `PLAYBACK_MARK_MS`: spacing of marks within outbound audio (the resolution of "what
+    /// the caller heard").
+    pub mark_interval: Duration,
+    /// `ECHO_DELAY_MS`: the echo line's delay.
+    pub echo_delay: Duration,
+    /// `HEARTBEAT_SECS`: how often live calls are refreshed in the registry.
+    pub heartbeat_interval: Duration,
+    /// `CALL_TTL_SECS`: a registry entry not refreshed for this long is considered dead.
+    pub call_ttl: Duration,
+}
+
+/// Everything callbridge is configured with. Built once by [`Settings::load`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `CALL_MODE`: what calls are connected to.
+    pub mode: CallMode,
+    /// `LISTEN_ADDR`: webhooks, media sockets, health.
+    pub listen_addr: SocketAddr,
+    /// `METRICS_ADDR`: Prometheus exposition, on its own port.
+    pub metrics_addr: SocketAddr,
+    /// `PUBLIC_URL`: how the carrier reaches us (scheme, host, optional port); signatures are
+    /// computed over it, not over proxy headers.
+    pub public_url: Url,
+    /// `NODE_ID`: this instance's name in the registry.
+    pub node_id: String,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `LOG_LEVEL`: a tracing filter such as `info` or `callbridge=debug,info`.
+    pub log_level: String,
+    /// Carrier credentials and texts.
+    pub carrier: CarrierSettings,
+    /// Provider endpoints.
+    pub providers: ProviderSettings,
+    /// Database and registry.
+    pub storage: StorageSettings,
+    /// Capacity and timing.
+    pub limits: LimitSettings,
+}
+
+/// Reads and checks values, collecting every problem instead of stopping at the first.
+struct Reader<'a> {
+    source: &'a Source,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, variable: &'static str, message: String) {
+        self.problems.push(Problem { variable, message });
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.source.get(name).unwrap_or(default).to_string()
+    }
+
+    fn optional(&self, name: &str) -> Option<String> {
+        self.source.get(name).map(str::to_string)
+    }
+
+    fn parsed<T: FromStr>(&mut self, name: &'static str, default: T, hint: &str) -> T
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.source.get(name) {
+            None => default,
+            Some(raw) => match raw.parse() {
+                Ok(v) => v,
+                Err(e) => {
+                    self.problem(name, format!("{raw:?} is not valid ({e}); {hint}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn ranged(&mut self, name: &'static str, default: u64, min: u64, max: u64) -> u64 {
+        let value = self.parsed(name, default, &format!("use a whole number {min}..={max}"));
+        if !(min..=max).contains(&value) {
+            self.problem(name, format!("{value} is out of range; use {min}..={max}"));
+            return default;
+        }
+        value
+    }
+
+    fn url(&mut self, name: &'static str, default: &str, schemes: &[&str]) -> Url {
+        let raw = self.source.get(name).unwrap_or(default);
+        let fallback = Url::parse(default).expect("defaults are valid URLs");
+        match Url::parse(raw) {
+            Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some() => u,
+            Ok(u) => {
+                self.problem(
+                    name,
+                    format!(
+                        "{raw:?} has scheme {:?} or no host; use a {} URL",
+                        u.scheme(),
+                        schemes.join("/")
+                    ),
+                );
+                fallback
+            }
+            Err(e) => {
+                self.problem(name, format!("{raw:?} is not a URL ({e})"));
+                fallback
+            }
+        }
+    }
+}
+
+/// Numbers callers can be transferred to: E.164 (`+` and 7-15 digits, no leading zero).
+fn is_e164(number: &str) -> bool {
+    let digits = number.strip_prefix('+').unwrap_or("");
+    (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+fn random_secret() -> Secret {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    Secret::new(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+impl Settings {
+    /// Loads settings from the optional file then the environment map (environment wins),
+    /// over built-in defaults, and validates them.
+    pub fn load(file: Option<&Path>, env: Source) -> Result<Settings, ConfigError> {
+        let base = match file {
+            Some(path) => Source::from_file(path)?,
+            None => Source::new(),
+        };
+        Settings::from_source(&base.overlay(env))
+    }
+
+    /// Builds and validates settings from one merged source.
+    pub fn from_source(source: &Source) -> Result<Settings, ConfigError> {
+        let mut r = Reader {
+            source,
+            problems: Vec::new(),
+        };
+
+        let mode = r.parsed("CALL_MODE", CallMode::Echo, "use `echo`");
+        let listen_addr = r.parsed(
+            "LISTEN_ADDR",
+            SocketAddr::from(([0, 0, 0, 0], 8080)),
+            "use host:port, e.g. 0.0.0.0:8080",
+        );
+        let metrics_addr = r.parsed(
+            "METRICS_ADDR",
+            SocketAddr::from(([0, 0, 0, 0], 9090)),
+            "use host:port, e.g. 0.0.0.0:9090",
+        );
+        let public_url = r.url("PUBLIC_URL", "http://localhost:8080", &["http", "https"]);
+        if public_url.query().is_some() || public_url.path() != "/" {
+            r.problem(
+                "PUBLIC_URL",
+                "must be scheme://host[:port] only: the carrier appends the routes itself \
+                 and stream URLs may not carry a query string"
+                    .into(),
+            );
+        }
+        let node_id = r
+            .optional("NODE_ID")
+            .or_else(|| r.optional("HOSTNAME"))
+            .unwrap_or_else(|| "callbridge-1".into());
+        let log_format = match r.string("LOG_FORMAT", "json").as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => {
+                r.problem("LOG_FORMAT", format!("{other:?}: use `json` or `pretty`"));
+                LogFormat::Json
+            }
+        };
+        let log_level = r.string("LOG_LEVEL", "info");
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            r.problem(
+                "LOG_LEVEL",
+                format!("{log_level:?} is not a tracing filter; use e.g. `info` or `callbridge=debug,info`"),
+            );
+        }
+
+        let carrier = read_carrier(&mut r);
+        let providers = ProviderSettings {
+            deepgram_api_key: r.optional("DEEPGRAM_API_KEY").map(Secret::new),
+            deepgram_stt_url: r.url(
+                "DEEPGRAM_STT_URL",
+                "wss://api.deepgram.com/v1/listen",
+                &["ws", "wss"],
+            ),
+            deepgram_tts_url: r.url(
+                "DEEPGRAM_TTS_URL",
+                "wss://api.deepgram.com/v1/speak",
+                &["ws", "wss"],
+            ),
+            openai_api_key: r.optional("OPENAI_API_KEY").map(Secret::new),
+            openai_base_url: r.url(
+                "OPENAI_BASE_URL",
+                "https://api.openai.com",
+                &["http", "https"],
+            ),
+            openai_model: r.string("OPENAI_MODEL", "gpt-4o-mini"),
+            request_timeout: Duration::from_millis(r.ranged(
+                "PROVIDER_TIMEOUT_MS",
+                10_000,
+                100,
+                120_000,
+            )),
+        };
+
+        let database_url = r.string("DATABASE_URL", "sqlite://data/callbridge.db?mode=rwc");
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            r.problem(
+                "DATABASE_URL",
+                "use sqlite://path/to/file.db?mode=rwc or postgres://user@host/db".into(),
+            );
+        }
+        let redis_url = r.optional("REDIS_URL");
+        if let Some(u) = &redis_url
+            && !(u.starts_with("redis://") || u.starts_with("rediss://"))
+        {
+            r.problem(
+                "REDIS_URL",
+                "use redis://host:6379 (or rediss:// for TLS)".into(),
+            );
+        }
+        if redis_url.is_some() && r.optional("STREAM_TOKEN_SECRET").is_none() {
+            r.problem(
+                "STREAM_TOKEN_SECRET",
+                "required when REDIS_URL is set (several nodes): every node must verify the \
+                 tokens the others issue; set the same random string on all of them"
+                    .into(),
+            );
+        }
+        let storage = StorageSettings {
+            database_url: Secret::new(database_url),
+            redis_url: redis_url.map(Secret::new),
+            redis_key_prefix: r.string("REDIS_KEY_PREFIX", "callbridge"),
+        };
+
+        let limits = LimitSettings {
+            max_calls: r.ranged("MAX_CALLS", 100, 1, 100_000) as usize,
+            max_call_duration: Duration::from_secs(r.ranged("MAX_CALL_SECS", 1800, 10, 86_400)),
+            shutdown_grace: Duration::from_secs(r.ranged("SHUTDOWN_GRACE_SECS", 30, 0, 3600)),
+            max_frame_bytes: r.ranged("MAX_FRAME_BYTES", 65_536, 1024, 1 << 20) as usize,
+            playback_lead: Duration::from_millis(r.ranged("PLAYBACK_LEAD_MS", 200, 20, 5000)),
+            mark_interval: Duration::from_millis(r.ranged("PLAYBACK_MARK_MS", 100, 20, 5000)),
+            echo_delay: Duration::from_millis(r.ranged("ECHO_DELAY_MS", 500, 0, 10_000)),
+            heartbeat_interval: Duration::from_secs(r.ranged("HEARTBEAT_SECS", 10, 1, 300)),
+            call_ttl: Duration::from_secs(r.ranged("CALL_TTL_SECS", 30, 2, 3600)),
+        };
+        if limits.call_ttl <= limits.heartbeat_interval {
+            r.problem(
+                "CALL_TTL_SECS",
+                "must be longer than HEARTBEAT_SECS, or live calls expire between heartbeats"
+                    .into(),
+            );
+        }
+
+        if !r.problems.is_empty() {
+            return Err(ConfigError::Invalid(r.problems));
+        }
+        Ok(Settings {
+            mode,
+            listen_addr,
+            metrics_addr,
+            public_url,
+            node_id,
+            log_format,
+            log_level,
+            carrier,
+            providers,
+            storage,
+            limits,
+        })
+    }
+
+    /// The `ws(s)://` URL the carrier opens for a route: `wss` behind `https`, `ws` for local
+    /// plain-HTTP testing.
+    pub fn media_url(&self, route: &str) -> String {
+        let scheme = if self.public_url.scheme() == "https" {
+            "wss"
+        } else {
+            "ws"
+        };
+        let mut url = self.public_url.clone();
+        url.set_scheme(scheme).expect("http(s) -> ws(s) is allowed");
+        url.set_path(route);
+        url.to_string()
+    }
+
+    /// The `http(s)://` URL of one of our routes, as the carrier signs it.
+    pub fn http_url(&self, route: &str) -> String {
+        let mut url = self.public_url.clone();
+        url.set_path(route);
+        url.to_string()
+    }
+}
+
+fn read_carrier(r: &mut Reader<'_>) -> CarrierSettings {
+    let service_desk_number = r.optional("SERVICE_DESK_NUMBER");
+    if let Some(n) = &service_desk_number
+        && !is_e164(n)
+    {
+        r.problem(
+            "SERVICE_DESK_NUMBER",
+            format!("{n:?} is not E.164; write it as +<country><number>, e.g. +15551234567"),
+        );
+    }
+    let encoding = match r.string("TELNYX_OUTBOUND_ENCODING", "PCMU").as_str() {
+        "PCMU" => Encoding::Mulaw,
+        "PCMA" => Encoding::Alaw,
+        "L16" => Encoding::Linear16Be,
+        "OPUS" => Encoding::Opus,
+        other => {
+            r.problem(
+                "TELNYX_OUTBOUND_ENCODING",
+                format!("{other:?}: use PCMU, PCMA, L16 or OPUS (as configured on Telnyx)"),
+            );
+            Encoding::Mulaw
+        }
+    };
+    let rate_hz = r.ranged("TELNYX_OUTBOUND_SAMPLE_RATE", 8000, 8000, 48_000) as u32;
+    let sample_rate = SampleRate::from_hz(rate_hz).unwrap_or_else(|e| {
+        r.problem("TELNYX_OUTBOUND_SAMPLE_RATE", e.to_string());
+        SampleRate::Hz8000
+    });
+    CarrierSettings {
+        twilio_account_sid: r.optional("TWILIO_ACCOUNT_SID"),
+        twilio_auth_token: r.optional("TWILIO_AUTH_TOKEN").map(Secret::new),
+        twilio_api_base_url: r.url(
+            "TWILIO_API_BASE_URL",
+            "https://api.twilio.com",
+            &["http", "https"],
+        ),
+        stream_token_secret: r
+            .optional("STREAM_TOKEN_SECRET")
+            .map(Secret::new)
+            .unwrap_or_else(random_secret),
+        stream_token_ttl: Duration::from_secs(r.ranged("STREAM_TOKEN_TTL_SECS", 300, 10, 86_400)),
+        service_desk_number,
+        busy_message: r.string(
+            "BUSY_MESSAGE",
+            "Thanks for calling. All of our lines are busy right now. Please hold while we connect you, or call back in a few minutes.",
+        ),
+        telnyx_outbound_format: AudioFormat::new(encoding, sample_rate),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_source(&Source::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.limits.max_calls, 100);
+        assert_eq!(s.limits.playback_lead, Duration::from_millis(200));
+        assert!(s.storage.database_url.expose().starts_with("sqlite:"));
+        assert!(s.storage.redis_url.is_none());
+        assert_eq!(
+            s.media_url("/twilio/media"),
+            "ws://localhost:8080/twilio/media"
+        );
+    }
+
+    #[test]
+    fn https_public_url_gives_wss_media_url() {
+        let s = load(&[("PUBLIC_URL", "https://bridge.example.com")]).unwrap();
+        assert_eq!(
+            s.media_url("/twilio/media"),
+            "wss://bridge.example.com/twilio/media"
+        );
+        assert_eq!(
+            s.http_url("/twilio/voice"),
+            "https://bridge.example.com/twilio/voice"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_variable() {
+        let err = load(&[
+            ("MAX_CALLS", "lots"),
+            ("PUBLIC_URL", "ftp://x"),
+            ("SERVICE_DESK_NUMBER", "555-1234"),
+            ("REDIS_URL", "redis://127.0.0.1"),
+            ("LOG_FORMAT", "xml"),
+        ])
+        .unwrap_err();
+        let ConfigError::Invalid(problems) = err else {
+            panic!("expected validation problems")
+        };
+        let vars: Vec<_> = problems.iter().map(|p| p.variable).collect();
+        for v in [
+            "MAX_CALLS",
+            "PUBLIC_URL",
+            "SERVICE_DESK_NUMBER",
+            "STREAM_TOKEN_SECRET",
+            "LOG_FORMAT",
+        ] {
+            assert!(vars.contains(&v), "{v} missing from {vars:?}");
+        }
+    }
+
+    #[test]
+    fn environment_wins_over_file_and_blank_means_unset() {
+        let dir = std::env::temp_dir().join(format!("cb-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("callbridge.env");
+        std::fs::write(&file, "MAX_CALLS=7\nECHO_DELAY_MS=900\n# comment\n").unwrap();
+        let env = Source::from_pairs([("MAX_CALLS", "9"), ("TWILIO_AUTH_TOKEN", "")]);
+        let s = Settings::load(Some(&file), env).unwrap();
+        assert_eq!(s.limits.max_calls, 9);
+        assert_eq!(s.limits.echo_delay, Duration::from_millis(900));
+        assert!(s.carrier.twilio_auth_token.is_none());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn secrets_are_hidden_in_debug_output() {
+        let s = load(&[
+            ("TWILIO_AUTH_TOKEN", "tok-very-secret"),
+            ("DATABASE_URL", "postgres://u:pw-very-secret@db/x"),
+        ])
+        .unwrap();
+        let dump = format!("{s:?}");
+        assert!(!dump.contains("very-secret"), "{dump}");
+    }
+
+    #[test]
+    fn path_in_public_url_is_rejected() {
+        assert!(load(&[("PUBLIC_URL", "https://a.example/x?y=1")]).is_err());
+    }
+}

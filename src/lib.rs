@@ -1,0 +1,9 @@
+//! callbridge: answers a car service center's phone line by bridging a carrier's media stream
+//! to speech and language engines.
+//!
+//! The middle of the bridge is sans-IO (`audio`, `carrier`, `call` apart from its driver);
+//! `app`, `http`, `call::driver` and `session_store` do the IO. See `shared/DESIGN.md`.
+
+pub mod audio;
+pub mod carrier;
+pub mod config;
