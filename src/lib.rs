@@ -4,6 +4,15 @@
 //! The middle of the bridge is sans-IO (`audio`, `carrier`, `call` apart from its driver);
 //! `app`, `http`, `call::driver` and `session_store` do the IO. See `shared/DESIGN.md`.
 
+pub mod app;
 pub mod audio;
+pub mod call;
 pub mod carrier;
 pub mod config;
+pub mod db;
+pub mod http;
+pub mod session_store;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Settings;

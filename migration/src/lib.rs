@@ -1,1 +1,15 @@
-pub fn x() {}
+//! Schema migrations, applied at start and by `callbridge migrate`, on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_stream_events;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_stream_events::Migration)]
+    }
+}

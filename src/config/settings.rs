@@ -57,6 +57,9 @@ pub struct CarrierSettings {
     pub service_desk_number: Option<String>,
     /// `BUSY_MESSAGE`: what a caller hears when every line is taken.
     pub busy_message: String,
+    /// `TELNYX_STREAM_AUTH_TOKEN`: the streaming auth token configured on Telnyx, which it
+    /// sends in the `x-telnyx-streaming-auth-token` header; `/telnyx/media` is refused unless set.
+    pub telnyx_stream_auth_token: Option<Secret>,
     /// `TELNYX_OUTBOUND_ENCODING` / `TELNYX_OUTBOUND_SAMPLE_RATE`: the bidirectional RTP codec
     /// configured on the Telnyx side (set separately from the inbound codec there).
     pub telnyx_outbound_format: AudioFormat,
@@ -419,11 +422,13 @@ fn read_carrier(r: &mut Reader<'_>) -> CarrierSettings {
         "PCMU" => Encoding::Mulaw,
         "PCMA" => Encoding::Alaw,
         "L16" => Encoding::Linear16Be,
-        "OPUS" => Encoding::Opus,
         other => {
             r.problem(
                 "TELNYX_OUTBOUND_ENCODING",
-                format!("{other:?}: use PCMU, PCMA, L16 or OPUS (as configured on Telnyx)"),
+                format!(
+                    "{other:?}: use PCMU, PCMA or L16, as configured on Telnyx (outbound audio is \
+                     paced by duration, which needs a constant bit rate)"
+                ),
             );
             Encoding::Mulaw
         }
@@ -451,6 +456,7 @@ fn read_carrier(r: &mut Reader<'_>) -> CarrierSettings {
             "BUSY_MESSAGE",
             "Thanks for calling. All of our lines are busy right now. Please hold while we connect you, or call back in a few minutes.",
         ),
+        telnyx_stream_auth_token: r.optional("TELNYX_STREAM_AUTH_TOKEN").map(Secret::new),
         telnyx_outbound_format: AudioFormat::new(encoding, sample_rate),
     }
 }

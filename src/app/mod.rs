@@ -1,0 +1,272 @@
+//! Building and running the application: listeners, shared state, the call cap, the call task
+//! tracker, the registry heartbeat, and shutdown with draining.
+//!
+//! Shutdown happens in stages: stop admitting calls (readiness fails, the webhook answers busy),
+//! stop accepting HTTP, let active calls go on for the grace period, then end what is left
+//! cleanly and wait for those tasks. Upgraded WebSocket tasks are tracked here because axum's
+//! graceful shutdown does not wait for them.
+
+mod cap;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use cap::{CallCap, CallSlot};
+
+use crate::config::Settings;
+use crate::db::{self, DbError};
+use crate::session_store::{MemoryStore, RedisStore, SessionStore, StoreError};
+use crate::telemetry;
+
+/// How long ended calls get to close their sockets after the grace period.
+const FINAL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Start-up or serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Redis could not be reached.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP server failed.
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The sids of calls streaming on this node, for the registry heartbeat.
+#[derive(Debug, Clone, Default)]
+pub struct LocalCalls(Arc<Mutex<HashSet<String>>>);
+
+impl LocalCalls {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // Inserts and removes cannot be left half-done; a poisoned lock is usable.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a call.
+    pub fn insert(&self, sid: &str) {
+        self.lock().insert(sid.to_string());
+    }
+
+    /// Removes a call.
+    pub fn remove(&self, sid: &str) {
+        self.lock().remove(sid);
+    }
+
+    /// A snapshot of the sids.
+    pub fn snapshot(&self) -> Vec<String> {
+        self.lock().iter().cloned().collect()
+    }
+}
+
+/// What every handler and call task shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// The database.
+    pub db: DatabaseConnection,
+    /// The live-call registry.
+    pub store: SessionStore,
+    /// The per-instance cap.
+    pub cap: CallCap,
+    /// Calls streaming here.
+    pub local_calls: LocalCalls,
+    /// Set when shutdown starts: no new calls.
+    pub draining: Arc<AtomicBool>,
+    /// Cancelled when the grace period is over: calls end now.
+    pub hard_stop: CancellationToken,
+    /// Every call task.
+    pub calls: TaskTracker,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// The application, built and bound, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    metrics_listener: TcpListener,
+    state: AppState,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { addr, source })
+}
+
+impl Application {
+    /// Binds both listeners (port 0 picks a free port), opens and migrates the database, and
+    /// connects the session store.
+    pub async fn build(settings: Settings) -> Result<Self, AppError> {
+        let metrics = telemetry::metrics_handle();
+        let listener = bind(settings.listen_addr).await?;
+        let metrics_listener = bind(settings.metrics_addr).await?;
+        let db = db::connect(settings.storage.database_url.expose()).await?;
+        db::migrate(&db).await?;
+        let store = match &settings.storage.redis_url {
+            Some(url) => SessionStore::Redis(
+                RedisStore::connect(url.expose(), &settings.storage.redis_key_prefix).await?,
+            ),
+            None => SessionStore::Memory(MemoryStore::new()),
+        };
+        let state = AppState {
+            cap: CallCap::new(settings.limits.max_calls),
+            settings: Arc::new(settings),
+            db,
+            store,
+            local_calls: LocalCalls::default(),
+            draining: Arc::new(AtomicBool::new(false)),
+            hard_stop: CancellationToken::new(),
+            calls: TaskTracker::new(),
+            metrics,
+        };
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+        })
+    }
+
+    /// The bound port for webhooks and media.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The bound metrics port.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The shared state (tests inspect the registry and cap through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains as described in the module docs.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let state = self.state;
+        let settings = state.settings.clone();
+        tracing::info!(
+            listen = %settings.listen_addr,
+            port = self.listener.local_addr().map(|a| a.port()).unwrap_or(0),
+            metrics_port = self.metrics_listener.local_addr().map(|a| a.port()).unwrap_or(0),
+            public_url = %settings.public_url,
+            store = state.store.backend(),
+            max_calls = settings.limits.max_calls,
+            "callbridge serving"
+        );
+        if settings.carrier.twilio_auth_token.is_none() {
+            tracing::warn!("TWILIO_AUTH_TOKEN is not set: Twilio signatures are NOT checked");
+        }
+
+        let stop_http = CancellationToken::new();
+        let heartbeat = tokio::spawn(heartbeat_loop(state.clone(), stop_http.clone()));
+        let metrics_server = {
+            let stop = stop_http.clone();
+            let router = crate::http::metrics_router(state.metrics.clone());
+            let listener = self.metrics_listener;
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            })
+        };
+
+        let drain_state = state.clone();
+        let stop = stop_http.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: no new calls, draining active ones");
+            drain_state.draining.store(true, Ordering::SeqCst);
+            stop.cancel();
+        };
+        let router = crate::http::router(state.clone());
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal)
+        .await
+        .map_err(AppError::Serve)?;
+
+        // HTTP is closed; let calls finish within the grace period, then end them.
+        state.calls.close();
+        let grace = settings.limits.shutdown_grace;
+        if tokio::time::timeout(grace, state.calls.wait())
+            .await
+            .is_err()
+        {
+            tracing::info!(
+                remaining = state.calls.len(),
+                "grace period over: ending remaining calls"
+            );
+            state.hard_stop.cancel();
+            if tokio::time::timeout(FINAL_CLOSE_TIMEOUT, state.calls.wait())
+                .await
+                .is_err()
+            {
+                tracing::error!(remaining = state.calls.len(), "call tasks did not end");
+            }
+        }
+        heartbeat.abort();
+        let _ = metrics_server.await;
+        tracing::info!("callbridge stopped");
+        Ok(())
+    }
+}
+
+/// Refreshes this node's calls in the registry and publishes the cluster-wide count.
+async fn heartbeat_loop(state: AppState, stop: CancellationToken) {
+    let limits = &state.settings.limits;
+    let mut tick = tokio::time::interval(limits.heartbeat_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        let sids = state.local_calls.snapshot();
+        if let Err(e) = state.store.heartbeat(&sids, limits.call_ttl).await {
+            metrics::counter!(telemetry::STORE_ERRORS, "op" => "heartbeat").increment(1);
+            tracing::warn!(error = %e, "registry heartbeat failed");
+        }
+        match state.store.active_count().await {
+            Ok(n) => metrics::gauge!(telemetry::CLUSTER_ACTIVE_CALLS).set(n as f64),
+            Err(e) => {
+                metrics::counter!(telemetry::STORE_ERRORS, "op" => "count").increment(1);
+                tracing::warn!(error = %e, "registry count failed");
+            }
+        }
+    }
+}

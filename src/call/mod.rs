@@ -1,0 +1,11 @@
+//! One call, as sans-IO state machines ([`session::MediaSession`], [`ledger::PlaybackLedger`],
+//! [`echo::EchoLine`]) plus the one IO task that drives them ([`driver`]).
+//!
+//! Nothing outside `driver` touches sockets, runtimes or clocks: every input carries `now`.
+
+pub mod driver;
+pub mod echo;
+pub mod ledger;
+pub mod session;
+
+pub use session::{CallOutcome, MediaSession, SessionConfig, SessionOutput};

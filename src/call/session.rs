@@ -1,0 +1,408 @@
+//! The media session of one call: carrier frames in, carrier frames out, with the stream token
+//! check, transcoding both ways, the far end (the echo line for now), and the playback ledger.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::echo::{EchoLine, EchoOutput};
+use super::ledger::{Interruption, LedgerConfig, LedgerOutput, PlaybackLedger, UtteranceId};
+use crate::audio::transcode::Transcoder;
+use crate::audio::{AudioFormat, Encoding};
+use crate::carrier::{
+    CarrierCommand, CarrierEvent, CarrierKind, FrameError, InboundStream, StreamStart, Track,
+    stream_token,
+};
+
+/// The format the far end works in: what speech engines take and give.
+pub const FAR_END_FORMAT: AudioFormat = AudioFormat::LINEAR16_16K;
+
+/// How a call ended, for the calls-total metric and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The carrier sent `stop`.
+    Completed,
+    /// The socket closed without `stop`.
+    Disconnected,
+    /// The stream token was missing or wrong.
+    Rejected,
+    /// The call reached the maximum length.
+    MaxDuration,
+    /// The instance shut down and the grace period ran out.
+    Drained,
+    /// The stream could not be served (unsupported format, socket error).
+    Failed,
+}
+
+impl CallOutcome {
+    /// Stable label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Completed => "completed",
+            CallOutcome::Disconnected => "disconnected",
+            CallOutcome::Rejected => "rejected",
+            CallOutcome::MaxDuration => "max_duration",
+            CallOutcome::Drained => "drained",
+            CallOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// Per-call configuration.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The carrier's dialect.
+    pub carrier: CarrierKind,
+    /// Larger inbound frames are refused.
+    pub max_frame_bytes: usize,
+    /// Verifies the stream token.
+    pub token_secret: String,
+    /// Whether `start` must carry our per-call token (Twilio). Telnyx sockets are
+    /// authenticated at the upgrade by the carrier's streaming auth token instead.
+    pub require_stream_token: bool,
+    /// What we send back in (Twilio: always the inbound format; Telnyx: configured).
+    pub outbound_format: Option<AudioFormat>,
+    /// Playback lead.
+    pub lead: Duration,
+    /// Mark spacing.
+    pub mark_interval: Duration,
+    /// Echo delay.
+    pub echo_delay: Duration,
+    /// Longest call.
+    pub max_call_duration: Duration,
+    /// The key that clears playback on the echo line.
+    pub clear_digit: char,
+}
+
+/// The stream's identity once `start` is accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartedCall {
+    /// Carrier call id.
+    pub call_id: String,
+    /// Carrier stream id.
+    pub stream_id: String,
+    /// Caller number, when known.
+    pub from: Option<String>,
+    /// Inbound format.
+    pub inbound: AudioFormat,
+    /// Outbound format.
+    pub outbound: AudioFormat,
+}
+
+/// What the session asks its driver to do or record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionOutput {
+    /// Send this text frame to the carrier.
+    Send(String),
+    /// An inbound frame was refused; count and log it, the call goes on.
+    Rejected(FrameError),
+    /// The stream started and its token checked out.
+    Started(StartedCall),
+    /// A key was pressed.
+    Dtmf(char),
+    /// Playback was cleared; what each utterance got to.
+    Cleared(Vec<Interruption>),
+    /// The carrier reported an error on the stream.
+    CarrierError {
+        /// Carrier code.
+        code: Option<i64>,
+        /// Detail.
+        detail: String,
+    },
+    /// Something odd but harmless (an unknown mark); log it.
+    Warning(String),
+    /// The call is over; close the socket.
+    End {
+        /// Why.
+        outcome: CallOutcome,
+        /// Detail for the log.
+        detail: String,
+    },
+}
+
+struct Media {
+    stream_id: String,
+    inbound: Transcoder,
+    outbound: Transcoder,
+    echo: EchoLine,
+    ledger: PlaybackLedger,
+    utterance: Option<UtteranceId>,
+    scratch: Vec<u8>,
+}
+
+/// One call's media session. Feed it with `handle_*`, drain [`MediaSession::poll_output`],
+/// and call [`MediaSession::handle_timeout`] at [`MediaSession::next_timeout`].
+pub struct MediaSession {
+    config: SessionConfig,
+    inbound: InboundStream,
+    opened_at: Instant,
+    media: Option<Media>,
+    ended: bool,
+    transcoded_bytes: u64,
+    out: VecDeque<SessionOutput>,
+}
+
+impl MediaSession {
+    /// A session for a socket opened at `now`.
+    pub fn new(config: SessionConfig, now: Instant) -> Self {
+        MediaSession {
+            inbound: InboundStream::new(config.carrier, config.max_frame_bytes),
+            config,
+            opened_at: now,
+            media: None,
+            ended: false,
+            transcoded_bytes: 0,
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Whether the session has ended.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Bytes run through a non-passthrough transcoder since the last call.
+    pub fn take_transcoded_bytes(&mut self) -> u64 {
+        std::mem::take(&mut self.transcoded_bytes)
+    }
+
+    fn end(&mut self, outcome: CallOutcome, detail: impl Into<String>) {
+        if !self.ended {
+            self.ended = true;
+            self.out.push_back(SessionOutput::End {
+                outcome,
+                detail: detail.into(),
+            });
+        }
+    }
+
+    /// A text frame at `now`; `unix_now` (seconds) checks the token's expiry.
+    pub fn handle_text(&mut self, now: Instant, unix_now: u64, text: &str) {
+        if self.ended {
+            return;
+        }
+        if let Err(e) = self.inbound.handle_text(text) {
+            self.out.push_back(SessionOutput::Rejected(e));
+        }
+        while let Some(event) = self.inbound.poll_event() {
+            self.handle_event(now, unix_now, event);
+            if self.ended {
+                return;
+            }
+        }
+        self.pump(now);
+    }
+
+    /// A binary frame of `len` bytes: refused and counted.
+    pub fn handle_binary(&mut self, len: usize) {
+        if !self.ended {
+            let e = self.inbound.handle_binary(len);
+            self.out.push_back(SessionOutput::Rejected(e));
+        }
+    }
+
+    /// The socket closed at the carrier's end.
+    pub fn handle_disconnect(&mut self) {
+        self.end(CallOutcome::Disconnected, "socket closed without stop");
+    }
+
+    /// The instance is shutting down and the grace period is over.
+    pub fn handle_shutdown(&mut self) {
+        self.end(CallOutcome::Drained, "instance shutting down");
+    }
+
+    /// Time passed; releases due audio and enforces the maximum call length.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ended {
+            return;
+        }
+        if now >= self.opened_at + self.config.max_call_duration {
+            self.end(CallOutcome::MaxDuration, "maximum call length reached");
+            return;
+        }
+        self.pump(now);
+    }
+
+    /// When [`MediaSession::handle_timeout`] is next needed.
+    pub fn next_timeout(&self, now: Instant) -> Option<Instant> {
+        if self.ended {
+            return None;
+        }
+        let limit = self.opened_at + self.config.max_call_duration;
+        let media = self.media.as_ref().and_then(|m| {
+            [m.echo.next_timeout(), m.ledger.next_timeout(now)]
+                .into_iter()
+                .flatten()
+                .min()
+        });
+        Some(media.map_or(limit, |t| t.min(limit)))
+    }
+
+    /// The next thing to do.
+    pub fn poll_output(&mut self) -> Option<SessionOutput> {
+        self.out.pop_front()
+    }
+
+    fn handle_event(&mut self, now: Instant, unix_now: u64, event: CarrierEvent) {
+        match event {
+            CarrierEvent::Connected { .. } => {}
+            CarrierEvent::Start(start) => self.handle_start(unix_now, start),
+            CarrierEvent::Media(chunk) => {
+                if chunk.track != Track::Inbound {
+                    return;
+                }
+                let Some(m) = self.media.as_mut() else {
+                    return;
+                };
+                let mut pcm = Vec::with_capacity(chunk.payload.len() * 4);
+                match m.inbound.process(&chunk.payload, &mut pcm) {
+                    Ok(()) => {
+                        if !m.inbound.is_passthrough() {
+                            self.transcoded_bytes += chunk.payload.len() as u64;
+                        }
+                        m.echo.handle_audio(now, pcm);
+                    }
+                    Err(e) => self
+                        .out
+                        .push_back(SessionOutput::Rejected(FrameError::BadPayload(
+                            e.to_string(),
+                        ))),
+                }
+            }
+            CarrierEvent::Dtmf { digit } => {
+                self.out.push_back(SessionOutput::Dtmf(digit));
+                if digit == self.config.clear_digit
+                    && let Some(m) = self.media.as_mut()
+                {
+                    m.echo.clear();
+                    m.outbound.reset();
+                    m.utterance = None;
+                    let report = m.ledger.clear(now);
+                    self.out.push_back(SessionOutput::Cleared(report));
+                }
+            }
+            CarrierEvent::Mark { name } => {
+                if let Some(m) = self.media.as_mut() {
+                    if let Err(e) = m.ledger.handle_mark(now, &name) {
+                        self.out.push_back(SessionOutput::Warning(e.to_string()));
+                    }
+                    m.ledger.forget_settled();
+                }
+            }
+            CarrierEvent::Error { code, detail } => {
+                self.out
+                    .push_back(SessionOutput::CarrierError { code, detail });
+            }
+            CarrierEvent::Stop => self.end(CallOutcome::Completed, "carrier sent stop"),
+        }
+    }
+
+    fn handle_start(&mut self, unix_now: u64, start: StreamStart) {
+        let token = start
+            .custom_parameters
+            .get(stream_token::PARAMETER_NAME)
+            .map(String::as_str);
+        if !self.config.require_stream_token && token.is_none() {
+            // Authenticated at the upgrade; a token, if sent anyway, is still checked below.
+        } else if let Err(e) =
+            stream_token::verify(&self.config.token_secret, token, &start.call_id, unix_now)
+        {
+            self.end(CallOutcome::Rejected, format!("{}: {e}", e.reason()));
+            return;
+        }
+        let outbound = match self.config.carrier {
+            CarrierKind::Twilio => start.format,
+            CarrierKind::Telnyx => self.config.outbound_format.unwrap_or(start.format),
+        };
+        let Some(bytes_per_ms) = outbound
+            .bytes_per_ms()
+            .filter(|_| outbound.encoding != Encoding::Opus)
+        else {
+            self.end(
+                CallOutcome::Failed,
+                format!("outbound {} cannot be paced", outbound.encoding.as_str()),
+            );
+            return;
+        };
+        let built = Transcoder::new(start.format, FAR_END_FORMAT)
+            .and_then(|i| Ok((i, Transcoder::new(FAR_END_FORMAT, outbound)?)));
+        let (inbound, outbound_tc) = match built {
+            Ok(pair) => pair,
+            Err(e) => {
+                self.end(CallOutcome::Failed, format!("cannot transcode: {e}"));
+                return;
+            }
+        };
+        let far_bpm = FAR_END_FORMAT
+            .bytes_per_ms()
+            .expect("PCM has a constant rate");
+        self.media = Some(Media {
+            stream_id: start.stream_id.clone(),
+            inbound,
+            outbound: outbound_tc,
+            echo: EchoLine::new(self.config.echo_delay, far_bpm),
+            ledger: PlaybackLedger::new(LedgerConfig {
+                bytes_per_ms,
+                lead: self.config.lead,
+                mark_interval: self.config.mark_interval,
+            }),
+            utterance: None,
+            scratch: Vec::with_capacity(640),
+        });
+        self.out.push_back(SessionOutput::Started(StartedCall {
+            call_id: start.call_id,
+            stream_id: start.stream_id,
+            from: start.from,
+            inbound: start.format,
+            outbound,
+        }));
+    }
+
+    /// Moves due echo audio into the ledger and due ledger output onto the wire.
+    fn pump(&mut self, now: Instant) {
+        let Some(m) = self.media.as_mut() else {
+            return;
+        };
+        while let Some(o) = m.echo.poll_output(now) {
+            match o {
+                EchoOutput::Begin => m.utterance = Some(m.ledger.begin_utterance()),
+                EchoOutput::Audio(pcm) => {
+                    let Some(u) = m.utterance else { continue };
+                    m.scratch.clear();
+                    match m.outbound.process(&pcm, &mut m.scratch) {
+                        Ok(()) => {
+                            if !m.outbound.is_passthrough() {
+                                self.transcoded_bytes += pcm.len() as u64;
+                            }
+                            m.ledger.push_audio(u, &m.scratch);
+                        }
+                        Err(e) => self
+                            .out
+                            .push_back(SessionOutput::Warning(format!("outbound audio: {e}"))),
+                    }
+                }
+                EchoOutput::End => {
+                    if let Some(u) = m.utterance.take() {
+                        m.ledger.finish_utterance(u);
+                    }
+                }
+            }
+        }
+        while let Some(o) = m.ledger.poll_transmit(now) {
+            let text = match &o {
+                LedgerOutput::Media(audio) => self
+                    .config
+                    .carrier
+                    .encode(&m.stream_id, &CarrierCommand::Media(audio)),
+                LedgerOutput::Mark(name) => self
+                    .config
+                    .carrier
+                    .encode(&m.stream_id, &CarrierCommand::Mark(name)),
+                LedgerOutput::Clear => self
+                    .config
+                    .carrier
+                    .encode(&m.stream_id, &CarrierCommand::Clear),
+            };
+            self.out.push_back(SessionOutput::Send(text));
+        }
+    }
+}

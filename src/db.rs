@@ -1,0 +1,78 @@
+//! Opening the database (SQLite file by default, PostgreSQL in production) and applying the
+//! schema migrations.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// The database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The SQLite file's directory could not be created.
+    #[error("cannot create the directory for {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Connecting failed.
+    #[error("cannot connect to the database: {0}")]
+    Connect(DbErr),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migrate(DbErr),
+}
+
+/// The file path of a SQLite URL, when it names a file.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// Connects to `url`, creating a SQLite file's directory when needed.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
+    if let Some(path) = sqlite_path(url)
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let mut options = ConnectOptions::new(url.to_string());
+    options
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    if sqlite_path(url).is_some() || url.contains(":memory:") {
+        // One writer at a time is SQLite's model; a small pool avoids lock contention.
+        options.max_connections(4);
+    }
+    Database::connect(options).await.map_err(DbError::Connect)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
+    Migrator::up(db, None).await.map_err(DbError::Migrate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_are_found() {
+        assert_eq!(
+            sqlite_path("sqlite://data/callbridge.db?mode=rwc"),
+            Some("data/callbridge.db")
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://localhost/x"), None);
+    }
+}

@@ -1,0 +1,32 @@
+//! HTTP routes: the carriers' webhooks and media sockets, health, and (on its own listener)
+//! metrics. Handlers check, translate and hand off; frames are parsed in `carrier` and calls
+//! run in `call::driver`.
+
+mod media;
+mod ops;
+mod twilio;
+
+use axum::Router;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::app::AppState;
+
+/// Webhook and media routes, health.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/twilio/voice", post(twilio::voice))
+        .route("/twilio/stream-status", post(twilio::stream_status))
+        .route("/twilio/media", get(media::twilio_media))
+        .route("/telnyx/media", get(media::telnyx_media))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for the metrics listener.
+pub fn metrics_router(handle: PrometheusHandle) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .with_state(handle)
+}

@@ -1,0 +1,171 @@
+//! Twilio's HTTP webhooks: the voice webhook that connects a call's media stream, and the
+//! stream status callback.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use sea_orm::{ActiveModelTrait, Set};
+
+use crate::app::AppState;
+use crate::carrier::{signature, stream_token, twiml};
+use crate::session_store::{CallState, LiveCall, unix_now};
+use crate::telemetry;
+
+/// Header carrying Twilio's request signature.
+pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
+
+fn xml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+/// The public URL Twilio requested: our configured base plus the path and query it called.
+fn public_request_url(state: &AppState, uri: &Uri) -> String {
+    let base = state.settings.public_url.as_str().trim_end_matches('/');
+    let path = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    format!("{base}{path}")
+}
+
+/// Checks `X-Twilio-Signature` when an auth token is configured.
+pub(super) fn signed(
+    state: &AppState,
+    headers: &HeaderMap,
+    url: &str,
+    params: &[(String, String)],
+) -> bool {
+    let Some(token) = &state.settings.carrier.twilio_auth_token else {
+        return true;
+    };
+    let Some(sig) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    signature::validate(token.expose(), url, params, sig)
+}
+
+fn form(body: &Bytes) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// `POST /twilio/voice`: answers `<Connect><Stream>` with a signed per-call token, or the
+/// busy TwiML when the instance is full or draining.
+pub async fn voice(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = form(&body);
+    let url = public_request_url(&state, &uri);
+    if !signed(&state, &headers, &url, &params) {
+        metrics::counter!(telemetry::WEBHOOKS, "result" => "forbidden").increment(1);
+        tracing::warn!(%url, "voice webhook with a missing or invalid X-Twilio-Signature");
+        return (StatusCode::FORBIDDEN, "invalid signature").into_response();
+    }
+    let Some(call_sid) = param(&params, "CallSid") else {
+        metrics::counter!(telemetry::WEBHOOKS, "result" => "invalid").increment(1);
+        return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
+    };
+    let settings = &state.settings;
+    let ttl = settings.carrier.stream_token_ttl;
+    if state.is_draining() || !state.cap.try_reserve(call_sid, Instant::now(), ttl) {
+        metrics::counter!(telemetry::WEBHOOKS, "result" => "busy").increment(1);
+        tracing::warn!(
+            call_sid,
+            draining = state.is_draining(),
+            "answering busy: no capacity for another call"
+        );
+        return xml(twiml::busy(
+            &settings.carrier.busy_message,
+            settings.carrier.service_desk_number.as_deref(),
+        ));
+    }
+    let now = unix_now();
+    let token = stream_token::issue(
+        settings.carrier.stream_token_secret.expose(),
+        call_sid,
+        now + ttl.as_secs(),
+    );
+    let entry = LiveCall {
+        call_sid: call_sid.to_string(),
+        node: settings.node_id.clone(),
+        state: CallState::Ringing,
+        started_at: now,
+    };
+    if let Err(e) = state.store.register(&entry, ttl).await {
+        // The registry is bookkeeping; a caller is not turned away because it is down.
+        metrics::counter!(telemetry::STORE_ERRORS, "op" => "register").increment(1);
+        tracing::warn!(call_sid, error = %e, "could not register the ringing call");
+    }
+    metrics::counter!(telemetry::WEBHOOKS, "result" => "connected").increment(1);
+    tracing::info!(
+        call_sid,
+        from = param(&params, "From").unwrap_or(""),
+        "connecting call media"
+    );
+    xml(twiml::connect_stream(
+        &settings.media_url("/twilio/media"),
+        Some(&settings.http_url("/twilio/stream-status")),
+        &[(stream_token::PARAMETER_NAME, &token)],
+    ))
+}
+
+/// `POST /twilio/stream-status`: records `stream-started`, `stream-stopped` and
+/// `stream-error` callbacks.
+pub async fn stream_status(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = form(&body);
+    let url = public_request_url(&state, &uri);
+    if !signed(&state, &headers, &url, &params) {
+        tracing::warn!(%url, "stream status callback with a missing or invalid signature");
+        return (StatusCode::FORBIDDEN, "invalid signature").into_response();
+    }
+    let (Some(call_sid), Some(event)) = (param(&params, "CallSid"), param(&params, "StreamEvent"))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "CallSid and StreamEvent are required",
+        )
+            .into_response();
+    };
+    let label = match event {
+        "stream-started" | "stream-stopped" | "stream-error" => event.to_string(),
+        _ => "other".to_string(),
+    };
+    metrics::counter!(telemetry::STREAM_STATUS, "event" => label).increment(1);
+    let error = param(&params, "StreamError");
+    if error.is_some() {
+        tracing::warn!(call_sid, event, error, "stream error reported by Twilio");
+    } else {
+        tracing::info!(call_sid, event, "stream status");
+    }
+    let row = entity::stream_event::ActiveModel {
+        call_sid: Set(call_sid.to_string()),
+        stream_sid: Set(param(&params, "StreamSid").map(str::to_string)),
+        event: Set(event.to_string()),
+        error: Set(error.map(str::to_string)),
+        carrier_timestamp: Set(param(&params, "Timestamp").map(str::to_string)),
+        received_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    };
+    match row.insert(&state.db).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            tracing::error!(call_sid, error = %e, "could not record stream status");
+            (StatusCode::INTERNAL_SERVER_ERROR, "could not record").into_response()
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The live-call registry: which calls are up, on which node, in what state, kept alive by
+//! heartbeats with a TTL so a crashed node's calls disappear on their own; and the
+//! cluster-wide count of active calls. Redis when `REDIS_URL` is set, in-process otherwise.
+//!
+//! Conversation logic never lives here.
+
+mod memory;
+mod redis_store;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use memory::MemoryStore;
+pub use redis_store::RedisStore;
+
+/// Where a call is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// The webhook answered; the media socket is not up yet.
+    Ringing,
+    /// Media is flowing.
+    Streaming,
+    /// Being ended (drain, hang-up).
+    Ending,
+}
+
+impl CallState {
+    /// Stable text form, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Ringing => "ringing",
+            CallState::Streaming => "streaming",
+            CallState::Ending => "ending",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ringing" => Some(CallState::Ringing),
+            "streaming" => Some(CallState::Streaming),
+            "ending" => Some(CallState::Ending),
+            _ => None,
+        }
+    }
+}
+
+/// One registry entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveCall {
+    /// Carrier call id.
+    pub call_sid: String,
+    /// The node holding the call's socket.
+    pub node: String,
+    /// Life-cycle state.
+    pub state: CallState,
+    /// Unix seconds when the call was registered.
+    pub started_at: u64,
+}
+
+/// A registry operation failed (Redis unreachable, or a reply of the wrong shape).
+#[derive(Debug, thiserror::Error)]
+#[error("session store {op}: {reason}")]
+pub struct StoreError {
+    /// Which operation.
+    pub op: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+/// The registry, in one of its two implementations.
+#[derive(Debug, Clone)]
+pub enum SessionStore {
+    /// Single node, in memory.
+    Memory(MemoryStore),
+    /// Shared across nodes.
+    Redis(RedisStore),
+}
+
+/// Seconds since the Unix epoch, for `started_at` and expiry scores.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl SessionStore {
+    /// Which backend, for logs and readiness details.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            SessionStore::Memory(_) => "memory",
+            SessionStore::Redis(_) => "redis",
+        }
+    }
+
+    /// Adds or replaces a call, alive for `ttl` unless refreshed.
+    pub async fn register(&self, call: &LiveCall, ttl: Duration) -> Result<(), StoreError> {
+        match self {
+            SessionStore::Memory(m) => {
+                m.register(call, ttl);
+                Ok(())
+            }
+            SessionStore::Redis(r) => r.register(call, ttl).await,
+        }
+    }
+
+    /// Updates a call's state (and refreshes it).
+    pub async fn set_state(
+        &self,
+        call_sid: &str,
+        state: CallState,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        match self {
+            SessionStore::Memory(m) => {
+                m.set_state(call_sid, state, ttl);
+                Ok(())
+            }
+            SessionStore::Redis(r) => r.set_state(call_sid, state, ttl).await,
+        }
+    }
+
+    /// Refreshes the TTL of every listed call in one round trip.
+    pub async fn heartbeat(&self, call_sids: &[String], ttl: Duration) -> Result<(), StoreError> {
+        match self {
+            SessionStore::Memory(m) => {
+                m.heartbeat(call_sids, ttl);
+                Ok(())
+            }
+            SessionStore::Redis(r) => r.heartbeat(call_sids, ttl).await,
+        }
+    }
+
+    /// Removes a call.
+    pub async fn remove(&self, call_sid: &str) -> Result<(), StoreError> {
+        match self {
+            SessionStore::Memory(m) => {
+                m.remove(call_sid);
+                Ok(())
+            }
+            SessionStore::Redis(r) => r.remove(call_sid).await,
+        }
+    }
+
+    /// One call, if live.
+    pub async fn get(&self, call_sid: &str) -> Result<Option<LiveCall>, StoreError> {
+        match self {
+            SessionStore::Memory(m) => Ok(m.get(call_sid)),
+            SessionStore::Redis(r) => r.get(call_sid).await,
+        }
+    }
+
+    /// Live calls across the cluster (expired entries excluded).
+    pub async fn active_count(&self) -> Result<u64, StoreError> {
+        match self {
+            SessionStore::Memory(m) => Ok(m.active_count()),
+            SessionStore::Redis(r) => r.active_count().await,
+        }
+    }
+
+    /// Whether the backend answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            SessionStore::Memory(_) => Ok(()),
+            SessionStore::Redis(r) => r.ping().await,
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Redis-backed registry shared by every node.
+//!
+//! Layout, under a configurable prefix `P`: a hash `P:call:<sid>` per call (node, state,
+//! started_at) with a key TTL, and a sorted set `P:calls` scoring each sid by its expiry
+//! (Unix ms) so the cluster-wide count is `ZREMRANGEBYSCORE` + `ZCARD` in one atomic pipeline,
+//! never a `KEYS` scan.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::ConnectionManager;
+
+use super::{CallState, LiveCall, StoreError};
+
+/// Every Redis call is bounded: a registry that hangs must not hang a call.
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A registry in Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn err(op: &'static str) -> impl Fn(redis::RedisError) -> StoreError {
+    move |e| StoreError {
+        op,
+        reason: e.to_string(),
+    }
+}
+
+async fn bounded<T>(
+    op: &'static str,
+    fut: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(OP_TIMEOUT, fut)
+        .await
+        .map_err(|_| StoreError {
+            op,
+            reason: format!("no answer within {OP_TIMEOUT:?}"),
+        })?
+}
+
+impl RedisStore {
+    /// Connects to `url`, namespacing keys under `prefix`.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(err("connect"))?;
+        let conn = bounded("connect", async {
+            client
+                .get_connection_manager()
+                .await
+                .map_err(err("connect"))
+        })
+        .await?;
+        Ok(RedisStore {
+            conn,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn call_key(&self, sid: &str) -> String {
+        format!("{}:call:{sid}", self.prefix)
+    }
+
+    fn set_key(&self) -> String {
+        format!("{}:calls", self.prefix)
+    }
+
+    pub(super) async fn register(&self, call: &LiveCall, ttl: Duration) -> Result<(), StoreError> {
+        let key = self.call_key(&call.call_sid);
+        let fields = [
+            ("node", call.node.clone()),
+            ("state", call.state.as_str().to_string()),
+            ("started_at", call.started_at.to_string()),
+        ];
+        let expiry = now_ms() + ttl.as_millis() as u64;
+        let mut conn = self.conn.clone();
+        bounded("register", async {
+            redis::pipe()
+                .atomic()
+                .del(&key)
+                .ignore()
+                .hset_multiple(&key, &fields)
+                .ignore()
+                .expire(&key, ttl.as_secs() as i64)
+                .ignore()
+                .zadd(self.set_key(), &call.call_sid, expiry)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(err("register"))
+        })
+        .await
+    }
+
+    pub(super) async fn set_state(
+        &self,
+        sid: &str,
+        state: CallState,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = self.call_key(sid);
+        let expiry = now_ms() + ttl.as_millis() as u64;
+        let mut conn = self.conn.clone();
+        bounded("set_state", async {
+            redis::pipe()
+                .atomic()
+                .hset(&key, "state", state.as_str())
+                .ignore()
+                .expire(&key, ttl.as_secs() as i64)
+                .ignore()
+                .zadd(self.set_key(), sid, expiry)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(err("set_state"))
+        })
+        .await
+    }
+
+    pub(super) async fn heartbeat(&self, sids: &[String], ttl: Duration) -> Result<(), StoreError> {
+        if sids.is_empty() {
+            return Ok(());
+        }
+        let expiry = now_ms() + ttl.as_millis() as u64;
+        let mut pipe = redis::pipe();
+        for sid in sids {
+            pipe.expire(self.call_key(sid), ttl.as_secs() as i64)
+                .ignore()
+                .zadd(self.set_key(), sid, expiry)
+                .ignore();
+        }
+        let mut conn = self.conn.clone();
+        bounded("heartbeat", async {
+            pipe.query_async::<()>(&mut conn)
+                .await
+                .map_err(err("heartbeat"))
+        })
+        .await
+    }
+
+    pub(super) async fn remove(&self, sid: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        bounded("remove", async {
+            redis::pipe()
+                .atomic()
+                .del(self.call_key(sid))
+                .ignore()
+                .zrem(self.set_key(), sid)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(err("remove"))
+        })
+        .await
+    }
+
+    pub(super) async fn get(&self, sid: &str) -> Result<Option<LiveCall>, StoreError> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = bounded("get", async {
+            redis::cmd("HGETALL")
+                .arg(self.call_key(sid))
+                .query_async(&mut conn)
+                .await
+                .map_err(err("get"))
+        })
+        .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let bad = |what: &str| StoreError {
+            op: "get",
+            reason: format!("entry for {sid} has no valid {what}"),
+        };
+        Ok(Some(LiveCall {
+            call_sid: sid.to_string(),
+            node: fields.get("node").cloned().ok_or_else(|| bad("node"))?,
+            state: fields
+                .get("state")
+                .and_then(|s| CallState::parse(s))
+                .ok_or_else(|| bad("state"))?,
+            started_at: fields
+                .get("started_at")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("started_at"))?,
+        }))
+    }
+
+    pub(super) async fn active_count(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let (count,): (u64,) = bounded("active_count", async {
+            redis::pipe()
+                .atomic()
+                .zrembyscore(self.set_key(), "-inf", now_ms())
+                .ignore()
+                .zcard(self.set_key())
+                .query_async(&mut conn)
+                .await
+                .map_err(err("active_count"))
+        })
+        .await?;
+        Ok(count)
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        bounded("ping", async {
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .map(|_| ())
+                .map_err(err("ping"))
+        })
+        .await
+    }
+}
