@@ -406,3 +406,7 @@ impl MediaSession {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
