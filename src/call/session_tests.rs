@@ -129,7 +129,7 @@ fn run_call(frames: usize, garbage_every: Option<usize>) -> (Carrier, MediaSessi
         if now_ms % 20 == 0 && ((now_ms / 20) as usize) < frames {
             let i = (now_ms / 20) as usize;
             if let Some(every) = garbage_every
-                && i % every == 0
+                && i.is_multiple_of(every)
             {
                 s.handle_text(now, UNIX_NOW, "{not json");
                 s.handle_binary(12);
