@@ -1,0 +1,75 @@
+//! The live-call registry, in memory and (when `TEST_REDIS_URL` is set) on the real Redis.
+
+use std::time::Duration;
+
+use callbridge::session_store::{CallState, LiveCall, MemoryStore, RedisStore, SessionStore};
+
+use crate::helpers::unique;
+
+async fn exercise(store: SessionStore) {
+    let a = LiveCall {
+        call_sid: unique("CA"),
+        node: "node-a".into(),
+        state: CallState::Ringing,
+        started_at: 1_700_000_000,
+    };
+    let b = LiveCall {
+        call_sid: unique("CA"),
+        node: "node-b".into(),
+        ..a.clone()
+    };
+    let base = store.active_count().await.unwrap();
+    store.register(&a, Duration::from_secs(30)).await.unwrap();
+    store.register(&b, Duration::from_secs(2)).await.unwrap();
+    assert_eq!(store.active_count().await.unwrap(), base + 2);
+    assert_eq!(store.get(&a.call_sid).await.unwrap(), Some(a.clone()));
+
+    store
+        .set_state(&a.call_sid, CallState::Streaming, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&a.call_sid).await.unwrap().unwrap().state,
+        CallState::Streaming
+    );
+
+    // b is not refreshed and expires; a is kept alive by heartbeats.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    store
+        .heartbeat(std::slice::from_ref(&a.call_sid), Duration::from_secs(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(store.get(&b.call_sid).await.unwrap().is_none(), "b expired");
+    assert_eq!(store.active_count().await.unwrap(), base + 1);
+
+    store.remove(&a.call_sid).await.unwrap();
+    assert!(store.get(&a.call_sid).await.unwrap().is_none());
+    assert_eq!(store.active_count().await.unwrap(), base);
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_memory_registry_tracks_calls_and_expires_them() {
+    exercise(SessionStore::Memory(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn the_redis_registry_tracks_calls_and_expires_them() {
+    let Ok(url) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!(
+            "TEST_REDIS_URL not set: Redis registry test runs against the in-memory store only"
+        );
+        return;
+    };
+    let store = RedisStore::connect(&url, &unique("cbtest")).await.unwrap();
+    exercise(SessionStore::Redis(store)).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_clear_error_not_a_hang() {
+    let err = RedisStore::connect("redis://127.0.0.1:1", "x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.op, "connect");
+}
