@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 
 /// The database could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
@@ -57,9 +60,24 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     Database::connect(options).await.map_err(DbError::Connect)
 }
 
-/// Applies every pending migration.
+/// Arbitrary key of the PostgreSQL advisory lock that serialises migrations.
+const MIGRATION_LOCK_KEY: i64 = 0x6361_6c6c_6272_6467; // "callbrdg"
+
+/// Applies every pending migration. On PostgreSQL several nodes may start at once, so the
+/// migrations run in one transaction holding an advisory lock: the first node migrates, the
+/// others wait and then find nothing to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
-    Migrator::up(db, None).await.map_err(DbError::Migrate)
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await.map_err(DbError::Migrate);
+    }
+    let txn = db.begin().await.map_err(DbError::Migrate)?;
+    txn.execute_unprepared(&format!(
+        "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+    ))
+    .await
+    .map_err(DbError::Migrate)?;
+    Migrator::up(&txn, None).await.map_err(DbError::Migrate)?;
+    txn.commit().await.map_err(DbError::Migrate)
 }
 
 #[cfg(test)]
