@@ -546,6 +546,14 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.example");
+        let s = Settings::load(Some(&path), Source::new()).unwrap();
+        assert_eq!(s.limits.max_calls, 100);
+        assert_eq!(s.mode, CallMode::Echo);
+    }
+
+    #[test]
     fn path_in_public_url_is_rejected() {
         assert!(load(&[("PUBLIC_URL", "https://a.example/x?y=1")]).is_err());
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Uses the real PostgreSQL and Redis when they answer on
+# 127.0.0.1 (exporting TEST_DATABASE_URL / TEST_REDIS_URL unless already set); otherwise the
+# tests use SQLite and the in-process store.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+redis_answers() {
+    exec 3<>/dev/tcp/127.0.0.1/6379 || return 1
+    printf 'PING\r\n' >&3
+    local reply
+    IFS= read -r -t 2 reply <&3 || return 1
+    exec 3>&-
+    [[ "$reply" == "+PONG"* ]]
+}
+
+if [ -z "${TEST_DATABASE_URL:-}" ] && port_open 5432; then
+    export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+fi
+if [ -z "${TEST_REDIS_URL:-}" ] && (redis_answers) 2>/dev/null; then
+    export TEST_REDIS_URL="redis://127.0.0.1:6379"
+fi
+echo "callbridge tests: database=${TEST_DATABASE_URL:-sqlite (embedded)} redis=${TEST_REDIS_URL:-in-process}"
+cargo test --workspace --locked
