@@ -33,6 +33,7 @@ enum Command {
     Migrate,
 }
 
+#[allow(clippy::disallowed_methods)] // The binary edge hands the environment to `config`.
 fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
     let mut env = Source::from_pairs(std::env::vars());
     if let Some(mode) = &cli.mode {

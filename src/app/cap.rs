@@ -88,6 +88,7 @@ impl CallCap {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // Tests pick an arbitrary origin for the virtual clock.
 mod tests {
     use super::*;
 

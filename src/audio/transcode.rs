@@ -201,6 +201,27 @@ mod tests {
     }
 
     #[test]
+    fn opus_packets_decode_to_the_target_rate() {
+        // Telnyx OPUS inbound at 16 kHz, to a 16 kHz speech engine: libopus decodes at the
+        // target rate directly, so no resampler is built.
+        let opus = AudioFormat::new(Encoding::Opus, SampleRate::Hz16000);
+        let mut enc = Transcoder::new(AudioFormat::LINEAR16_16K, opus).unwrap();
+        let mut dec = Transcoder::new(opus, AudioFormat::MULAW_8K).unwrap();
+        let tone: Vec<i16> = (0..320)
+            .map(|i| ((i as f32 / 16.0).sin() * 8000.0) as i16)
+            .collect();
+        let mut pcm = Vec::new();
+        crate::audio::pcm::encode_le(&tone, &mut pcm);
+        let mut packet = Vec::new();
+        enc.process(&pcm, &mut packet).unwrap();
+        assert!(!packet.is_empty() && packet.len() < 200, "one packet");
+        let mut mulaw = Vec::new();
+        dec.process(&packet, &mut mulaw).unwrap();
+        assert_eq!(mulaw.len(), 160, "20 ms at 8 kHz");
+        assert!(dec.process(&[0xFF, 0xFF, 0xFF], &mut mulaw).is_err());
+    }
+
+    #[test]
     fn big_endian_l16_is_read_in_network_order() {
         let l16 = AudioFormat::new(Encoding::Linear16Be, SampleRate::Hz16000);
         let mut t = Transcoder::new(l16, AudioFormat::LINEAR16_16K).unwrap();

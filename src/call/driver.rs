@@ -2,6 +2,8 @@
 //! session asks for, and keeps the registry, cap and metrics up to date. It makes no decisions
 //! of its own; those live in [`super::MediaSession`].
 
+#![allow(clippy::disallowed_methods)] // The driver is where the clock is read.
+
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};

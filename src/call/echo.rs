@@ -94,6 +94,7 @@ impl EchoLine {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // Tests pick an arbitrary origin for the virtual clock.
 mod tests {
     use super::*;
 

@@ -406,6 +406,7 @@ impl PlaybackLedger {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // Tests pick an arbitrary origin for the virtual clock.
 mod tests {
     use super::*;
 

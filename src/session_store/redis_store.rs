@@ -5,6 +5,8 @@
 //! (Unix ms) so the cluster-wide count is `ZREMRANGEBYSCORE` + `ZCARD` in one atomic pipeline,
 //! never a `KEYS` scan.
 
+#![allow(clippy::disallowed_methods)] // Expiry scores are wall-clock times.
+
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

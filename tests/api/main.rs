@@ -1,6 +1,8 @@
 //! Integration tests: the real application on port 0, driven over HTTP and WebSocket the way
 //! carriers drive it. One binary, so the build links once.
 
+#![allow(clippy::disallowed_methods)] // Tests read TEST_* variables and time real servers.
+
 mod helpers;
 mod media;
 mod ops;
