@@ -308,6 +308,17 @@ pub(crate) fn classify_json_error(
     }
 }
 
+/// Reads a DTMF digit: exactly one key of `0-9`, `*`, `#`, `A-D`.
+pub(crate) fn parse_dtmf_digit(digit: &str) -> Result<char, FrameError> {
+    let mut chars = digit.chars();
+    match (chars.next(), chars.next()) {
+        (Some(d), None) if d.is_ascii_digit() || matches!(d, '*' | '#' | 'A'..='D') => Ok(d),
+        _ => Err(FrameError::Malformed(format!(
+            "dtmf digit {digit:?} is not one key"
+        ))),
+    }
+}
+
 /// Decodes a base64 media payload.
 pub(crate) fn decode_payload(payload: &str) -> Result<Vec<u8>, FrameError> {
     use base64::Engine;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     CarrierCommand, CarrierEvent, FrameError, InboundFrame, MediaChunk, RawCounter, StreamStart,
-    Track, classify_json_error, counter, decode_payload, encode_payload,
+    Track, classify_json_error, counter, decode_payload, encode_payload, parse_dtmf_digit,
 };
 use crate::audio::{AudioFormat, Encoding, SampleRate};
 
@@ -144,17 +144,8 @@ pub fn decode(text: &str) -> Result<InboundFrame, FrameError> {
         }
         "dtmf" => {
             let d = env.dtmf.ok_or_else(|| missing("dtmf"))?;
-            let mut chars = d.digit.chars();
-            match (chars.next(), chars.next()) {
-                (Some(digit), None) if digit.is_ascii_alphanumeric() || "*#".contains(digit) => {
-                    CarrierEvent::Dtmf { digit }
-                }
-                _ => {
-                    return Err(FrameError::Malformed(format!(
-                        "dtmf digit {:?} is not one key",
-                        d.digit
-                    )));
-                }
+            CarrierEvent::Dtmf {
+                digit: parse_dtmf_digit(&d.digit)?,
             }
         }
         "mark" => CarrierEvent::Mark {

@@ -44,8 +44,25 @@ pub(super) fn signed(
     signature::validate(token.expose(), url, params, sig)
 }
 
-fn form(body: &Bytes) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body).into_owned().collect()
+/// Parses a form webhook and checks its signature; `None` when it is not Twilio's.
+fn verified_form(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<Vec<(String, String)>> {
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let url = public_request_url(state, uri);
+    if signed(state, headers, &url, &params) {
+        Some(params)
+    } else {
+        tracing::warn!(%url, "webhook with a missing or invalid X-Twilio-Signature");
+        None
+    }
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, "invalid signature").into_response()
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -65,13 +82,10 @@ pub async fn voice(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = form(&body);
-    let url = public_request_url(&state, &uri);
-    if !signed(&state, &headers, &url, &params) {
+    let Some(params) = verified_form(&state, &uri, &headers, &body) else {
         metrics::counter!(telemetry::WEBHOOKS, "result" => "forbidden").increment(1);
-        tracing::warn!(%url, "voice webhook with a missing or invalid X-Twilio-Signature");
-        return (StatusCode::FORBIDDEN, "invalid signature").into_response();
-    }
+        return forbidden();
+    };
     let Some(call_sid) = param(&params, "CallSid") else {
         metrics::counter!(telemetry::WEBHOOKS, "result" => "invalid").increment(1);
         return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
@@ -128,12 +142,9 @@ pub async fn stream_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = form(&body);
-    let url = public_request_url(&state, &uri);
-    if !signed(&state, &headers, &url, &params) {
-        tracing::warn!(%url, "stream status callback with a missing or invalid signature");
-        return (StatusCode::FORBIDDEN, "invalid signature").into_response();
-    }
+    let Some(params) = verified_form(&state, &uri, &headers, &body) else {
+        return forbidden();
+    };
     let (Some(call_sid), Some(event)) = (param(&params, "CallSid"), param(&params, "StreamEvent"))
     else {
         return (

@@ -306,46 +306,43 @@ impl TwilioLeg {
         self.send_text(frame.to_string()).await;
     }
 
+    /// Sends a Twilio event with its envelope (sequence number, stream sid) and `body` under
+    /// the key named after the event.
+    async fn send_event(&mut self, event: &str, body: serde_json::Value) {
+        let seq = self.next_seq();
+        let mut frame = serde_json::json!({
+            "event": event, "sequenceNumber": seq.to_string(), "streamSid": self.stream_sid,
+        });
+        frame[event] = body;
+        self.send_text(frame.to_string()).await;
+    }
+
     /// One media frame.
     pub async fn media(&mut self, chunk: u64, payload: &[u8]) {
         use base64::Engine;
-        let seq = self.next_seq();
-        let frame = serde_json::json!({
-            "event": "media", "sequenceNumber": seq.to_string(), "streamSid": self.stream_sid,
-            "media": {"track": "inbound", "chunk": chunk.to_string(), "timestamp": (chunk * 20).to_string(),
-                      "payload": base64::engine::general_purpose::STANDARD.encode(payload)}
+        let body = serde_json::json!({
+            "track": "inbound", "chunk": chunk.to_string(), "timestamp": (chunk * 20).to_string(),
+            "payload": base64::engine::general_purpose::STANDARD.encode(payload)
         });
-        self.send_text(frame.to_string()).await;
+        self.send_event("media", body).await;
     }
 
     /// Echoes a mark back, as Twilio does when playback reaches it.
     pub async fn mark(&mut self, name: &str) {
-        let seq = self.next_seq();
-        let frame = serde_json::json!({
-            "event": "mark", "sequenceNumber": seq.to_string(), "streamSid": self.stream_sid,
-            "mark": {"name": name}
-        });
-        self.send_text(frame.to_string()).await;
+        self.send_event("mark", serde_json::json!({"name": name}))
+            .await;
     }
 
     /// A keypad digit.
     pub async fn dtmf(&mut self, digit: &str) {
-        let seq = self.next_seq();
-        let frame = serde_json::json!({
-            "event": "dtmf", "sequenceNumber": seq.to_string(), "streamSid": self.stream_sid,
-            "dtmf": {"track": "inbound_track", "digit": digit}
-        });
-        self.send_text(frame.to_string()).await;
+        let body = serde_json::json!({"track": "inbound_track", "digit": digit});
+        self.send_event("dtmf", body).await;
     }
 
     /// `stop`.
     pub async fn stop(&mut self, call_sid: &str) {
-        let seq = self.next_seq();
-        let frame = serde_json::json!({
-            "event": "stop", "sequenceNumber": seq.to_string(), "streamSid": self.stream_sid,
-            "stop": {"accountSid": "AC00000000000000000000000000000000", "callSid": call_sid}
-        });
-        self.send_text(frame.to_string()).await;
+        let body = serde_json::json!({"accountSid": "AC00000000000000000000000000000000", "callSid": call_sid});
+        self.send_event("stop", body).await;
     }
 
     /// The next thing from the server (bounded by [`HANG`]).
