@@ -191,7 +191,8 @@ impl Application {
         }
 
         let stop_http = CancellationToken::new();
-        let heartbeat = tokio::spawn(heartbeat_loop(state.clone(), stop_http.clone()));
+        // Heartbeats go on while calls drain, so draining calls stay in the registry.
+        let heartbeat = tokio::spawn(heartbeat_loop(state.clone()));
         let metrics_server = {
             let stop = stop_http.clone();
             let router = crate::http::metrics_router(state.metrics.clone());
@@ -246,16 +247,14 @@ impl Application {
     }
 }
 
-/// Refreshes this node's calls in the registry and publishes the cluster-wide count.
-async fn heartbeat_loop(state: AppState, stop: CancellationToken) {
+/// Refreshes this node's calls in the registry and publishes the cluster-wide count, until
+/// aborted once every call has ended.
+async fn heartbeat_loop(state: AppState) {
     let limits = &state.settings.limits;
     let mut tick = tokio::time::interval(limits.heartbeat_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => return,
-        }
+        tick.tick().await;
         let sids = state.local_calls.snapshot();
         if let Err(e) = state.store.heartbeat(&sids, limits.call_ttl).await {
             metrics::counter!(telemetry::STORE_ERRORS, "op" => "heartbeat").increment(1);
