@@ -16,6 +16,9 @@ use crate::carrier::CarrierKind;
 use crate::session_store::{CallState, LiveCall, unix_now};
 use crate::telemetry;
 
+/// Refused frames logged one by one before logging thins out.
+const REJECTED_LOGGED_IN_FULL: u64 = 10;
+
 /// The key that clears playback on the echo line.
 const ECHO_CLEAR_DIGIT: char = '#';
 
@@ -65,6 +68,7 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
     let mut session = MediaSession::new(session_config(kind, &state), Instant::now());
     let mut live: Option<Live> = None;
     let mut shutting_down = false;
+    let mut rejected: u64 = 0;
 
     let (outcome, detail) = 'call: loop {
         let mut wrote = false;
@@ -80,7 +84,12 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
                 SessionOutput::Rejected(e) => {
                     metrics::counter!(telemetry::MALFORMED_FRAMES, "carrier" => carrier, "reason" => e.reason())
                         .increment(1);
-                    tracing::warn!(reason = e.reason(), error = %e, "carrier frame refused; call continues");
+                    rejected += 1;
+                    // A peer sending garbage on every frame must not flood the logs: the
+                    // first few are logged, then every hundredth; the metric counts them all.
+                    if rejected <= REJECTED_LOGGED_IN_FULL || rejected % 100 == 0 {
+                        tracing::warn!(reason = e.reason(), error = %e, rejected, "carrier frame refused; call continues");
+                    }
                 }
                 SessionOutput::Started(started) => {
                     tracing::Span::current().record("call_sid", started.call_id.as_str());
