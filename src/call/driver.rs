@@ -87,7 +87,7 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
                     rejected += 1;
                     // A peer sending garbage on every frame must not flood the logs: the
                     // first few are logged, then every hundredth; the metric counts them all.
-                    if rejected <= REJECTED_LOGGED_IN_FULL || rejected % 100 == 0 {
+                    if rejected <= REJECTED_LOGGED_IN_FULL || rejected.is_multiple_of(100) {
                         tracing::warn!(reason = e.reason(), error = %e, rejected, "carrier frame refused; call continues");
                     }
                 }
