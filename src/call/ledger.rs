@@ -250,12 +250,17 @@ impl PlaybackLedger {
         if !self.sendable() {
             return None;
         }
-        // Top up once the carrier's buffer falls to half the lead.
-        let due = self
-            .playout_end
+        Some(self.refill_at(now))
+    }
+
+    /// When the ledger will next accept audio for sending: once the carrier's buffer falls to
+    /// half the lead. Audio handed over earlier would only wait in the queue, so producers may
+    /// batch their work up to this instant without delaying playback.
+    pub fn refill_at(&self, now: Instant) -> Instant {
+        self.playout_end
             .and_then(|end| end.checked_sub(self.config.lead / 2))
-            .unwrap_or(now);
-        Some(due.max(now))
+            .unwrap_or(now)
+            .max(now)
     }
 
     /// Produces what should be sent at `now`; call until it returns `None`.
