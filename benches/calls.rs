@@ -86,7 +86,9 @@ async fn call(port: u16, index: usize, until: Instant, received: Arc<AtomicU64>)
         "start": {"streamSid": stream, "callSid": sid, "tracks": ["inbound"],
                   "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
                   "customParameters": {"token": token}}});
-    tx.send(Message::Text(start.to_string().into())).await.unwrap();
+    tx.send(Message::Text(start.to_string().into()))
+        .await
+        .unwrap();
     let payload = base64::engine::general_purpose::STANDARD.encode([0x55u8; 160]);
     let (mark_tx, mut mark_rx) = tokio::sync::mpsc::channel::<String>(64);
     let reader = tokio::spawn(async move {
@@ -96,7 +98,8 @@ async fn call(port: u16, index: usize, until: Instant, received: Arc<AtomicU64>)
                     received.fetch_add(m.payload.len() as u64, Ordering::Relaxed);
                 }
                 Ok(CarrierEvent::Mark { name }) => {
-                    if mark_tx.send(name).await.is_err() {
+                    let sent = mark_tx.send(name).await;
+                    if sent.is_err() {
                         break;
                     }
                 }
@@ -144,7 +147,10 @@ fn main() {
         .env_clear()
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env("DATABASE_URL", format!("sqlite://{}/load.db?mode=rwc", dir.display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/load.db?mode=rwc", dir.display()),
+        )
         .env("STREAM_TOKEN_SECRET", "load")
         .env("MAX_CALLS", "100000")
         .env("ECHO_DELAY_MS", "200")
@@ -202,7 +208,9 @@ fn main() {
             100.0 * echoed as f64 / 8000.0 / wall / calls as f64
         );
     });
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -113,7 +113,7 @@ impl StreamResampler {
             out.extend(
                 self.scratch_out[..written]
                     .iter()
-                    .map(|&s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16),
+                    .map(|&s| (s * 32768.0) as i16), // `as` saturates; truncation is below 1 LSB
             );
         }
         self.pending.drain(..consumed);

@@ -10,7 +10,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt};
 use tracing::Instrument;
 
-use super::session::{CallOutcome, MediaSession, SessionConfig, SessionOutput};
+use super::session::{CallOutcome, FAR_END_FORMAT, MediaSession, SessionConfig, SessionOutput};
 use crate::app::{AppState, CallSlot};
 use crate::carrier::CarrierKind;
 use crate::session_store::{CallState, LiveCall, unix_now};
@@ -36,6 +36,7 @@ fn session_config(kind: CarrierKind, state: &AppState) -> SessionConfig {
         lead: s.limits.playback_lead,
         mark_interval: s.limits.mark_interval,
         echo_delay: s.limits.echo_delay,
+        far_end_format: s.echo_transcode.then_some(FAR_END_FORMAT),
         max_call_duration: s.limits.max_call_duration,
         clear_digit: ECHO_CLEAR_DIGIT,
     }

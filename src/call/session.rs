@@ -13,7 +13,7 @@ use crate::carrier::{
     stream_token,
 };
 
-/// The format the far end works in: what speech engines take and give.
+/// The format the far end works in by default: what speech engines take and give.
 pub const FAR_END_FORMAT: AudioFormat = AudioFormat::LINEAR16_16K;
 
 /// How a call ended, for the calls-total metric and the logs.
@@ -67,6 +67,8 @@ pub struct SessionConfig {
     pub mark_interval: Duration,
     /// Echo delay.
     pub echo_delay: Duration,
+    /// The format the echo line works in; `None` echoes the carrier's own format untouched.
+    pub far_end_format: Option<AudioFormat>,
     /// Longest call.
     pub max_call_duration: Duration,
     /// The key that clears playback on the echo line.
@@ -232,8 +234,14 @@ impl MediaSession {
             // Echoed audio is only worth releasing when the ledger would send it: waking for
             // every 20 ms frame in between costs a timer wakeup each and changes nothing the
             // caller hears.
-            let echo = m.echo.next_timeout().map(|t| t.max(m.ledger.refill_at(now)));
-            [echo, m.ledger.next_timeout(now)].into_iter().flatten().min()
+            let echo = m
+                .echo
+                .next_timeout()
+                .map(|t| t.max(m.ledger.refill_at(now)));
+            [echo, m.ledger.next_timeout(now)]
+                .into_iter()
+                .flatten()
+                .min()
         });
         Some(media.map_or(limit, |t| t.min(limit)))
     }
@@ -324,8 +332,14 @@ impl MediaSession {
             );
             return;
         };
-        let built = Transcoder::new(start.format, FAR_END_FORMAT)
-            .and_then(|i| Ok((i, Transcoder::new(FAR_END_FORMAT, outbound)?)));
+        // Echoing untouched needs a constant-rate format; Opus is decoded to PCM regardless.
+        let far_end = match self.config.far_end_format {
+            Some(format) => format,
+            None if start.format.bytes_per_ms().is_some() => start.format,
+            None => FAR_END_FORMAT,
+        };
+        let built = Transcoder::new(start.format, far_end)
+            .and_then(|i| Ok((i, Transcoder::new(far_end, outbound)?)));
         let (inbound, outbound_tc) = match built {
             Ok(pair) => pair,
             Err(e) => {
@@ -333,9 +347,13 @@ impl MediaSession {
                 return;
             }
         };
-        let far_bpm = FAR_END_FORMAT
-            .bytes_per_ms()
-            .expect("PCM has a constant rate");
+        let Some(far_bpm) = far_end.bytes_per_ms() else {
+            self.end(
+                CallOutcome::Failed,
+                format!("the echo line cannot work in {}", far_end.encoding.as_str()),
+            );
+            return;
+        };
         self.media = Some(Media {
             stream_id: start.stream_id.clone(),
             inbound,

@@ -21,6 +21,7 @@ fn config() -> SessionConfig {
         lead: Duration::from_millis(200),
         mark_interval: Duration::from_millis(100),
         echo_delay: Duration::from_millis(300),
+        far_end_format: Some(FAR_END_FORMAT),
         max_call_duration: Duration::from_secs(600),
         clear_digit: '#',
     }
@@ -162,6 +163,34 @@ fn an_echo_call_returns_the_audio_in_order_paced_with_marks() {
     }
     assert!(c.rejected.is_empty(), "{:?}", c.rejected);
     assert!(c.marks_due.is_empty(), "every mark was echoed");
+}
+
+#[test]
+fn without_transcoding_the_echo_returns_the_callers_bytes_exactly() {
+    let t0 = Instant::now();
+    let mut s = MediaSession::new(
+        SessionConfig {
+            far_end_format: None,
+            ..config()
+        },
+        t0,
+    );
+    let mut c = Carrier::default();
+    let token = stream_token::issue(SECRET, "CA1", UNIX_NOW + 60);
+    s.handle_text(t0, UNIX_NOW, &start_frame(&token));
+    let sent: Vec<u8> = (0..25).flat_map(|i| ramp_frame(i, 25)).collect();
+    for (i, frame) in sent.chunks(160).enumerate() {
+        s.handle_text(t0, UNIX_NOW, &media_frame(i + 2, frame));
+    }
+    for step in 0..400u64 {
+        let now = t0 + Duration::from_millis(step * 5);
+        if s.next_timeout(now).is_some_and(|t| t <= now) {
+            s.handle_timeout(now);
+        }
+        c.collect(&mut s, step * 5);
+    }
+    assert_eq!(c.audio, sent);
+    assert_eq!(s.take_transcoded_bytes(), 0);
 }
 
 #[test]

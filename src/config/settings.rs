@@ -125,6 +125,10 @@ pub struct LimitSettings {
 pub struct Settings {
     /// `CALL_MODE`: what calls are connected to.
     pub mode: CallMode,
+    /// `ECHO_TRANSCODE`: the echo line works in 16 kHz PCM, as speech engines do, so every
+    /// call runs decode, resample and encode both ways; `false` echoes the carrier's bytes
+    /// untouched (a pure line and pacing test).
+    pub echo_transcode: bool,
     /// `LISTEN_ADDR`: webhooks, media sockets, health.
     pub listen_addr: SocketAddr,
     /// `METRICS_ADDR`: Prometheus exposition, on its own port.
@@ -249,6 +253,7 @@ impl Settings {
         };
 
         let mode = r.parsed("CALL_MODE", CallMode::Echo, "use `echo`");
+        let echo_transcode = r.parsed("ECHO_TRANSCODE", true, "use `true` or `false`");
         let listen_addr = r.parsed(
             "LISTEN_ADDR",
             SocketAddr::from(([0, 0, 0, 0], 8080)),
@@ -373,6 +378,7 @@ impl Settings {
         }
         Ok(Settings {
             mode,
+            echo_transcode,
             listen_addr,
             metrics_addr,
             public_url,
