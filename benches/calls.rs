@@ -1,8 +1,8 @@
 //! Load generator: N concurrent Twilio calls through the echo line of a real `callbridge`
 //! process on 127.0.0.1, measuring the server's CPU per call-minute and memory per call.
 //!
-//! Run: `cargo bench --bench calls` (CALLS=50 SECONDS=20 by default; set either in the
-//! environment). Each call sends a 20 ms mu-law frame every 20 ms, echoes every mark back as
+//! Run: `cargo bench --bench calls` (CALLS=50 SECONDS=20 ECHO_TRANSCODE=true by default; set
+//! any in the environment; ECHO_TRANSCODE=false measures the bridge without DSP). Each call sends a 20 ms mu-law frame every 20 ms, echoes every mark back as
 //! Twilio would, and counts the audio it gets back. Traffic stays on loopback, bounded in
 //! count and time.
 
@@ -154,6 +154,10 @@ fn main() {
         .env("STREAM_TOKEN_SECRET", "load")
         .env("MAX_CALLS", "100000")
         .env("ECHO_DELAY_MS", "200")
+        .env(
+            "ECHO_TRANSCODE",
+            std::env::var("ECHO_TRANSCODE").unwrap_or_else(|_| "true".into()),
+        )
         .env("LOG_LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -193,7 +197,10 @@ fn main() {
             let _ = t.await;
         }
         let call_minutes = calls as f64 * wall / 60.0;
-        println!("calls: {calls}, measured: {wall:.1} s after {warmup:?} warm-up");
+        println!(
+            "calls: {calls}, echo transcoding: {}, measured: {wall:.1} s after {warmup:?} warm-up",
+            std::env::var("ECHO_TRANSCODE").unwrap_or_else(|_| "true".into())
+        );
         println!(
             "server CPU: {cpu:.2} s = {:.3} CPU-seconds per call-minute ({:.1} % of one core)",
             cpu / call_minutes,
