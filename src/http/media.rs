@@ -21,7 +21,11 @@ const WRITE_BUFFER: usize = 8192;
 /// are refused and counted by the session while the call goes on.
 const SOCKET_MESSAGE_CEILING: usize = 1 << 20;
 
+/// Hands an authenticated socket to a tracked call driver; refuses while draining.
 fn upgrade(ws: WebSocketUpgrade, state: AppState, kind: CarrierKind) -> Response {
+    if state.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
     let tracked = state.calls.token();
     ws.read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
@@ -41,9 +45,6 @@ pub async fn twilio_media(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if state.is_draining() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    }
     let url = state.settings.media_url("/twilio/media");
     if !signed(&state, &headers, &url, &[]) {
         tracing::warn!(%url, "media socket refused: missing or invalid X-Twilio-Signature");
@@ -61,9 +62,6 @@ pub async fn telnyx_media(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if state.is_draining() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
-    }
     let Some(expected) = &state.settings.carrier.telnyx_stream_auth_token else {
         tracing::warn!("Telnyx media socket refused: TELNYX_STREAM_AUTH_TOKEN is not set");
         return (StatusCode::FORBIDDEN, "Telnyx streaming is not configured").into_response();
