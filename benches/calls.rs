@@ -159,6 +159,7 @@ fn main() {
             std::env::var("ECHO_TRANSCODE").unwrap_or_else(|_| "true".into()),
         )
         .env("LOG_LEVEL", "warn")
+        .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
