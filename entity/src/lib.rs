@@ -1,4 +1,12 @@
-//! SeaORM entities of callbridge's database. One module per table; the CRM tables arrive with
-//! the CRM issue.
+//! SeaORM entities of callbridge's database, one module per table.
 
+pub mod appointment;
+pub mod bay;
+pub mod business_hours;
+pub mod call_log;
+pub mod call_turn;
+pub mod closure;
+pub mod customer;
+pub mod service_type;
 pub mod stream_event;
+pub mod vehicle;

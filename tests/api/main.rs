@@ -7,6 +7,7 @@ mod helpers;
 mod media;
 mod ops;
 mod registry;
+mod schema;
 mod shutdown;
 mod telnyx;
 mod webhook;
