@@ -10,6 +10,7 @@ pub mod call;
 pub mod carrier;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod http;
 pub mod session_store;
 pub mod telemetry;
