@@ -9,6 +9,7 @@ pub mod audio;
 pub mod call;
 pub mod carrier;
 pub mod config;
+pub mod crm;
 pub mod db;
 pub mod domain;
 pub mod http;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use callbridge::config::{ConfigError, Source};
-use callbridge::{Application, Settings, db, telemetry};
+use callbridge::{Application, Settings, crm, db, telemetry};
 use clap::{Parser, Subcommand};
 
 /// Answers a car service center's phone line: bridges a carrier's media stream to speech and
@@ -31,6 +31,15 @@ enum Command {
     CheckConfig,
     /// Apply database migrations and exit.
     Migrate,
+    /// Load the demo CRM (service menu, bays, hours, customers, a week of bookings).
+    Seed {
+        /// Do nothing if the database already has customers.
+        #[arg(long)]
+        if_empty: bool,
+        /// A fixture file in the shape of `fixtures/demo_crm.json` (default: the built-in one).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 #[allow(clippy::disallowed_methods)] // The binary edge hands the environment to `config`.
@@ -71,6 +80,32 @@ async fn main() -> anyhow::Result<()> {
             let conn = db::connect(settings.storage.database_url.expose()).await?;
             db::migrate(&conn).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { if_empty, file } => {
+            telemetry::init_logging(settings.log_format, &settings.log_level);
+            let conn = db::connect(settings.storage.database_url.expose()).await?;
+            db::migrate(&conn).await?;
+            if if_empty && !crm::seed::is_empty(&conn).await? {
+                tracing::info!("database already has customers: not seeding");
+                return Ok(());
+            }
+            let text = match file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => crm::seed::DEMO_FIXTURE.to_string(),
+            };
+            let data = crm::seed::parse(&text)?;
+            let tz = settings.business.timezone;
+            #[allow(clippy::disallowed_methods)] // The binary edge reads the clock.
+            let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+            let report = crm::seed::seed(&conn, &data, tz, today).await?;
+            tracing::info!(
+                customers = report.customers,
+                vehicles = report.vehicles,
+                appointments = report.appointments,
+                "demo CRM loaded"
+            );
             Ok(())
         }
         Command::Serve => {

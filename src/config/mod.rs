@@ -4,10 +4,12 @@
 //! key-value maps, so tests never touch the process environment, and every problem is reported
 //! with the variable to change.
 
+mod business;
 mod secret;
 mod settings;
 mod source;
 
+pub use business::BusinessSettings;
 pub use secret::Secret;
 pub use settings::{
     CallMode, CarrierSettings, LimitSettings, LogFormat, ProviderSettings, Settings,

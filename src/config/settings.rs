@@ -142,6 +142,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `LOG_LEVEL`: a tracing filter such as `info` or `callbridge=debug,info`.
     pub log_level: String,
+    /// The service center.
+    pub business: super::BusinessSettings,
     /// Carrier credentials and texts.
     pub carrier: CarrierSettings,
     /// Provider endpoints.
@@ -153,17 +155,17 @@ pub struct Settings {
 }
 
 /// Reads and checks values, collecting every problem instead of stopping at the first.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     source: &'a Source,
     problems: Vec<Problem>,
 }
 
 impl Reader<'_> {
-    fn problem(&mut self, variable: &'static str, message: String) {
+    pub(super) fn problem(&mut self, variable: &'static str, message: String) {
         self.problems.push(Problem { variable, message });
     }
 
-    fn string(&self, name: &str, default: &str) -> String {
+    pub(super) fn string(&self, name: &str, default: &str) -> String {
         self.source.get(name).unwrap_or(default).to_string()
     }
 
@@ -293,6 +295,7 @@ impl Settings {
             );
         }
 
+        let business = super::business::read(&mut r);
         let carrier = read_carrier(&mut r);
         let providers = ProviderSettings {
             deepgram_api_key: r.optional("DEEPGRAM_API_KEY").map(Secret::new),
@@ -385,6 +388,7 @@ impl Settings {
             node_id,
             log_format,
             log_level,
+            business,
             carrier,
             providers,
             storage,

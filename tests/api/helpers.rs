@@ -36,25 +36,41 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// The database for a test app: the real PostgreSQL when `TEST_DATABASE_URL` is set, else a
-/// fresh SQLite file.
-pub fn database_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| {
-        let dir = std::env::temp_dir().join("callbridge-tests");
-        std::fs::create_dir_all(&dir).unwrap();
-        format!("sqlite://{}/{}.db?mode=rwc", dir.display(), unique("db"))
-    })
+/// A fresh database for one test: a new schema on the real PostgreSQL when
+/// `TEST_DATABASE_URL` is set (selected through the connection's `search_path`), else a new
+/// SQLite file.
+pub async fn database_url() -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(base) => {
+            install_crypto();
+            let schema = unique("cbtest").replace('-', "_");
+            let admin = callbridge::db::connect(&base).await.unwrap();
+            sea_orm::ConnectionTrait::execute_unprepared(
+                &admin,
+                &format!("CREATE SCHEMA {schema}"),
+            )
+            .await
+            .unwrap();
+            let sep = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{sep}options=-c%20search_path%3D{schema}")
+        }
+        Err(_) => {
+            let dir = std::env::temp_dir().join("callbridge-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("sqlite://{}/{}.db?mode=rwc", dir.display(), unique("db"))
+        }
+    }
 }
 
 /// The environment a test app starts from; `overrides` win.
-pub fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+pub async fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = vec![
         ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
         ("METRICS_ADDR".into(), "127.0.0.1:0".into()),
         ("PUBLIC_URL".into(), PUBLIC_URL.into()),
         ("TWILIO_AUTH_TOKEN".into(), AUTH_TOKEN.into()),
         ("STREAM_TOKEN_SECRET".into(), TOKEN_SECRET.into()),
-        ("DATABASE_URL".into(), database_url()),
+        ("DATABASE_URL".into(), database_url().await),
         ("LOG_LEVEL".into(), "warn".into()),
     ];
     if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
@@ -203,7 +219,7 @@ impl Reachable for ExternalApp {
 /// Starts the app with the test environment plus `overrides`.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     install_crypto();
-    let settings = Settings::from_source(&Source::from_pairs(test_env(overrides))).unwrap();
+    let settings = Settings::from_source(&Source::from_pairs(test_env(overrides).await)).unwrap();
     let app = Application::build(settings).await.unwrap();
     let (tx, rx) = oneshot::channel();
     let port = app.port();

@@ -8,6 +8,7 @@ mod media;
 mod ops;
 mod registry;
 mod schema;
+mod seed;
 mod shutdown;
 mod telnyx;
 mod webhook;

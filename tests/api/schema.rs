@@ -8,7 +8,9 @@ use crate::helpers::{database_url, unique};
 
 async fn db() -> DatabaseConnection {
     crate::helpers::install_crypto();
-    let db = callbridge::db::connect(&database_url()).await.unwrap();
+    let db = callbridge::db::connect(&database_url().await)
+        .await
+        .unwrap();
     callbridge::db::migrate(&db).await.unwrap();
     db
 }

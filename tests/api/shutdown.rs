@@ -23,7 +23,8 @@ async fn sigterm_drains_active_calls_then_exits_cleanly() {
         ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
         ("METRICS_ADDR", &format!("127.0.0.1:{metrics_port}")),
         ("SHUTDOWN_GRACE_SECS", "1"),
-    ]);
+    ])
+    .await;
     env.retain(|(k, _)| k != "REDIS_URL" && k != "REDIS_KEY_PREFIX");
     let mut child = Command::new(env!("CARGO_BIN_EXE_callbridge"))
         .env_clear()

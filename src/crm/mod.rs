@@ -1,0 +1,3 @@
+//! Queries and transactions over the CRM tables (SQLite and PostgreSQL). No call state here.
+
+pub mod seed;
