@@ -52,6 +52,9 @@ pub struct UtteranceProgress {
     pub finished: bool,
     /// Cut short by a clear.
     pub interrupted: bool,
+    /// Bytes queued so far: `total_ms` is derived from the sum, so pushes that are not whole
+    /// milliseconds add up to the same total that is sent.
+    total_bytes: usize,
 }
 
 impl UtteranceProgress {
@@ -160,7 +163,8 @@ impl PlaybackLedger {
         if p.finished || p.interrupted || bytes.is_empty() {
             return;
         }
-        p.total_ms += (bytes.len() / self.config.bytes_per_ms) as u64;
+        p.total_bytes += bytes.len();
+        p.total_ms = (p.total_bytes / self.config.bytes_per_ms) as u64;
         match self.queue.back_mut() {
             Some(q) if q.utterance == utterance => q.bytes.extend_from_slice(bytes),
             _ => self.queue.push_back(Queued {
@@ -539,6 +543,24 @@ mod tests {
         l.finish_utterance(v);
         let out = drain(&mut l, now);
         assert_eq!(media_ms(&out), 20);
+    }
+
+    #[test]
+    fn pushes_that_are_not_whole_milliseconds_still_add_up() {
+        let t0 = Instant::now();
+        let mut l = ledger();
+        let u = l.begin_utterance();
+        for _ in 0..16 {
+            l.push_audio(u, &[0xFF; 5]); // 80 bytes in all: 10 ms of mu-law
+        }
+        l.finish_utterance(u);
+        let out = drain(&mut l, t0);
+        assert_eq!(l.progress(u).unwrap().total_ms, 10);
+        for name in marks(&out) {
+            l.handle_mark(t0 + Duration::from_millis(10), &name)
+                .unwrap();
+        }
+        assert!(l.progress(u).unwrap().is_fully_heard());
     }
 
     #[test]
