@@ -310,10 +310,12 @@ impl MediaSession {
             .custom_parameters
             .get(stream_token::PARAMETER_NAME)
             .map(String::as_str);
-        if !self.config.require_stream_token && token.is_none() {
-            // Authenticated at the upgrade; a token, if sent anyway, is still checked below.
-        } else if let Err(e) =
-            stream_token::verify(&self.config.token_secret, token, &start.call_id, unix_now)
+        // Sockets authenticated at the upgrade (Telnyx) need no token, but one sent anyway is
+        // still checked.
+        let check_token = self.config.require_stream_token || token.is_some();
+        if check_token
+            && let Err(e) =
+                stream_token::verify(&self.config.token_secret, token, &start.call_id, unix_now)
         {
             self.end(CallOutcome::Rejected, format!("{}: {e}", e.reason()));
             return;
