@@ -425,18 +425,23 @@ pub fn rms(bytes: &[u8]) -> f64 {
     (pcm.iter().map(|&x| (x as f64).powi(2)).sum::<f64>() / pcm.len().max(1) as f64).sqrt()
 }
 
-/// Scrapes `/metrics` and returns the value of the first sample line starting with `prefix`.
-pub async fn metric(app: &impl Reachable, prefix: &str) -> f64 {
-    let text = app
-        .http()
+/// The `/metrics` exposition text.
+pub async fn scrape_metrics(app: &impl Reachable) -> String {
+    app.http()
         .get(format!("http://127.0.0.1:{}/metrics", app.metrics_port()))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    text.lines()
+        .unwrap()
+}
+
+/// Scrapes `/metrics` and returns the value of the first sample line starting with `prefix`.
+pub async fn metric(app: &impl Reachable, prefix: &str) -> f64 {
+    scrape_metrics(app)
+        .await
+        .lines()
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())

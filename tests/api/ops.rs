@@ -16,15 +16,7 @@ async fn health_readiness_and_metrics_answer() {
 
     // A webhook so at least one counter exists, then scrape.
     app.voice_webhook(&unique("CA")).await;
-    let text = app
-        .http
-        .get(format!("http://127.0.0.1:{}/metrics", app.metrics_port))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape_metrics(&app).await;
     assert!(
         text.contains("callbridge_voice_webhooks_total{result=\"connected\"}"),
         "{text}"
