@@ -1,6 +1,7 @@
 //! SeaORM entities of callbridge's database, one module per table.
 
 pub mod appointment;
+pub mod appointment_bay;
 pub mod bay;
 pub mod business_hours;
 pub mod call_log;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_stream_events;
 mod m20261122_000002_crm;
+mod m20261122_000003_appointment_bays;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_stream_events::Migration),
             Box::new(m20261122_000002_crm::Migration),
+            Box::new(m20261122_000003_appointment_bays::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ mod secret;
 mod settings;
 mod source;
 
-pub use business::BusinessSettings;
+pub use business::{BookingPolicy, BusinessSettings};
 pub use secret::Secret;
 pub use settings::{
     CallMode, CarrierSettings, LimitSettings, LogFormat, ProviderSettings, Settings,

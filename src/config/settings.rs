@@ -169,7 +169,7 @@ impl Reader<'_> {
         self.source.get(name).unwrap_or(default).to_string()
     }
 
-    fn optional(&self, name: &str) -> Option<String> {
+    pub(super) fn optional(&self, name: &str) -> Option<String> {
         self.source.get(name).map(str::to_string)
     }
 
@@ -189,7 +189,7 @@ impl Reader<'_> {
         }
     }
 
-    fn ranged(&mut self, name: &'static str, default: u64, min: u64, max: u64) -> u64 {
+    pub(super) fn ranged(&mut self, name: &'static str, default: u64, min: u64, max: u64) -> u64 {
         let value = self.parsed(name, default, &format!("use a whole number {min}..={max}"));
         if !(min..=max).contains(&value) {
             self.problem(name, format!("{value} is out of range; use {min}..={max}"));

@@ -1,4 +1,14 @@
 //! Queries and transactions over the CRM tables (SQLite and PostgreSQL). No call state here.
 
+pub mod appointments;
 pub mod availability;
+pub mod booking;
+pub mod calls;
+pub mod catalog;
+pub mod customers;
+pub mod error;
+pub mod schedule;
 pub mod seed;
+
+pub use error::{CrmError, Unavailable};
+pub use schedule::Schedule;

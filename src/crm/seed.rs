@@ -249,7 +249,7 @@ pub async fn seed(
             .earliest()
             .ok_or_else(|| SeedError::Invalid(format!("{day} {time} does not exist in {tz}")))?
             .with_timezone(&Utc);
-        entity::appointment::ActiveModel {
+        let appointment = entity::appointment::ActiveModel {
             customer_id: Set(*customer_id),
             vehicle_id: Set(vehicle_ids.get(b.vehicle).copied()),
             service_type_id: Set(service.id),
@@ -263,6 +263,12 @@ pub async fn seed(
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        entity::appointment_bay::ActiveModel {
+            appointment_id: Set(appointment.id),
+            bay_id: Set(bay),
         }
         .insert(&txn)
         .await?;

@@ -1,0 +1,637 @@
+//! Finding, booking, moving and cancelling appointments.
+//!
+//! Booking and rescheduling re-check capacity inside one write transaction that excludes
+//! every other booking writer: `BEGIN IMMEDIATE` on SQLite (the database's one write lock is
+//! taken before the first read), and on PostgreSQL a `FOR UPDATE` lock on every bay row, taken
+//! first and in id order (so no deadlock), under which each READ COMMITTED statement sees
+//! the bookings committed before it. Two callers racing for the last bay therefore run one
+//! after the other and the second is told the slot is taken. Bookings per shop are a few a
+//! minute, so serialising writers costs nothing that matters and, unlike SERIALIZABLE, needs
+//! no retry loop.
+//!
+//! A booking may carry an idempotency key (call sid + tool call id): the same key again
+//! returns the appointment the first call made; the UNIQUE index on the key backs this up.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, Set, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+use super::availability::{self, Busy, DayRequest, PartOfDay, Slot};
+use super::catalog::{self, WeekHours, clock};
+use super::customers;
+use super::error::{CrmError, Unavailable, is_unique_violation};
+use super::schedule::Schedule;
+use entity::{appointment, appointment_bay, closure, service_type, vehicle};
+
+/// Statuses that hold bays.
+pub const ACTIVE_STATUSES: [&str; 2] = ["booked", "rescheduled"];
+
+/// How many alternatives a refused booking offers.
+const ALTERNATIVES: usize = 3;
+
+/// Opens a transaction no other booking writer can interleave with (see the module doc).
+async fn begin_booking(db: &DatabaseConnection) -> Result<DatabaseTransaction, CrmError> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => Ok(db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?),
+        _ => {
+            let txn = db.begin().await?;
+            txn.execute_unprepared("SELECT id FROM bays ORDER BY id FOR UPDATE")
+                .await?;
+            Ok(txn)
+        }
+    }
+}
+
+/// Bays held over `[from, to)` by active appointments other than `except`.
+async fn busy_between(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    except: Option<i32>,
+) -> Result<Vec<Busy>, CrmError> {
+    let mut q = appointment::Entity::find()
+        .filter(appointment::Column::Status.is_in(ACTIVE_STATUSES))
+        .filter(appointment::Column::StartsAt.lt(to))
+        .filter(appointment::Column::EndsAt.gt(from));
+    if let Some(id) = except {
+        q = q.filter(appointment::Column::Id.ne(id));
+    }
+    let appointments = q.all(db).await?;
+    if appointments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let holds = appointment_bay::Entity::find()
+        .filter(appointment_bay::Column::AppointmentId.is_in(appointments.iter().map(|a| a.id)))
+        .all(db)
+        .await?;
+    Ok(holds
+        .iter()
+        .filter_map(|h| {
+            let a = appointments.iter().find(|a| a.id == h.appointment_id)?;
+            Some(Busy {
+                bay_id: h.bay_id,
+                starts: a.starts_at,
+                ends: a.ends_at,
+            })
+        })
+        .collect())
+}
+
+/// What a slot search asks for.
+#[derive(Debug, Clone)]
+pub struct SlotQuery<'a> {
+    /// The service.
+    pub service: &'a service_type::Model,
+    /// First day (business time zone).
+    pub from: NaiveDate,
+    /// Last day, inclusive.
+    pub to: NaiveDate,
+    /// Caller's preference.
+    pub part_of_day: PartOfDay,
+}
+
+/// The shop's calendar over a range of days, loaded once.
+struct Calendar {
+    week: WeekHours,
+    closed: Vec<closure::Model>,
+    bays: Vec<i32>,
+    busy: Vec<Busy>,
+}
+
+impl Calendar {
+    async fn load(
+        db: &impl ConnectionTrait,
+        schedule: &Schedule,
+        from: NaiveDate,
+        to: NaiveDate,
+        except: Option<i32>,
+    ) -> Result<Self, CrmError> {
+        let (start, _) = schedule.day_window(from);
+        let (_, end) = schedule.day_window(to);
+        Ok(Self {
+            week: catalog::week_hours(db).await?,
+            closed: catalog::closures(db, from, to).await?,
+            bays: catalog::active_bays(db).await?,
+            busy: busy_between(db, start, end, except).await?,
+        })
+    }
+
+    fn day_slots(
+        &self,
+        schedule: &Schedule,
+        service: &service_type::Model,
+        day: NaiveDate,
+        part_of_day: PartOfDay,
+        now: DateTime<Utc>,
+    ) -> Vec<Slot> {
+        availability::slots(&DayRequest {
+            day,
+            hours: catalog::hours_on(&self.week, &self.closed, day),
+            tz: schedule.tz,
+            bays: &self.bays,
+            busy: &self.busy,
+            duration: Duration::minutes(service.duration_minutes.into()),
+            bays_needed: service.bays_needed.max(1) as usize,
+            step: schedule.step(),
+            part_of_day,
+            not_before: schedule.not_before(now),
+        })
+    }
+}
+
+/// Every bookable slot for `q`, earliest first; days beyond the horizon are left out.
+async fn all_slots(
+    db: &impl ConnectionTrait,
+    schedule: &Schedule,
+    q: &SlotQuery<'_>,
+    now: DateTime<Utc>,
+    except: Option<i32>,
+) -> Result<Vec<Slot>, CrmError> {
+    let from = q.from.max(schedule.today(now));
+    let to = q.to.min(schedule.last_day(now));
+    if from > to {
+        return Ok(Vec::new());
+    }
+    let cal = Calendar::load(db, schedule, from, to, except).await?;
+    let mut out = Vec::new();
+    let mut day = from;
+    while day <= to {
+        out.extend(cal.day_slots(schedule, q.service, day, q.part_of_day, now));
+        day += Duration::days(1);
+    }
+    Ok(out)
+}
+
+/// A few concrete options spread over the range: from each day its earliest slot and at most
+/// one more at least two hours later, until `limit`; then the earliest of the rest.
+pub fn spread(slots: &[Slot], schedule: &Schedule, limit: usize) -> Vec<Slot> {
+    let mut picked: Vec<Slot> = Vec::new();
+    for s in slots {
+        if picked.len() >= limit {
+            break;
+        }
+        let day = s.starts.with_timezone(&schedule.tz).date_naive();
+        let same_day: Vec<&Slot> = picked
+            .iter()
+            .filter(|p| p.starts.with_timezone(&schedule.tz).date_naive() == day)
+            .collect();
+        let far_enough = same_day
+            .iter()
+            .all(|p| s.starts - p.starts >= Duration::hours(2));
+        if same_day.len() < 2 && far_enough {
+            picked.push(s.clone());
+        }
+    }
+    for s in slots {
+        if picked.len() >= limit {
+            break;
+        }
+        if !picked.contains(s) {
+            picked.push(s.clone());
+        }
+    }
+    picked.sort_by_key(|s| s.starts);
+    picked
+}
+
+/// Up to `limit` bookable options for `q`.
+pub async fn find_slots(
+    db: &impl ConnectionTrait,
+    schedule: &Schedule,
+    q: &SlotQuery<'_>,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<Slot>, CrmError> {
+    let all = all_slots(db, schedule, q, now, None).await?;
+    Ok(spread(&all, schedule, limit))
+}
+
+/// The bookable slots nearest `wanted` within a week: later ones first, then earlier.
+async fn alternatives(
+    db: &impl ConnectionTrait,
+    schedule: &Schedule,
+    service: &service_type::Model,
+    wanted: DateTime<Utc>,
+    now: DateTime<Utc>,
+    except: Option<i32>,
+) -> Result<Vec<Slot>, CrmError> {
+    let day = schedule.today(wanted.max(now));
+    let q = SlotQuery {
+        service,
+        from: day,
+        to: day + Duration::days(7),
+        part_of_day: PartOfDay::Any,
+    };
+    let mut all = all_slots(db, schedule, &q, now, except).await?;
+    all.sort_by_key(|s| (s.starts < wanted, (s.starts - wanted).abs()));
+    all.truncate(ALTERNATIVES);
+    all.sort_by_key(|s| s.starts);
+    Ok(all)
+}
+
+/// Why `starts` cannot take `service`, or the bays it would use.
+async fn check_slot(
+    db: &impl ConnectionTrait,
+    schedule: &Schedule,
+    service: &service_type::Model,
+    starts: DateTime<Utc>,
+    now: DateTime<Utc>,
+    except: Option<i32>,
+) -> Result<Result<Slot, Unavailable>, CrmError> {
+    let day = starts.with_timezone(&schedule.tz).date_naive();
+    let ends = starts + Duration::minutes(service.duration_minutes.into());
+    if starts < schedule.not_before(now) {
+        return Ok(Err(Unavailable::TooSoon));
+    }
+    if day > schedule.last_day(now) {
+        return Ok(Err(Unavailable::TooFar));
+    }
+    let cal = Calendar::load(db, schedule, day, day, except).await?;
+    let Some((opens, closes)) = catalog::hours_on(&cal.week, &cal.closed, day) else {
+        return Ok(Err(Unavailable::Closed {
+            day,
+            reason: cal.closed.first().map(|c| c.reason.clone()),
+        }));
+    };
+    let (midnight, _) = schedule.day_window(day);
+    let open_at = schedule
+        .instant(day.and_hms_opt(0, 0, 0).expect("midnight") + Duration::minutes(opens.into()))
+        .unwrap_or(midnight);
+    let close_at = open_at + Duration::minutes((closes - opens).into());
+    if starts < open_at || ends > close_at {
+        return Ok(Err(Unavailable::OutsideHours {
+            opens: clock(opens),
+            closes: clock(closes),
+        }));
+    }
+    if (starts - open_at).num_seconds() % schedule.step().num_seconds() != 0 {
+        return Ok(Err(Unavailable::OffGrid));
+    }
+    let free = availability::free_bays(&cal.bays, &cal.busy, starts, ends);
+    let needed = service.bays_needed.max(1) as usize;
+    if free.len() < needed {
+        return Ok(Err(Unavailable::Taken));
+    }
+    Ok(Ok(Slot {
+        starts,
+        ends,
+        bay_ids: free[..needed].to_vec(),
+    }))
+}
+
+/// A booking to make.
+#[derive(Debug, Clone)]
+pub struct BookingRequest<'a> {
+    /// Who.
+    pub customer_id: i32,
+    /// Which of their vehicles, when known.
+    pub vehicle_id: Option<i32>,
+    /// What.
+    pub service: &'a service_type::Model,
+    /// When.
+    pub starts: DateTime<Utc>,
+    /// Anything the caller mentioned ("rattle from the front left").
+    pub notes: Option<&'a str>,
+    /// The call making it.
+    pub call_sid: Option<&'a str>,
+    /// call sid + tool call id.
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// A booking made or found.
+#[derive(Debug, Clone)]
+pub struct Booked {
+    /// The appointment.
+    pub appointment: appointment::Model,
+    /// True when nothing was written: an earlier call with the same key (or an identical
+    /// reschedule) already did it.
+    pub replayed: bool,
+}
+
+fn check_notes(notes: Option<&str>) -> Result<Option<String>, CrmError> {
+    let Some(raw) = notes else { return Ok(None) };
+    let clean: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let clean = clean.trim();
+    if clean.chars().count() > 500 {
+        return Err(CrmError::Invalid(
+            "notes are longer than 500 characters; summarise them".into(),
+        ));
+    }
+    Ok((!clean.is_empty()).then(|| clean.to_string()))
+}
+
+async fn by_key(
+    db: &impl ConnectionTrait,
+    key: &str,
+) -> Result<Option<appointment::Model>, CrmError> {
+    Ok(appointment::Entity::find()
+        .filter(appointment::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?)
+}
+
+async fn hold_bays(
+    db: &impl ConnectionTrait,
+    appointment_id: i32,
+    bay_ids: &[i32],
+) -> Result<(), CrmError> {
+    appointment_bay::Entity::delete_many()
+        .filter(appointment_bay::Column::AppointmentId.eq(appointment_id))
+        .exec(db)
+        .await?;
+    for bay in bay_ids {
+        appointment_bay::ActiveModel {
+            appointment_id: Set(appointment_id),
+            bay_id: Set(*bay),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Books `req`, exactly once (see the module doc).
+pub async fn book(
+    db: &DatabaseConnection,
+    schedule: &Schedule,
+    req: &BookingRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let notes = check_notes(req.notes)?;
+    let txn = begin_booking(db).await?;
+    if let Some(key) = req.idempotency_key
+        && let Some(appointment) = by_key(&txn, key).await?
+    {
+        return Ok(Booked {
+            appointment,
+            replayed: true,
+        });
+    }
+    customers::by_id(&txn, req.customer_id).await?;
+    if let Some(vehicle_id) = req.vehicle_id {
+        let owned = vehicle::Entity::find_by_id(vehicle_id)
+            .one(&txn)
+            .await?
+            .is_some_and(|v| v.customer_id == req.customer_id);
+        if !owned {
+            return Err(CrmError::NotFound {
+                what: "vehicle of this customer",
+                id: vehicle_id.into(),
+            });
+        }
+    }
+    let slot = match check_slot(&txn, schedule, req.service, req.starts, now, None).await? {
+        Ok(slot) => slot,
+        Err(reason) => {
+            let alternatives =
+                alternatives(&txn, schedule, req.service, req.starts, now, None).await?;
+            return Err(CrmError::Unavailable {
+                reason,
+                alternatives,
+            });
+        }
+    };
+    let inserted = appointment::ActiveModel {
+        customer_id: Set(req.customer_id),
+        vehicle_id: Set(req.vehicle_id),
+        service_type_id: Set(req.service.id),
+        bay_id: Set(slot.bay_ids[0]),
+        starts_at: Set(slot.starts),
+        ends_at: Set(slot.ends),
+        status: Set("booked".into()),
+        notes: Set(notes),
+        call_sid: Set(req.call_sid.map(str::to_string)),
+        idempotency_key: Set(req.idempotency_key.map(str::to_string)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let appointment = match inserted {
+        Ok(a) => a,
+        Err(e) if is_unique_violation(&e) && req.idempotency_key.is_some() => {
+            // Only reachable if another writer got past the lock (it cannot today); the key
+            // still guarantees one appointment.
+            drop(txn);
+            let key = req.idempotency_key.unwrap_or_default();
+            return match by_key(db, key).await? {
+                Some(appointment) => Ok(Booked {
+                    appointment,
+                    replayed: true,
+                }),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
+    hold_bays(&txn, appointment.id, &slot.bay_ids).await?;
+    txn.commit().await?;
+    metrics::counter!("callbridge_bookings_total", "action" => "book").increment(1);
+    Ok(Booked {
+        appointment,
+        replayed: false,
+    })
+}
+
+/// Loads an appointment, as its owner when `customer_id` is given (another customer's
+/// appointment is "not found", so ids cannot be probed).
+pub async fn owned(
+    db: &impl ConnectionTrait,
+    id: i32,
+    customer_id: Option<i32>,
+) -> Result<appointment::Model, CrmError> {
+    appointment::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|a| customer_id.is_none_or(|c| a.customer_id == c))
+        .ok_or(CrmError::NotFound {
+            what: "appointment",
+            id: id.into(),
+        })
+}
+
+/// Moves an appointment to `starts`, re-checking capacity like [`book`]. Moving it to where
+/// it already is changes nothing and reports `replayed`.
+pub async fn reschedule(
+    db: &DatabaseConnection,
+    schedule: &Schedule,
+    id: i32,
+    customer_id: Option<i32>,
+    starts: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let txn = begin_booking(db).await?;
+    let current = owned(&txn, id, customer_id).await?;
+    if !ACTIVE_STATUSES.contains(&current.status.as_str()) {
+        return Err(CrmError::NotChangeable {
+            id,
+            status: current.status,
+        });
+    }
+    if current.starts_at == starts {
+        return Ok(Booked {
+            appointment: current,
+            replayed: true,
+        });
+    }
+    let service = service_type::Entity::find_by_id(current.service_type_id)
+        .one(&txn)
+        .await?
+        .ok_or(CrmError::NotFound {
+            what: "service",
+            id: current.service_type_id.into(),
+        })?;
+    let slot = match check_slot(&txn, schedule, &service, starts, now, Some(id)).await? {
+        Ok(slot) => slot,
+        Err(reason) => {
+            let alternatives =
+                alternatives(&txn, schedule, &service, starts, now, Some(id)).await?;
+            return Err(CrmError::Unavailable {
+                reason,
+                alternatives,
+            });
+        }
+    };
+    let mut row: appointment::ActiveModel = current.into();
+    row.starts_at = Set(slot.starts);
+    row.ends_at = Set(slot.ends);
+    row.bay_id = Set(slot.bay_ids[0]);
+    row.status = Set("rescheduled".into());
+    row.updated_at = Set(now);
+    let appointment = row.update(&txn).await?;
+    hold_bays(&txn, id, &slot.bay_ids).await?;
+    txn.commit().await?;
+    metrics::counter!("callbridge_bookings_total", "action" => "reschedule").increment(1);
+    Ok(Booked {
+        appointment,
+        replayed: false,
+    })
+}
+
+/// Cancels an appointment; cancelling a cancelled one changes nothing and reports `replayed`.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    id: i32,
+    customer_id: Option<i32>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let reason = check_notes(reason)?;
+    let txn = db.begin().await?;
+    let current = owned(&txn, id, customer_id).await?;
+    if current.status == "cancelled" {
+        return Ok(Booked {
+            appointment: current,
+            replayed: true,
+        });
+    }
+    if !ACTIVE_STATUSES.contains(&current.status.as_str()) {
+        return Err(CrmError::NotChangeable {
+            id,
+            status: current.status,
+        });
+    }
+    // Conditional on the status read above, so a concurrent change is never overwritten.
+    let notes = match (&current.notes, reason) {
+        (Some(n), Some(r)) => Some(format!("{n}\nCancelled: {r}")),
+        (None, Some(r)) => Some(format!("Cancelled: {r}")),
+        (n, None) => n.clone(),
+    };
+    let result = appointment::Entity::update_many()
+        .col_expr(appointment::Column::Status, "cancelled".into())
+        .col_expr(appointment::Column::Notes, notes.into())
+        .col_expr(appointment::Column::UpdatedAt, now.into())
+        .filter(appointment::Column::Id.eq(id))
+        .filter(appointment::Column::Status.eq(current.status.as_str()))
+        .exec(&txn)
+        .await?;
+    let after = owned(&txn, id, None).await?;
+    txn.commit().await?;
+    let replayed = result.rows_affected == 0;
+    if replayed && after.status != "cancelled" {
+        return Err(CrmError::NotChangeable {
+            id,
+            status: after.status,
+        });
+    }
+    if !replayed {
+        metrics::counter!("callbridge_bookings_total", "action" => "cancel").increment(1);
+    }
+    Ok(Booked {
+        appointment: after,
+        replayed,
+    })
+}
+
+/// A customer's appointments that are still to come, soonest first.
+pub async fn upcoming(
+    db: &impl ConnectionTrait,
+    customer_id: i32,
+    now: DateTime<Utc>,
+) -> Result<Vec<appointment::Model>, CrmError> {
+    customers::by_id(db, customer_id).await?;
+    Ok(appointment::Entity::find()
+        .filter(appointment::Column::CustomerId.eq(customer_id))
+        .filter(appointment::Column::Status.is_in(ACTIVE_STATUSES))
+        .filter(appointment::Column::EndsAt.gt(now))
+        .order_by_asc(appointment::Column::StartsAt)
+        .all(db)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::config::BookingPolicy;
+
+    #[test]
+    fn spread_offers_different_days_and_times_before_crowding_one_morning() {
+        let schedule = Schedule {
+            tz: chrono_tz::UTC,
+            policy: BookingPolicy::default(),
+        };
+        let at = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        let slot = |t: DateTime<Utc>| Slot {
+            starts: t,
+            ends: t + Duration::hours(1),
+            bay_ids: vec![1],
+        };
+        let all: Vec<Slot> = [
+            at(24, 8, 0),
+            at(24, 8, 30),
+            at(24, 9, 0),
+            at(24, 10, 30),
+            at(24, 13, 0),
+            at(25, 8, 0),
+            at(25, 8, 30),
+        ]
+        .into_iter()
+        .map(slot)
+        .collect();
+        let starts = |v: Vec<Slot>| v.into_iter().map(|s| s.starts).collect::<Vec<_>>();
+        assert_eq!(
+            starts(spread(&all, &schedule, 3)),
+            [at(24, 8, 0), at(24, 10, 30), at(25, 8, 0)]
+        );
+        // Fewer days than asked for: the rest are the earliest left.
+        assert_eq!(
+            starts(spread(&all[..3], &schedule, 3)),
+            [at(24, 8, 0), at(24, 8, 30), at(24, 9, 0)]
+        );
+        assert!(spread(&[], &schedule, 3).is_empty());
+    }
+}

@@ -1,0 +1,174 @@
+//! The record of calls: one log per call and its turns (the transcript, with what the caller
+//! actually heard of each agent turn and per-stage latencies). Written as a call goes, read by
+//! the staff API.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use super::appointments::Page;
+use super::error::{CrmError, is_unique_violation};
+use entity::{call_log, call_turn};
+
+/// Who spoke a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    /// The person on the phone.
+    Caller,
+    /// callbridge.
+    Agent,
+    /// An event worth a line in the transcript (transfer, tool failure, hang-up).
+    System,
+}
+
+impl Speaker {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Speaker::Caller => "caller",
+            Speaker::Agent => "agent",
+            Speaker::System => "system",
+        }
+    }
+}
+
+/// Opens the log of a call; a second start for the same call sid returns the first log.
+pub async fn start(
+    db: &impl ConnectionTrait,
+    call_sid: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<call_log::Model, CrmError> {
+    let find = || {
+        call_log::Entity::find()
+            .filter(call_log::Column::CallSid.eq(call_sid))
+            .one(db)
+    };
+    if let Some(existing) = find().await? {
+        return Ok(existing);
+    }
+    let inserted = call_log::ActiveModel {
+        call_sid: Set(call_sid.to_string()),
+        from_number: Set(from.map(str::to_string)),
+        to_number: Set(to.map(str::to_string)),
+        started_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(row) => Ok(row),
+        Err(e) if is_unique_violation(&e) => find().await?.ok_or(CrmError::Db(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A turn to record.
+#[derive(Debug, Clone, Default)]
+pub struct TurnRecord {
+    /// What was said (agent: what was generated).
+    pub text: String,
+    /// Agent turns: what the caller heard before any barge-in.
+    pub heard_text: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Speech-to-text final after end of speech, ms.
+    pub stt_ms: Option<i32>,
+    /// LLM time to first token, ms.
+    pub llm_first_token_ms: Option<i32>,
+    /// TTS time to first byte, ms.
+    pub tts_first_byte_ms: Option<i32>,
+}
+
+/// Appends a turn with the next sequence number.
+pub async fn append_turn(
+    db: &impl ConnectionTrait,
+    call_log_id: i32,
+    speaker: Speaker,
+    turn: &TurnRecord,
+) -> Result<call_turn::Model, CrmError> {
+    let last = call_turn::Entity::find()
+        .filter(call_turn::Column::CallLogId.eq(call_log_id))
+        .order_by_desc(call_turn::Column::Seq)
+        .one(db)
+        .await?;
+    Ok(call_turn::ActiveModel {
+        call_log_id: Set(call_log_id),
+        seq: Set(last.map_or(1, |t| t.seq + 1)),
+        speaker: Set(speaker.as_str().into()),
+        text: Set(turn.text.clone()),
+        heard_text: Set(turn.heard_text.clone()),
+        started_at: Set(turn.started_at),
+        stt_ms: Set(turn.stt_ms),
+        llm_first_token_ms: Set(turn.llm_first_token_ms),
+        tts_first_byte_ms: Set(turn.tts_first_byte_ms),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Closes the log of a call with its outcome ("booked", "transferred", "hung_up"...).
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    call_log_id: i32,
+    outcome: &str,
+    summary: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), CrmError> {
+    call_log::Entity::update_many()
+        .col_expr(call_log::Column::EndedAt, Some(now).into())
+        .col_expr(call_log::Column::Outcome, Some(outcome.to_string()).into())
+        .col_expr(
+            call_log::Column::Summary,
+            summary.map(str::to_string).into(),
+        )
+        .filter(call_log::Column::Id.eq(call_log_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Calls, newest first, optionally with one outcome, and how many match in all.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    outcome: Option<&str>,
+    page: Page,
+) -> Result<(Vec<call_log::Model>, u64), CrmError> {
+    let mut q = call_log::Entity::find();
+    if let Some(o) = outcome {
+        q = q.filter(call_log::Column::Outcome.eq(o));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_desc(call_log::Column::StartedAt)
+        .order_by_desc(call_log::Column::Id)
+        .limit(page.limit)
+        .offset(page.offset)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// One call and its turns in order.
+pub async fn with_turns(
+    db: &impl ConnectionTrait,
+    call_sid: &str,
+) -> Result<Option<(call_log::Model, Vec<call_turn::Model>)>, CrmError> {
+    let Some(log) = call_log::Entity::find()
+        .filter(call_log::Column::CallSid.eq(call_sid))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let turns = call_turn::Entity::find()
+        .filter(call_turn::Column::CallLogId.eq(log.id))
+        .order_by_asc(call_turn::Column::Seq)
+        .all(db)
+        .await?;
+    Ok(Some((log, turns)))
+}
