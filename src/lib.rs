@@ -15,6 +15,7 @@ pub mod domain;
 pub mod http;
 pub mod session_store;
 pub mod telemetry;
+pub mod tools;
 
 pub use app::Application;
 pub use config::Settings;

@@ -155,8 +155,9 @@ pub struct NewVehicle<'a> {
     pub make: &'a str,
     /// Model.
     pub model: &'a str,
-    /// VIN, when the caller reads it out.
-    pub vin: Option<&'a str>,
+    /// VIN, when the caller reads it out (parsed by the caller of this module, so a bad one
+    /// is reported as a VIN problem, not a generic one).
+    pub vin: Option<Vin>,
     /// Odometer reading.
     pub mileage: Option<i32>,
 }
@@ -178,11 +179,7 @@ pub async fn add_vehicle(
     }
     let make = check_vehicle_word("make", v.make)?;
     let model = check_vehicle_word("model", v.model)?;
-    let vin = v
-        .vin
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| Vin::parse(s).map_err(|e| CrmError::Invalid(e.to_string())))
-        .transpose()?;
+    let vin = v.vin.as_ref();
     if let Some(m) = v.mileage
         && !(0..=2_000_000).contains(&m)
     {

@@ -11,4 +11,5 @@ mod schema;
 mod seed;
 mod shutdown;
 mod telnyx;
+mod tools;
 mod webhook;

@@ -1,0 +1,424 @@
+//! One function per tool: parse the arguments into domain values, call the CRM, shape the
+//! answer. Refusals come back as [`ToolError`]s with stable codes.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::args;
+use super::reply::{ToolError, crm_error, slots_json};
+use super::{ToolCall, ToolContext, ToolName, Tools};
+use crate::crm::appointments::{self, AppointmentView, describe_vehicle};
+use crate::crm::availability::PartOfDay;
+use crate::crm::booking::{self, BookingRequest, SlotQuery};
+use crate::crm::{CrmError, catalog, customers};
+use crate::domain::{PhoneNumber, ServiceDate, Vin};
+
+/// Dispatches to the tool's handler.
+pub(super) async fn run(
+    tools: &Tools,
+    tool: ToolName,
+    ctx: &ToolContext,
+    call: &ToolCall<'_>,
+) -> Result<Value, ToolError> {
+    let h = Handler { tools, ctx };
+    match tool {
+        ToolName::LookupCustomer => h.lookup_customer(parse(call)?).await,
+        ToolName::CreateCustomer => h.create_customer(parse(call)?).await,
+        ToolName::ListVehicles => h.list_vehicles(parse(call)?).await,
+        ToolName::AddVehicle => h.add_vehicle(parse(call)?).await,
+        ToolName::ListServices => {
+            parse::<args::ListServices>(call)?;
+            h.list_services().await
+        }
+        ToolName::FindAvailableSlots => h.find_available_slots(parse(call)?).await,
+        ToolName::BookAppointment => h.book_appointment(call.id, parse(call)?).await,
+        ToolName::RescheduleAppointment => h.reschedule_appointment(parse(call)?).await,
+        ToolName::CancelAppointment => h.cancel_appointment(parse(call)?).await,
+        ToolName::ListUpcomingAppointments => h.list_upcoming_appointments(parse(call)?).await,
+        ToolName::BusinessInfo => {
+            parse::<args::BusinessInfo>(call)?;
+            h.business_info().await
+        }
+    }
+}
+
+fn parse<T: DeserializeOwned>(call: &ToolCall<'_>) -> Result<T, ToolError> {
+    let text = match call.arguments.trim() {
+        "" | "null" => "{}",
+        t => t,
+    };
+    serde_json::from_str(text).map_err(|e| {
+        ToolError::new(
+            "invalid_arguments",
+            format!(
+                "the arguments of {} are not valid: {e}; call it again with the fields its schema lists",
+                call.name
+            ),
+        )
+    })
+}
+
+/// A start time as the tools hand them out: "2026-11-24T09:00" in the shop's time zone (an
+/// explicit offset is honoured too).
+fn parse_start(tools: &Tools, text: &str) -> Result<DateTime<Utc>, ToolError> {
+    let text = text.trim();
+    let bad = || {
+        ToolError::new(
+            "invalid_time",
+            format!(
+                "{text:?} is not a start time; use the start exactly as find_available_slots gave it, like 2026-11-24T09:00"
+            ),
+        )
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let local = [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .ok_or_else(bad)?;
+    tools.schedule.instant(local).ok_or_else(|| {
+        ToolError::new(
+            "invalid_time",
+            format!(
+                "{text} does not exist on the clock (the clocks change then); pick another time"
+            ),
+        )
+    })
+}
+
+struct Handler<'a> {
+    tools: &'a Tools,
+    ctx: &'a ToolContext,
+}
+
+impl Handler<'_> {
+    fn crm(&self, e: CrmError) -> ToolError {
+        crm_error(&self.tools.schedule, e)
+    }
+
+    fn phone(&self, given: Option<&str>) -> Result<PhoneNumber, ToolError> {
+        match given.map(str::trim).filter(|p| !p.is_empty()) {
+            Some(p) => Ok(PhoneNumber::parse(p)?),
+            None => self.ctx.caller.clone().ok_or_else(|| {
+                ToolError::new(
+                    "no_caller_number",
+                    "the caller's number is withheld; ask them for their phone number and pass it as phone",
+                )
+            }),
+        }
+    }
+
+    fn not_in_past(&self, start: DateTime<Utc>) -> Result<(), ToolError> {
+        if start < self.ctx.now {
+            return Err(ToolError::new(
+                "time_in_past",
+                format!(
+                    "{} has already passed; ask the caller for a future day",
+                    self.tools.schedule.spoken(start)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn appointment_json(v: &AppointmentView) -> Value {
+        json!({
+            "id": v.id,
+            "status": v.status,
+            "service": v.service,
+            "start": v.local_start,
+            "spoken": v.spoken,
+            "vehicle": v.vehicle,
+            "notes": v.notes,
+        })
+    }
+
+    async fn appointment_views(
+        &self,
+        rows: Vec<entity::appointment::Model>,
+    ) -> Result<Vec<Value>, ToolError> {
+        let views = appointments::views(&self.tools.db, &self.tools.schedule, rows)
+            .await
+            .map_err(|e| self.crm(e))?;
+        Ok(views.iter().map(Self::appointment_json).collect())
+    }
+
+    async fn lookup_customer(&self, a: args::LookupCustomer) -> Result<Value, ToolError> {
+        let phone = self.phone(a.phone.as_deref())?;
+        let db = &self.tools.db;
+        let Some(c) = customers::by_phone(db, &phone)
+            .await
+            .map_err(|e| self.crm(e))?
+        else {
+            return Ok(json!({
+                "found": false,
+                "phone": phone.as_str(),
+                "hint": "no customer has this number; if they are new, ask for their name and call create_customer",
+            }));
+        };
+        let vehicles = customers::vehicles(db, c.id)
+            .await
+            .map_err(|e| self.crm(e))?;
+        let upcoming = booking::upcoming(db, c.id, self.ctx.now)
+            .await
+            .map_err(|e| self.crm(e))?;
+        Ok(json!({
+            "found": true,
+            "customer": { "id": c.id, "name": c.name, "phone": c.phone, "email": c.email },
+            "vehicles": vehicles.iter().map(vehicle_json).collect::<Vec<_>>(),
+            "upcoming_appointments": self.appointment_views(upcoming).await?,
+        }))
+    }
+
+    async fn create_customer(&self, a: args::CreateCustomer) -> Result<Value, ToolError> {
+        let phone = self.phone(a.phone.as_deref())?;
+        let c = customers::create(
+            &self.tools.db,
+            &phone,
+            &a.name,
+            a.email.as_deref(),
+            self.ctx.now,
+        )
+        .await
+        .map_err(|e| self.crm(e))?;
+        Ok(
+            json!({ "customer": { "id": c.id, "name": c.name, "phone": c.phone, "email": c.email } }),
+        )
+    }
+
+    async fn list_vehicles(&self, a: args::ListVehicles) -> Result<Value, ToolError> {
+        let vehicles = customers::vehicles(&self.tools.db, a.customer_id)
+            .await
+            .map_err(|e| self.crm(e))?;
+        Ok(json!({ "vehicles": vehicles.iter().map(vehicle_json).collect::<Vec<_>>() }))
+    }
+
+    async fn add_vehicle(&self, a: args::AddVehicle) -> Result<Value, ToolError> {
+        let vin = a
+            .vin
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(Vin::parse)
+            .transpose()?;
+        let v = customers::add_vehicle(
+            &self.tools.db,
+            a.customer_id,
+            &customers::NewVehicle {
+                year: a.year,
+                make: &a.make,
+                model: &a.model,
+                vin,
+                mileage: a.mileage,
+            },
+            self.ctx.now,
+        )
+        .await
+        .map_err(|e| self.crm(e))?;
+        Ok(json!({ "vehicle": vehicle_json(&v) }))
+    }
+
+    async fn list_services(&self) -> Result<Value, ToolError> {
+        let menu = catalog::services(&self.tools.db)
+            .await
+            .map_err(|e| self.crm(e))?;
+        Ok(json!({
+            "services": menu.iter().map(|s| json!({
+                "name": s.name,
+                "description": s.description,
+                "duration_minutes": s.duration_minutes,
+                "price": dollars(s.price_cents),
+            })).collect::<Vec<_>>()
+        }))
+    }
+
+    async fn find_available_slots(&self, a: args::FindAvailableSlots) -> Result<Value, ToolError> {
+        let today = self.tools.schedule.today(self.ctx.now);
+        let from = ServiceDate::parse(&a.date, today)?.date();
+        let to = match a.until.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            Some(u) => ServiceDate::parse(u, today)?.date(),
+            None => from + Duration::days(6),
+        };
+        if to < from {
+            return Err(ToolError::new(
+                "invalid_date",
+                format!("until ({to}) is before date ({from}); swap them or search one day"),
+            ));
+        }
+        let limit = a.max_results.unwrap_or(3).clamp(1, 10) as usize;
+        let db = &self.tools.db;
+        let service = catalog::service_named(db, &a.service)
+            .await
+            .map_err(|e| self.crm(e))?;
+        let q = SlotQuery {
+            service: &service,
+            from,
+            to,
+            part_of_day: a.part_of_day.map_or(PartOfDay::Any, Into::into),
+        };
+        let slots = booking::find_slots(db, &self.tools.schedule, &q, limit, self.ctx.now)
+            .await
+            .map_err(|e| self.crm(e))?;
+        let mut answer = json!({
+            "service": service.name,
+            "duration_minutes": service.duration_minutes,
+            "price": dollars(service.price_cents),
+            "slots": slots_json(&self.tools.schedule, &slots),
+        });
+        if slots.is_empty() {
+            answer["hint"] = json!(format!(
+                "nothing free from {} to {}; offer later days or another part of the day",
+                from.format("%A, %B %-d"),
+                to.format("%A, %B %-d")
+            ));
+        }
+        Ok(answer)
+    }
+
+    async fn book_appointment(
+        &self,
+        tool_call_id: &str,
+        a: args::BookAppointment,
+    ) -> Result<Value, ToolError> {
+        let starts = parse_start(self.tools, &a.start)?;
+        self.not_in_past(starts)?;
+        let db = &self.tools.db;
+        let service = catalog::service_named(db, &a.service)
+            .await
+            .map_err(|e| self.crm(e))?;
+        let key = self
+            .ctx
+            .call_sid
+            .as_deref()
+            .map(|sid| format!("{sid}:{tool_call_id}"));
+        let booked = booking::book(
+            db,
+            &self.tools.schedule,
+            &BookingRequest {
+                customer_id: a.customer_id,
+                vehicle_id: a.vehicle_id,
+                service: &service,
+                starts,
+                notes: a.notes.as_deref(),
+                call_sid: self.ctx.call_sid.as_deref(),
+                idempotency_key: key.as_deref(),
+            },
+            self.ctx.now,
+        )
+        .await
+        .map_err(|e| self.crm(e))?;
+        let view = self.appointment_views(vec![booked.appointment]).await?;
+        Ok(json!({ "appointment": view[0], "already_booked": booked.replayed }))
+    }
+
+    async fn reschedule_appointment(
+        &self,
+        a: args::RescheduleAppointment,
+    ) -> Result<Value, ToolError> {
+        let starts = parse_start(self.tools, &a.new_start)?;
+        self.not_in_past(starts)?;
+        let moved = booking::reschedule(
+            &self.tools.db,
+            &self.tools.schedule,
+            a.appointment_id,
+            Some(a.customer_id),
+            starts,
+            self.ctx.now,
+        )
+        .await
+        .map_err(|e| self.crm(e))?;
+        let view = self.appointment_views(vec![moved.appointment]).await?;
+        Ok(json!({ "appointment": view[0], "unchanged": moved.replayed }))
+    }
+
+    async fn cancel_appointment(&self, a: args::CancelAppointment) -> Result<Value, ToolError> {
+        let cancelled = booking::cancel(
+            &self.tools.db,
+            a.appointment_id,
+            Some(a.customer_id),
+            a.reason.as_deref(),
+            self.ctx.now,
+        )
+        .await
+        .map_err(|e| self.crm(e))?;
+        let view = self.appointment_views(vec![cancelled.appointment]).await?;
+        Ok(json!({ "appointment": view[0], "already_cancelled": cancelled.replayed }))
+    }
+
+    async fn list_upcoming_appointments(
+        &self,
+        a: args::ListUpcomingAppointments,
+    ) -> Result<Value, ToolError> {
+        let rows = booking::upcoming(&self.tools.db, a.customer_id, self.ctx.now)
+            .await
+            .map_err(|e| self.crm(e))?;
+        Ok(json!({ "appointments": self.appointment_views(rows).await? }))
+    }
+
+    async fn business_info(&self) -> Result<Value, ToolError> {
+        let db = &self.tools.db;
+        let week = catalog::week_hours(db).await.map_err(|e| self.crm(e))?;
+        let today = self.tools.schedule.today(self.ctx.now);
+        let closures = catalog::closures(db, today, today + Duration::days(60))
+            .await
+            .map_err(|e| self.crm(e))?;
+        let days = [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ];
+        let b = &self.tools.business;
+        Ok(json!({
+            "name": b.name,
+            "address": b.address,
+            "phone": b.phone,
+            "time_zone": b.timezone.name(),
+            "hours": days.iter().zip(week.iter()).map(|(day, h)| match h {
+                Some((o, c)) => json!({ "day": day, "opens": catalog::clock(*o), "closes": catalog::clock(*c) }),
+                None => json!({ "day": day, "closed": true }),
+            }).collect::<Vec<_>>(),
+            "closures": closures.iter().map(|c| json!({
+                "date": c.day.to_string(),
+                "spoken": c.day.format("%A, %B %-d").to_string(),
+                "reason": c.reason,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+}
+
+fn vehicle_json(v: &entity::vehicle::Model) -> Value {
+    json!({
+        "id": v.id,
+        "description": describe_vehicle(v),
+        "vin": v.vin,
+        "mileage": v.mileage,
+    })
+}
+
+/// "$89.99" for 8999 cents.
+fn dollars(cents: i32) -> String {
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_as_dollars() {
+        assert_eq!(dollars(8999), "$89.99");
+        assert_eq!(dollars(3500), "$35.00");
+        assert_eq!(dollars(5), "$0.05");
+    }
+}
