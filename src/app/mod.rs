@@ -186,6 +186,9 @@ impl Application {
             max_calls = settings.limits.max_calls,
             "callbridge serving"
         );
+        if settings.staff_api_key.is_none() {
+            tracing::warn!("STAFF_API_KEY is not set: the staff API under /api/v1 is disabled");
+        }
         if settings.carrier.twilio_auth_token.is_none() {
             tracing::warn!("TWILIO_AUTH_TOKEN is not set: Twilio signatures are NOT checked");
         }

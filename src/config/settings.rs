@@ -142,6 +142,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `LOG_LEVEL`: a tracing filter such as `info` or `callbridge=debug,info`.
     pub log_level: String,
+    /// `STAFF_API_KEY`: bearer key of the staff API under `/api/v1`; the API is off without it.
+    pub staff_api_key: Option<Secret>,
     /// The service center.
     pub business: super::BusinessSettings,
     /// Carrier credentials and texts.
@@ -295,6 +297,17 @@ impl Settings {
             );
         }
 
+        let staff_api_key = r.optional("STAFF_API_KEY").filter(|k| !k.is_empty());
+        if let Some(key) = &staff_api_key
+            && (key.len() < 16 || key.chars().any(char::is_whitespace))
+        {
+            r.problem(
+                "STAFF_API_KEY",
+                "must be at least 16 characters without spaces; generate one with \
+                 `openssl rand -hex 32`"
+                    .into(),
+            );
+        }
         let business = super::business::read(&mut r);
         let carrier = read_carrier(&mut r);
         let providers = ProviderSettings {
@@ -388,6 +401,7 @@ impl Settings {
             node_id,
             log_format,
             log_level,
+            staff_api_key: staff_api_key.map(Secret::new),
             business,
             carrier,
             providers,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::config::BookingPolicy;
+use crate::config::{BookingPolicy, BusinessSettings};
 
 /// The time zone and rules every booking is made under.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +16,14 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The schedule of the shop `business` describes.
+    pub fn for_business(business: &BusinessSettings) -> Self {
+        Self {
+            tz: business.timezone,
+            policy: business.booking,
+        }
+    }
+
     /// Today in the business time zone.
     pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
         now.with_timezone(&self.tz).date_naive()

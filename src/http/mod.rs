@@ -2,19 +2,29 @@
 //! metrics. Handlers check, translate and hand off; frames are parsed in `carrier` and calls
 //! run in `call::driver`.
 
+mod api_error;
 mod media;
 mod ops;
+mod staff;
 mod twilio;
 
+pub use api_error::ApiError;
+
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::AppState;
 
-/// Webhook and media routes, health.
+/// Webhook and media routes, health, and the staff API.
 pub fn router(state: AppState) -> Router {
+    let staff = staff::router()
+        .layer(from_fn_with_state(state.clone(), staff::authorize))
+        .layer(CatchPanicLayer::custom(staff::panic_response));
     Router::new()
+        .nest("/api/v1", staff)
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/stream-status", post(twilio::stream_status))
         .route("/twilio/media", get(media::twilio_media))

@@ -249,13 +249,9 @@ pub struct Tools {
 impl Tools {
     /// Tools over `db` for the shop described by `business`.
     pub fn new(db: DatabaseConnection, business: BusinessSettings) -> Self {
-        let schedule = Schedule {
-            tz: business.timezone,
-            policy: business.booking,
-        };
         Self {
             db,
-            schedule,
+            schedule: Schedule::for_business(&business),
             business,
         }
     }

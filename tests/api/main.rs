@@ -10,6 +10,7 @@ mod registry;
 mod schema;
 mod seed;
 mod shutdown;
+mod staff;
 mod telnyx;
 mod tools;
 mod webhook;
