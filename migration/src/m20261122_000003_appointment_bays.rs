@@ -2,6 +2,8 @@
 //! (`service_types.bays_needed`); `appointments.bay_id` names the lead bay and this table holds
 //! all of them, lead included, so capacity checks read one place. Existing appointments are
 //! copied in with their one bay.
+//!
+//! Also indexes call logs by outcome, which the staff API filters on.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -21,6 +23,13 @@ enum Appointments {
     Table,
     Id,
     BayId,
+}
+
+#[derive(DeriveIden)]
+enum CallLogs {
+    Table,
+    Outcome,
+    StartedAt,
 }
 
 #[derive(DeriveIden)]
@@ -72,6 +81,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_call_logs_outcome_started")
+                    .table(CallLogs::Table)
+                    .col(CallLogs::Outcome)
+                    .col(CallLogs::StartedAt)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
         let copy = Query::insert()
             .into_table(AppointmentBays::Table)
             .columns([AppointmentBays::AppointmentId, AppointmentBays::BayId])
@@ -87,6 +107,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_call_logs_outcome_started")
+                    .table(CallLogs::Table)
+                    .if_exists()
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_table(
                 Table::drop()

@@ -11,6 +11,8 @@
 //!
 //! A booking may carry an idempotency key (call sid + tool call id): the same key again
 //! returns the appointment the first call made; the UNIQUE index on the key backs this up.
+//! The same customer booking the same service at the same start again (a repeat under a new
+//! tool call id) also gets the existing appointment back.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{
@@ -372,6 +374,21 @@ pub async fn book(
     let txn = begin_booking(db).await?;
     if let Some(key) = req.idempotency_key
         && let Some(appointment) = by_key(&txn, key).await?
+    {
+        return Ok(Booked {
+            appointment,
+            replayed: true,
+        });
+    }
+    // The same customer, service and start already booked (an LLM repeating a booking under
+    // a new tool call id after an interruption) is the same booking, not a second one.
+    if let Some(appointment) = appointment::Entity::find()
+        .filter(appointment::Column::CustomerId.eq(req.customer_id))
+        .filter(appointment::Column::ServiceTypeId.eq(req.service.id))
+        .filter(appointment::Column::StartsAt.eq(req.starts))
+        .filter(appointment::Column::Status.is_in(ACTIVE_STATUSES))
+        .one(&txn)
+        .await?
     {
         return Ok(Booked {
             appointment,

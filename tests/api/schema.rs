@@ -154,10 +154,23 @@ async fn an_idempotency_key_books_at_most_one_appointment() {
             updated_at: Set(Utc::now()),
             ..Default::default()
         };
-    appointment(Some(key.clone()), "booked", 45)
+    let first = appointment(Some(key.clone()), "booked", 45)
         .insert(&db)
         .await
         .unwrap();
+    let hold = |bay_id| entity::appointment_bay::ActiveModel {
+        appointment_id: Set(first.id),
+        bay_id: Set(bay_id),
+    };
+    hold(bay.id).insert(&db).await.unwrap();
+    assert!(
+        hold(bay.id).insert(&db).await.is_err(),
+        "one bay held twice"
+    );
+    assert!(
+        hold(i32::MAX).insert(&db).await.is_err(),
+        "a bay that does not exist"
+    );
     assert!(
         appointment(Some(key), "booked", 45)
             .insert(&db)

@@ -202,7 +202,20 @@ async fn a_known_caller_is_found_and_books_a_time_the_search_offered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_callers_racing_for_the_last_bay_get_one_booking_and_forty_nine_clear_refusals() {
     let c = crm().await;
-    let customer = maria_id(&c).await;
+    // Fifty different callers.
+    let mut customers = Vec::new();
+    for i in 0..50 {
+        let phone = format!("+1512555{:04}", 2000 + i);
+        let r = call(
+            &c.tools,
+            &ctx("CAsetup", Some(&phone)),
+            "c",
+            "create_customer",
+            json!({"name": format!("Caller {}", ["Ann", "Bo", "Cy", "Di", "Ed"][i % 5])}),
+        )
+        .await;
+        customers.push(ok(&r)["customer"]["id"].as_i64().unwrap());
+    }
     // One bay left in the shop: every other bay is taken out of service.
     entity::bay::Entity::update_many()
         .col_expr(entity::bay::Column::Active, false.into())
@@ -238,7 +251,7 @@ async fn fifty_callers_racing_for_the_last_bay_get_one_booking_and_forty_nine_cl
     }
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
     let mut tasks = Vec::new();
-    for i in 0..50 {
+    for (i, customer) in customers.into_iter().enumerate() {
         let tools = c.tools.clone();
         let barrier = barrier.clone();
         let start = start.clone();
@@ -286,6 +299,10 @@ async fn a_replayed_booking_returns_the_same_appointment_even_when_replays_race(
     let again = call(&c.tools, &cx, "call_7", "book_appointment", args.clone()).await;
     assert_eq!(ok(&again)["appointment"]["id"], first_id);
     assert_eq!(again.content["already_booked"], true);
+    // Repeated under a new tool call id (the LLM re-issuing it after an interruption).
+    let repeated = call(&c.tools, &cx, "call_9", "book_appointment", args.clone()).await;
+    assert_eq!(ok(&repeated)["appointment"]["id"], first_id);
+    assert_eq!(repeated.content["already_booked"], true);
 
     // Ten concurrent deliveries of one new tool call make one appointment.
     let args =
@@ -512,7 +529,6 @@ async fn the_menu_and_the_shop_are_described_from_the_database_and_settings() {
 async fn a_service_needing_two_bays_holds_two_and_fills_the_shop_twice_as_fast() {
     use sea_orm::{ActiveModelTrait, Set};
     let c = crm().await;
-    let customer = maria_id(&c).await;
     entity::service_type::ActiveModel {
         name: Set("Engine swap".into()),
         description: Set("Two lifts at once".into()),
@@ -527,10 +543,13 @@ async fn a_service_needing_two_bays_holds_two_and_fills_the_shop_twice_as_fast()
     // Saturday 12:00 has all four bays free in the demo data.
     let start = "2026-11-28T12:00";
     let mut outcomes = Vec::new();
-    for i in 0..3 {
+    for (i, phone) in [MARIA, "+15125550102", "+15125550103"].iter().enumerate() {
+        let cx = ctx(&format!("CAswap{i}"), Some(phone));
+        let found = call(&c.tools, &cx, "l", "lookup_customer", json!({})).await;
+        let customer = ok(&found)["customer"]["id"].clone();
         let r = call(
             &c.tools,
-            &ctx(&format!("CAswap{i}"), Some(MARIA)),
+            &cx,
             "b",
             "book_appointment",
             json!({"customer_id": customer, "service": "engine swap", "start": start}),
