@@ -35,6 +35,8 @@ pub const ACTIVE_STATUSES: [&str; 2] = ["booked", "rescheduled"];
 const ALTERNATIVES: usize = 3;
 
 /// Opens a transaction no other booking writer can interleave with (see the module doc).
+/// On SQLite this also keeps a read-then-write transaction from failing with a busy snapshot
+/// when another connection wrote in between.
 async fn begin_booking(db: &DatabaseConnection) -> Result<DatabaseTransaction, CrmError> {
     match db.get_database_backend() {
         DbBackend::Sqlite => Ok(db
@@ -546,7 +548,7 @@ pub async fn cancel(
     now: DateTime<Utc>,
 ) -> Result<Booked, CrmError> {
     let reason = check_notes(reason)?;
-    let txn = db.begin().await?;
+    let txn = begin_booking(db).await?;
     let current = owned(&txn, id, customer_id).await?;
     if current.status == "cancelled" {
         return Ok(Booked {
@@ -560,7 +562,8 @@ pub async fn cancel(
             status: current.status,
         });
     }
-    // Conditional on the status read above, so a concurrent change is never overwritten.
+    // Conditional on the status read above as well as serialised, so a change by another
+    // writer is never overwritten.
     let notes = match (&current.notes, reason) {
         (Some(n), Some(r)) => Some(format!("{n}\nCancelled: {r}")),
         (None, Some(r)) => Some(format!("Cancelled: {r}")),

@@ -36,6 +36,13 @@ pub fn router() -> Router<AppState> {
         .route("/calls", get(list_calls))
         .route("/calls/{call_sid}", get(get_call))
         .fallback(|| async { ApiError::not_found("no such staff API route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
 }
 
 /// Lets a request through only with the configured bearer key.

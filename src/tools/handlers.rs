@@ -272,6 +272,21 @@ impl Handler<'_> {
             "price": dollars(service.price_cents),
             "slots": slots_json(&self.tools.schedule, &slots),
         });
+        let closed = catalog::closures(db, from, to)
+            .await
+            .map_err(|e| self.crm(e))?;
+        if !closed.is_empty() {
+            answer["closed_days"] = json!(
+                closed
+                    .iter()
+                    .map(|c| json!({
+                        "date": c.day.to_string(),
+                        "spoken": c.day.format("%A, %B %-d").to_string(),
+                        "reason": c.reason,
+                    }))
+                    .collect::<Vec<_>>()
+            );
+        }
         if slots.is_empty() {
             answer["hint"] = json!(format!(
                 "nothing free from {} to {}; offer later days or another part of the day",

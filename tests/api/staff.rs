@@ -90,6 +90,11 @@ async fn the_staff_api_wants_the_bearer_key() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let (status, body) = get(&app, "/nope").await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, body) = post(&app, "/appointments", "{}").await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
     let r = app
         .http
         .get(url(&app, "/appointments"))

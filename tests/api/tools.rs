@@ -182,6 +182,25 @@ async fn a_known_caller_is_found_and_books_a_time_the_search_offered() {
     assert_eq!(row.notes.as_deref(), Some("squeak when braking"));
     assert_eq!(row.ends_at - row.starts_at, chrono::Duration::minutes(45));
 
+    // Thanksgiving: the search says the shop is closed and offers the following days.
+    let holiday = call(
+        &c.tools,
+        &cx,
+        "t5",
+        "find_available_slots",
+        json!({"service": "Oil change", "date": "Thursday", "until": "Friday"}),
+    )
+    .await;
+    let holiday = ok(&holiday);
+    assert_eq!(holiday["closed_days"][0]["reason"], "Thanksgiving Day");
+    let offered = holiday["slots"].as_array().unwrap();
+    assert!(!offered.is_empty());
+    assert!(
+        offered
+            .iter()
+            .all(|s| s["start"].as_str().unwrap().starts_with("2026-11-27"))
+    );
+
     let upcoming = call(
         &c.tools,
         &cx,
@@ -737,4 +756,57 @@ async fn bad_inputs_get_clear_errors_and_change_nothing() {
         }
     }
     assert_eq!(counts(&c.db).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_delivered_twenty_times_at_once_cancels_once_while_others_book() {
+    let c = crm().await;
+    let customer = maria_id(&c).await;
+    let cx = ctx("CAcancel", Some(MARIA));
+    let booked = call(
+        &c.tools,
+        &cx,
+        "b",
+        "book_appointment",
+        json!({"customer_id": customer, "service": "Oil change", "start": "2026-12-01T08:00"}),
+    )
+    .await;
+    let id = ok(&booked)["appointment"]["id"].clone();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (tools, cx) = (c.tools.clone(), cx.clone());
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                // Bookings of other times interleave with the cancels.
+                let start = format!("2026-12-02T{:02}:00", 8 + i / 2);
+                call(
+                    &tools,
+                    &cx,
+                    &format!("o{i}"),
+                    "book_appointment",
+                    json!({"customer_id": customer, "service": "Oil change", "start": start}),
+                )
+                .await
+            } else {
+                call(
+                    &tools,
+                    &cx,
+                    &format!("c{i}"),
+                    "cancel_appointment",
+                    json!({"customer_id": customer, "appointment_id": id}),
+                )
+                .await
+            }
+        }));
+    }
+    let mut first_cancels = 0;
+    for t in tasks {
+        let reply = t.await.unwrap();
+        let body = ok(&reply);
+        if body.get("already_cancelled") == Some(&json!(false)) {
+            first_cancels += 1;
+        }
+    }
+    assert_eq!(first_cancels, 1);
 }
