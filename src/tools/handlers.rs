@@ -10,7 +10,7 @@ use super::reply::{ToolError, crm_error, slots_json};
 use super::{ToolCall, ToolContext, ToolName, Tools};
 use crate::crm::appointments::{self, AppointmentView, describe_vehicle};
 use crate::crm::availability::PartOfDay;
-use crate::crm::booking::{self, BookingRequest, SlotQuery};
+use crate::crm::booking::{self, Booked, BookingRequest, SlotQuery};
 use crate::crm::{CrmError, catalog, customers};
 use crate::domain::{PhoneNumber, ServiceDate, Vin};
 
@@ -148,6 +148,14 @@ impl Handler<'_> {
             .await
             .map_err(|e| self.crm(e))?;
         Ok(views.iter().map(Self::appointment_json).collect())
+    }
+
+    /// `{"appointment": ..., <replayed_flag>: bool}` for a booking change.
+    async fn booked_json(&self, b: Booked, replayed_flag: &str) -> Result<Value, ToolError> {
+        let view = self.appointment_views(vec![b.appointment]).await?;
+        let mut answer = json!({ "appointment": view[0] });
+        answer[replayed_flag] = json!(b.replayed);
+        Ok(answer)
     }
 
     async fn lookup_customer(&self, a: args::LookupCustomer) -> Result<Value, ToolError> {
@@ -312,7 +320,7 @@ impl Handler<'_> {
             .ctx
             .call_sid
             .as_deref()
-            .map(|sid| format!("{sid}:{tool_call_id}"));
+            .map(|sid| idempotency_key(sid, tool_call_id, a.customer_id, service.id, starts));
         let booked = booking::book(
             db,
             &self.tools.schedule,
@@ -329,8 +337,7 @@ impl Handler<'_> {
         )
         .await
         .map_err(|e| self.crm(e))?;
-        let view = self.appointment_views(vec![booked.appointment]).await?;
-        Ok(json!({ "appointment": view[0], "already_booked": booked.replayed }))
+        self.booked_json(booked, "already_booked").await
     }
 
     async fn reschedule_appointment(
@@ -349,8 +356,7 @@ impl Handler<'_> {
         )
         .await
         .map_err(|e| self.crm(e))?;
-        let view = self.appointment_views(vec![moved.appointment]).await?;
-        Ok(json!({ "appointment": view[0], "unchanged": moved.replayed }))
+        self.booked_json(moved, "unchanged").await
     }
 
     async fn cancel_appointment(&self, a: args::CancelAppointment) -> Result<Value, ToolError> {
@@ -363,8 +369,7 @@ impl Handler<'_> {
         )
         .await
         .map_err(|e| self.crm(e))?;
-        let view = self.appointment_views(vec![cancelled.appointment]).await?;
-        Ok(json!({ "appointment": view[0], "already_cancelled": cancelled.replayed }))
+        self.booked_json(cancelled, "already_cancelled").await
     }
 
     async fn list_upcoming_appointments(
@@ -410,6 +415,23 @@ impl Handler<'_> {
             })).collect::<Vec<_>>(),
         }))
     }
+}
+
+/// `call sid:tool call id:digest of what is booked`. The call sid and tool call id make a
+/// replayed tool call find its booking; the digest keeps two different bookings apart when an
+/// OpenAI-compatible server reuses tool call ids within a call (some local servers number
+/// them from `call_0` on every turn).
+fn idempotency_key(
+    call_sid: &str,
+    tool_call_id: &str,
+    customer_id: i32,
+    service_id: i32,
+    starts: DateTime<Utc>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{customer_id}|{service_id}|{}", starts.timestamp()));
+    let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{call_sid}:{tool_call_id}:{short}")
 }
 
 fn vehicle_json(v: &entity::vehicle::Model) -> Value {
