@@ -13,6 +13,7 @@ pub mod crm;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod providers;
 pub mod session_store;
 pub mod telemetry;
 pub mod tools;

@@ -82,6 +82,17 @@ pub struct ProviderSettings {
     pub openai_model: String,
     /// `PROVIDER_TIMEOUT_MS`: ceiling on any single provider request.
     pub request_timeout: Duration,
+    /// `PROVIDER_CONNECT_TIMEOUT_MS`: opening a connection to a provider.
+    pub connect_timeout: Duration,
+    /// `LLM_FIRST_TOKEN_TIMEOUT_MS`: from sending a completion request to its first token.
+    pub llm_first_token_timeout: Duration,
+    /// `LLM_MAX_RETRIES`: retries of a completion that failed before its first token (429,
+    /// 5xx, connection errors); never after, or the caller would hear words twice.
+    pub llm_max_retries: u32,
+    /// `LLM_MAX_TOKENS`: cap on one answer (spoken answers are short).
+    pub llm_max_tokens: u32,
+    /// `LLM_TEMPERATURE`: sampling temperature, 0 to 2.
+    pub llm_temperature: f32,
 }
 
 /// Where state lives.
@@ -335,7 +346,32 @@ impl Settings {
                 100,
                 120_000,
             )),
+            connect_timeout: Duration::from_millis(r.ranged(
+                "PROVIDER_CONNECT_TIMEOUT_MS",
+                3_000,
+                50,
+                60_000,
+            )),
+            llm_first_token_timeout: Duration::from_millis(r.ranged(
+                "LLM_FIRST_TOKEN_TIMEOUT_MS",
+                4_000,
+                50,
+                60_000,
+            )),
+            llm_max_retries: r.ranged("LLM_MAX_RETRIES", 2, 0, 10) as u32,
+            llm_max_tokens: r.ranged("LLM_MAX_TOKENS", 300, 16, 32_768) as u32,
+            llm_temperature: 0.3,
         };
+        let mut providers = providers;
+        let t: f32 = r.parsed("LLM_TEMPERATURE", 0.3, "use a number from 0 to 2, e.g. 0.3");
+        if (0.0..=2.0).contains(&t) {
+            providers.llm_temperature = t;
+        } else {
+            r.problem(
+                "LLM_TEMPERATURE",
+                format!("{t} is out of range; use 0 to 2"),
+            );
+        }
 
         let database_url = r.string("DATABASE_URL", "sqlite://data/callbridge.db?mode=rwc");
         if !(database_url.starts_with("sqlite:")
