@@ -3,7 +3,9 @@
 
 #![allow(clippy::disallowed_methods)] // Tests read TEST_* variables and time real servers.
 
+mod fakes;
 mod helpers;
+mod llm;
 mod media;
 mod ops;
 mod registry;
