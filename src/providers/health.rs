@@ -97,10 +97,14 @@ impl ProviderHealth {
         });
     }
 
-    /// It reconnected mid-stream.
+    /// It reconnected mid-stream: it works again.
     pub fn reconnect(&self, kind: ProviderKind, name: &'static str) {
         metrics::counter!("callbridge_provider_reconnects_total", "kind" => kind.as_str(), "provider" => name)
             .increment(1);
+        self.with(kind, name, |e| {
+            e.consecutive_errors = 0;
+            e.down = false;
+        });
     }
 
     /// `up`, `degraded` or `down`.

@@ -7,6 +7,7 @@
 mod error;
 pub mod health;
 pub mod llm;
+pub mod stt;
 
 pub use error::{Deadline, ProviderError};
 pub use health::{ProviderHealth, ProviderKind};

@@ -13,6 +13,7 @@ mod schema;
 mod seed;
 mod shutdown;
 mod staff;
+mod stt;
 mod telnyx;
 mod tools;
 mod webhook;

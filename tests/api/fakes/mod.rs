@@ -3,4 +3,5 @@
 //! what a real server would refuse, so a client that passes here sends traffic the real
 //! service accepts.
 
+pub mod deepgram_stt;
 pub mod openai;

@@ -1,0 +1,155 @@
+//! Speech to text: one stream per call. Audio is pushed without ever blocking the media path
+//! (a bounded queue; when the provider falls behind, frames are dropped and counted, never
+//! waited on); transcripts and provider state come back as [`SttEvent`]s.
+
+pub mod deepgram;
+pub mod deepgram_wire;
+
+use tokio::sync::mpsc;
+
+use super::ProviderError;
+use crate::audio::AudioFormat;
+
+/// What a transcription stream reports. Times are seconds of audio since the stream began
+/// (continuous across reconnects).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SttEvent {
+    /// A guess that may still change.
+    Interim {
+        /// Text so far of the current segment.
+        text: String,
+    },
+    /// A segment that will not change.
+    Final {
+        /// Its text (may be empty: silence).
+        text: String,
+        /// The provider's endpointing saw the caller pause: the turn may be over.
+        speech_final: bool,
+        /// This final answers our `Finalize` (local voice activity ended the turn).
+        from_finalize: bool,
+        /// Segment start.
+        start: f64,
+        /// Segment end.
+        end: f64,
+        /// Confidence, 0 to 1.
+        confidence: f64,
+    },
+    /// The provider saw the end of an utterance by word timing (`utterance_end_ms`).
+    UtteranceEnd {
+        /// End of the last word.
+        last_word_end: f64,
+    },
+    /// The provider heard speech begin (voice activity).
+    SpeechStarted {
+        /// When.
+        at: f64,
+    },
+    /// The connection dropped and was re-established; buffered audio was replayed.
+    Reconnected {
+        /// Which attempt succeeded.
+        attempt: u32,
+    },
+    /// It failed for good; nothing more follows.
+    Error(ProviderError),
+    /// It ended after `finish` (or the provider closed it cleanly).
+    Closed,
+}
+
+/// What the driver can ask of a stream besides audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SttControl {
+    /// Flush: transcribe what was heard so far now (local VAD saw the caller stop).
+    Finalize,
+    /// No more audio: deliver what is pending, then close.
+    Finish,
+}
+
+/// A live transcription stream. Dropping it abandons the stream.
+#[derive(Debug)]
+pub struct SttStream {
+    audio: mpsc::Sender<Vec<u8>>,
+    control: mpsc::UnboundedSender<SttControl>,
+    events: mpsc::Receiver<SttEvent>,
+    provider: &'static str,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SttStream {
+    /// A stream served by `task` through these channels.
+    pub fn new(
+        provider: &'static str,
+        audio: mpsc::Sender<Vec<u8>>,
+        control: mpsc::UnboundedSender<SttControl>,
+        events: mpsc::Receiver<SttEvent>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            audio,
+            control,
+            events,
+            provider,
+            task,
+        }
+    }
+
+    /// Queues audio; never waits. Returns false (and counts the frame) when the queue is
+    /// full or the stream has ended.
+    pub fn push(&self, audio: Vec<u8>) -> bool {
+        self.audio_sender().push(audio)
+    }
+
+    /// A handle that pushes audio into this stream, for a task other than the one reading
+    /// its events.
+    pub fn audio_sender(&self) -> SttAudio {
+        SttAudio {
+            tx: self.audio.clone(),
+            provider: self.provider,
+        }
+    }
+
+    /// Sends a control message.
+    pub fn control(&self, c: SttControl) {
+        let _ = self.control.send(c);
+    }
+
+    /// The next event; `None` after the last.
+    pub async fn next(&mut self) -> Option<SttEvent> {
+        self.events.recv().await
+    }
+}
+
+impl Drop for SttStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Pushes audio into an [`SttStream`] without ever waiting.
+#[derive(Debug, Clone)]
+pub struct SttAudio {
+    tx: mpsc::Sender<Vec<u8>>,
+    provider: &'static str,
+}
+
+impl SttAudio {
+    /// See [`SttStream::push`].
+    pub fn push(&self, audio: Vec<u8>) -> bool {
+        match self.tx.try_send(audio) {
+            Ok(()) => true,
+            Err(_) => {
+                metrics::counter!("callbridge_stt_dropped_frames_total", "provider" => self.provider)
+                    .increment(1);
+                false
+            }
+        }
+    }
+}
+
+/// A speech-to-text provider.
+pub trait SpeechToText: Send + Sync {
+    /// Its name in logs, metrics and `/readyz`.
+    fn name(&self) -> &'static str;
+
+    /// Opens a stream for audio in `format`; connection problems arrive as events.
+    fn open(&self, format: AudioFormat) -> SttStream;
+}
