@@ -8,6 +8,8 @@ mod error;
 pub mod health;
 pub mod llm;
 pub mod stt;
+pub mod tts;
+pub mod ws;
 
 pub use error::{Deadline, ProviderError};
 pub use health::{ProviderHealth, ProviderKind};

@@ -11,13 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
 use super::deepgram_wire::{
@@ -27,7 +23,8 @@ use super::deepgram_wire::{
 use super::{SpeechToText, SttControl, SttEvent, SttStream};
 use crate::audio::AudioFormat;
 use crate::config::Secret;
-use crate::providers::{Deadline, ProviderError, ProviderHealth, ProviderKind};
+use crate::providers::ws::{Socket, connect};
+use crate::providers::{ProviderError, ProviderHealth, ProviderKind};
 
 const NAME: &str = "deepgram";
 
@@ -116,46 +113,6 @@ impl SpeechToText for DeepgramStt {
         };
         let task = tokio::spawn(session.run(format));
         SttStream::new(NAME, audio_tx, control_tx, events_rx, task)
-    }
-}
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-async fn connect(config: &DeepgramSttConfig, url: &Url) -> Result<Socket, ProviderError> {
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| ProviderError::Connect(e.to_string()))?;
-    if let Some(key) = &config.api_key {
-        let value = format!("Token {}", key.expose())
-            .parse()
-            .map_err(|_| ProviderError::NotConfigured("DEEPGRAM_API_KEY has invalid characters"))?;
-        request.headers_mut().insert("authorization", value);
-    }
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(Some(1 << 20));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
-    match tokio::time::timeout(config.connect_timeout, connecting).await {
-        Err(_) => Err(ProviderError::Timeout(
-            Deadline::Connect,
-            config.connect_timeout,
-        )),
-        Ok(Ok((socket, _))) => Ok(socket),
-        Ok(Err(tungstenite::Error::Http(response))) => {
-            let body = response
-                .body()
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default()
-                .to_string();
-            Err(ProviderError::from_status(
-                response.status().as_u16(),
-                &body,
-            ))
-        }
-        Ok(Err(e)) => Err(ProviderError::Connect(e.to_string())),
     }
 }
 
@@ -248,7 +205,13 @@ impl Session {
                     (self.config.reconnect_backoff * (1 << shift)).min(Duration::from_secs(2));
                 tokio::time::sleep(wait).await;
             }
-            match connect(&self.config, url).await {
+            match connect(
+                url,
+                self.config.api_key.as_ref(),
+                self.config.connect_timeout,
+            )
+            .await
+            {
                 Ok(s) => return Some(s),
                 Err(e @ ProviderError::Auth(_)) => {
                     self.fail(e).await;
