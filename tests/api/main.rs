@@ -16,4 +16,5 @@ mod staff;
 mod stt;
 mod telnyx;
 mod tools;
+mod tts;
 mod webhook;

@@ -62,11 +62,12 @@ impl DeepgramSpeakRest {
             if let Some(key) = &config.api_key {
                 request = request.header(header::AUTHORIZATION, format!("Token {}", key.expose()));
             }
-            let response = tokio::time::timeout(config.first_audio_timeout, request.send())
+            // The deadline covers the first audio byte, not just the response headers.
+            let deadline = Instant::now() + config.first_audio_timeout;
+            let late = || ProviderError::Timeout(Deadline::FirstResult, config.first_audio_timeout);
+            let response = tokio::time::timeout_at(deadline, request.send())
                 .await
-                .map_err(|_| {
-                    ProviderError::Timeout(Deadline::FirstResult, config.first_audio_timeout)
-                })?
+                .map_err(|_| late())?
                 .map_err(|e| ProviderError::Connect(e.to_string()))?;
             if !response.status().is_success() {
                 let status = response.status().as_u16();
@@ -75,17 +76,19 @@ impl DeepgramSpeakRest {
                     &response.text().await.unwrap_or_default(),
                 ));
             }
-            Ok(response.bytes_stream())
+            let mut body = response.bytes_stream();
+            let first = tokio::time::timeout_at(deadline, body.next())
+                .await
+                .map_err(|_| late())?;
+            Ok((first, body))
         };
+        let cut = |e: reqwest::Error| ProviderError::Cut(e.to_string());
         Box::pin(
             futures_util::stream::once(start)
-                .map(|started| match started {
-                    Ok(body) => body
-                        .map(|chunk| {
-                            chunk
-                                .map(|b| b.to_vec())
-                                .map_err(|e| ProviderError::Cut(e.to_string()))
-                        })
+                .map(move |started| match started {
+                    Ok((first, body)) => futures_util::stream::iter(first)
+                        .chain(body)
+                        .map(move |chunk| chunk.map(|b| b.to_vec()).map_err(cut))
                         .left_stream(),
                     Err(e) => futures_util::stream::once(async move { Err(e) }).right_stream(),
                 })

@@ -4,4 +4,5 @@
 //! service accepts.
 
 pub mod deepgram_stt;
+pub mod deepgram_tts;
 pub mod openai;
