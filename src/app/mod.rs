@@ -25,6 +25,7 @@ pub use cap::{CallCap, CallSlot};
 
 use crate::config::Settings;
 use crate::db::{self, DbError};
+use crate::providers::Providers;
 use crate::session_store::{MemoryStore, RedisStore, SessionStore, StoreError};
 use crate::telemetry;
 
@@ -51,6 +52,9 @@ pub enum AppError {
     /// The HTTP server failed.
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    /// A provider client could not be built.
+    #[error("provider setup failed: {0}")]
+    Provider(#[from] crate::providers::ProviderError),
 }
 
 /// The sids of calls streaming on this node, for the registry heartbeat.
@@ -100,6 +104,8 @@ pub struct AppState {
     pub calls: TaskTracker,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Speech and language providers.
+    pub providers: Arc<Providers>,
 }
 
 impl AppState {
@@ -137,7 +143,9 @@ impl Application {
             ),
             None => SessionStore::Memory(MemoryStore::new()),
         };
+        let providers = Arc::new(Providers::from_settings(&settings.providers)?);
         let state = AppState {
+            providers,
             cap: CallCap::new(settings.limits.max_calls),
             settings: Arc::new(settings),
             db,

@@ -5,14 +5,15 @@
 //! with the variable to change.
 
 mod business;
+mod providers;
 mod secret;
 mod settings;
 mod source;
 
 pub use business::{BookingPolicy, BusinessSettings};
+pub use providers::{LlmChoice, ProviderSettings, SttChoice, TtsChoice};
 pub use secret::Secret;
 pub use settings::{
-    CallMode, CarrierSettings, LimitSettings, LogFormat, ProviderSettings, Settings,
-    StorageSettings,
+    CallMode, CarrierSettings, LimitSettings, LogFormat, Settings, StorageSettings,
 };
 pub use source::{ConfigError, Problem, Source};

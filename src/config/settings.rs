@@ -65,36 +65,6 @@ pub struct CarrierSettings {
     pub telnyx_outbound_format: AudioFormat,
 }
 
-/// Speech and language provider endpoints and keys (used from the provider issue on).
-#[derive(Debug, Clone)]
-pub struct ProviderSettings {
-    /// `DEEPGRAM_API_KEY`.
-    pub deepgram_api_key: Option<Secret>,
-    /// `DEEPGRAM_STT_URL`: live transcription WebSocket.
-    pub deepgram_stt_url: Url,
-    /// `DEEPGRAM_TTS_URL`: streaming speech WebSocket.
-    pub deepgram_tts_url: Url,
-    /// `OPENAI_API_KEY`.
-    pub openai_api_key: Option<Secret>,
-    /// `OPENAI_BASE_URL`: any OpenAI-compatible chat completions server.
-    pub openai_base_url: Url,
-    /// `OPENAI_MODEL`.
-    pub openai_model: String,
-    /// `PROVIDER_TIMEOUT_MS`: ceiling on any single provider request.
-    pub request_timeout: Duration,
-    /// `PROVIDER_CONNECT_TIMEOUT_MS`: opening a connection to a provider.
-    pub connect_timeout: Duration,
-    /// `LLM_FIRST_TOKEN_TIMEOUT_MS`: from sending a completion request to its first token.
-    pub llm_first_token_timeout: Duration,
-    /// `LLM_MAX_RETRIES`: retries of a completion that failed before its first token (429,
-    /// 5xx, connection errors); never after, or the caller would hear words twice.
-    pub llm_max_retries: u32,
-    /// `LLM_MAX_TOKENS`: cap on one answer (spoken answers are short).
-    pub llm_max_tokens: u32,
-    /// `LLM_TEMPERATURE`: sampling temperature, 0 to 2.
-    pub llm_temperature: f32,
-}
-
 /// Where state lives.
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
@@ -160,7 +130,7 @@ pub struct Settings {
     /// Carrier credentials and texts.
     pub carrier: CarrierSettings,
     /// Provider endpoints.
-    pub providers: ProviderSettings,
+    pub providers: super::ProviderSettings,
     /// Database and registry.
     pub storage: StorageSettings,
     /// Capacity and timing.
@@ -186,7 +156,7 @@ impl Reader<'_> {
         self.source.get(name).map(str::to_string)
     }
 
-    fn parsed<T: FromStr>(&mut self, name: &'static str, default: T, hint: &str) -> T
+    pub(super) fn parsed<T: FromStr>(&mut self, name: &'static str, default: T, hint: &str) -> T
     where
         T::Err: std::fmt::Display,
     {
@@ -211,7 +181,7 @@ impl Reader<'_> {
         value
     }
 
-    fn url(&mut self, name: &'static str, default: &str, schemes: &[&str]) -> Url {
+    pub(super) fn url(&mut self, name: &'static str, default: &str, schemes: &[&str]) -> Url {
         let raw = self.source.get(name).unwrap_or(default);
         let fallback = Url::parse(default).expect("defaults are valid URLs");
         match Url::parse(raw) {
@@ -321,57 +291,7 @@ impl Settings {
         }
         let business = super::business::read(&mut r);
         let carrier = read_carrier(&mut r);
-        let providers = ProviderSettings {
-            deepgram_api_key: r.optional("DEEPGRAM_API_KEY").map(Secret::new),
-            deepgram_stt_url: r.url(
-                "DEEPGRAM_STT_URL",
-                "wss://api.deepgram.com/v1/listen",
-                &["ws", "wss"],
-            ),
-            deepgram_tts_url: r.url(
-                "DEEPGRAM_TTS_URL",
-                "wss://api.deepgram.com/v1/speak",
-                &["ws", "wss"],
-            ),
-            openai_api_key: r.optional("OPENAI_API_KEY").map(Secret::new),
-            openai_base_url: r.url(
-                "OPENAI_BASE_URL",
-                "https://api.openai.com",
-                &["http", "https"],
-            ),
-            openai_model: r.string("OPENAI_MODEL", "gpt-4o-mini"),
-            request_timeout: Duration::from_millis(r.ranged(
-                "PROVIDER_TIMEOUT_MS",
-                10_000,
-                100,
-                120_000,
-            )),
-            connect_timeout: Duration::from_millis(r.ranged(
-                "PROVIDER_CONNECT_TIMEOUT_MS",
-                3_000,
-                50,
-                60_000,
-            )),
-            llm_first_token_timeout: Duration::from_millis(r.ranged(
-                "LLM_FIRST_TOKEN_TIMEOUT_MS",
-                4_000,
-                50,
-                60_000,
-            )),
-            llm_max_retries: r.ranged("LLM_MAX_RETRIES", 2, 0, 10) as u32,
-            llm_max_tokens: r.ranged("LLM_MAX_TOKENS", 300, 16, 32_768) as u32,
-            llm_temperature: 0.3,
-        };
-        let mut providers = providers;
-        let t: f32 = r.parsed("LLM_TEMPERATURE", 0.3, "use a number from 0 to 2, e.g. 0.3");
-        if (0.0..=2.0).contains(&t) {
-            providers.llm_temperature = t;
-        } else {
-            r.problem(
-                "LLM_TEMPERATURE",
-                format!("{t} is out of range; use 0 to 2"),
-            );
-        }
+        let providers = super::providers::read(&mut r);
 
         let database_url = r.string("DATABASE_URL", "sqlite://data/callbridge.db?mode=rwc");
         if !(database_url.starts_with("sqlite:")

@@ -38,6 +38,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "session_store": store,
         "active_calls": state.cap.active(),
         "max_calls": state.settings.limits.max_calls,
+        "providers": state.providers.describe(),
     });
     (status, Json(body))
 }

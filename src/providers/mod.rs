@@ -7,9 +7,11 @@
 mod error;
 pub mod health;
 pub mod llm;
+pub mod registry;
 pub mod stt;
 pub mod tts;
 pub mod ws;
 
 pub use error::{Deadline, ProviderError};
 pub use health::{ProviderHealth, ProviderKind};
+pub use registry::Providers;

@@ -19,6 +19,7 @@ const KEY: &str = "sk-test-0123456789";
 
 fn config(base: &str) -> OpenAiConfig {
     OpenAiConfig {
+        name: "openai",
         base_url: Url::parse(base).unwrap(),
         api_key: Some(callbridge::config::Secret::new(KEY)),
         model: "gpt-4o-mini".into(),

@@ -28,3 +28,82 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(public.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn readyz_lists_the_providers_and_their_health_and_failures_are_counted() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let app = spawn_app_with(&[
+        ("DEEPGRAM_API_KEY", "dg-key"),
+        ("LLM_PROVIDER", "openai"),
+        ("OPENAI_BASE_URL", &dead),
+        ("LLM_MAX_RETRIES", "0"),
+    ])
+    .await;
+    let body: serde_json::Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let p = &body["providers"];
+    assert_eq!(p["stt"]["primary"], "deepgram");
+    assert_eq!(p["llm"]["primary"], "openai");
+    assert_eq!(p["tts"]["fallback"], "deepgram-rest");
+    assert!(
+        p["health"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["state"] == "up")
+    );
+
+    // The LLM server is not there: the failure is typed, visible and counted.
+    let llm = app.state.providers.llm.primary.clone().unwrap();
+    let mut stream = llm.stream(callbridge::providers::llm::CompletionRequest {
+        messages: vec![callbridge::providers::llm::ChatMessage::user("hello")],
+        tools: Vec::new(),
+    });
+    assert!(matches!(
+        stream.next().await,
+        Some(callbridge::providers::llm::LlmEvent::Error(
+            callbridge::providers::ProviderError::Connect(_)
+        ))
+    ));
+    let body: serde_json::Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let openai = body["providers"]["health"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["provider"] == "openai")
+        .unwrap()
+        .clone();
+    assert_eq!(openai["state"], "degraded");
+    assert_eq!(openai["errors"], 1);
+    // Readiness is about this node; a provider outage is reported, not a reason to stop
+    // taking calls (they can still be transferred).
+    assert_eq!(body["ready"], true);
+    let text = scrape_metrics(&app).await;
+    assert!(
+        text.contains(
+            "callbridge_provider_errors_total{kind=\"llm\",provider=\"openai\",error=\"connect\"}"
+        ),
+        "{text}"
+    );
+    app.stop().await;
+}

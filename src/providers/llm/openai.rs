@@ -31,6 +31,8 @@ use crate::providers::{Deadline, ProviderError, ProviderHealth, ProviderKind};
 /// How the client reaches its server.
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
+    /// Its name in logs, metrics and `/readyz` (`openai`, `openai-fallback`).
+    pub name: &'static str,
     /// Origin (and optional path prefix) of the API, without `/v1`.
     pub base_url: Url,
     /// Bearer key; local servers need none.
@@ -55,6 +57,7 @@ impl OpenAiConfig {
     /// From the provider settings.
     pub fn from_settings(p: &ProviderSettings) -> Self {
         Self {
+            name: NAME,
             base_url: p.openai_base_url.clone(),
             api_key: p.openai_api_key.clone(),
             model: p.openai_model.clone(),
@@ -65,6 +68,18 @@ impl OpenAiConfig {
             max_tokens: p.llm_max_tokens,
             temperature: p.llm_temperature,
         }
+    }
+
+    /// The fallback server's config: the primary's deadlines and limits, its own endpoint.
+    pub fn fallback(p: &ProviderSettings) -> Option<Self> {
+        let f = p.llm_fallback.as_ref()?;
+        Some(Self {
+            name: "openai-fallback",
+            base_url: f.base_url.clone(),
+            api_key: f.api_key.clone(),
+            model: f.model.clone(),
+            ..Self::from_settings(p)
+        })
     }
 
     /// `{base}/v1/{path}`; a base already ending in `/v1` is not doubled.
@@ -113,7 +128,7 @@ impl OpenAiChat {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| ProviderError::Connect(e.to_string()))?;
-        health.register(ProviderKind::Llm, NAME);
+        health.register(ProviderKind::Llm, config.name);
         Ok(Self {
             http,
             config: Arc::new(config),
@@ -131,7 +146,7 @@ impl OpenAiChat {
 
 impl LanguageModel for OpenAiChat {
     fn name(&self) -> &'static str {
-        NAME
+        self.config.name
     }
 
     fn stream(&self, request: CompletionRequest) -> LlmStream {
@@ -191,7 +206,7 @@ impl OpenAiChat {
         let body = self.config.body(&request);
         let started = Instant::now();
         let total_deadline = started + self.config.total_timeout;
-        self.health.request(ProviderKind::Llm, NAME);
+        self.health.request(ProviderKind::Llm, self.config.name);
         let mut attempt = 0u32;
         loop {
             let outcome = self.attempt(&body, &tx, started, total_deadline).await;
@@ -213,7 +228,8 @@ impl OpenAiChat {
                 && error.is_retryable()
                 && attempt < self.config.max_retries
                 && Instant::now() + wait < total_deadline;
-            self.health.error(ProviderKind::Llm, NAME, &error);
+            self.health
+                .error(ProviderKind::Llm, self.config.name, &error);
             if !retry {
                 tracing::warn!(error = %error, attempts = attempt + 1, "LLM completion failed");
                 let _ = tx.send(LlmEvent::Error(error)).await;
@@ -310,8 +326,11 @@ impl OpenAiChat {
                     Err(e) => return failed(e, assembler.has_output()),
                 };
                 if !delivered && assembler.has_output() {
-                    self.health
-                        .first_result(ProviderKind::Llm, NAME, started.elapsed());
+                    self.health.first_result(
+                        ProviderKind::Llm,
+                        self.config.name,
+                        started.elapsed(),
+                    );
                 }
                 for e in produced {
                     if tx.send(e).await.is_err() {
@@ -335,6 +354,7 @@ mod tests {
         OpenAiConfig {
             base_url: Url::parse(base).unwrap(),
             api_key: None,
+            name: "openai",
             model: "gpt-4o-mini".into(),
             connect_timeout: Duration::from_secs(1),
             first_token_timeout: Duration::from_secs(1),
