@@ -66,7 +66,9 @@ fn sink() {
                             }
                             Message::Text(t) if t.contains("CloseStream") => {
                                 let _ = ws
-                                    .send(Message::text(r#"{"type":"Metadata","request_id":"bench"}"#))
+                                    .send(Message::text(
+                                        r#"{"type":"Metadata","request_id":"bench"}"#,
+                                    ))
                                     .await;
                                 let _ = ws.close(None).await;
                                 return;
