@@ -143,7 +143,15 @@ impl Application {
             ),
             None => SessionStore::Memory(MemoryStore::new()),
         };
-        let providers = Arc::new(Providers::from_settings(&settings.providers)?);
+        // Speech recognition is told the shop's vocabulary: the service menu's names.
+        let mut provider_settings = settings.providers.clone();
+        match crate::crm::catalog::services(&db).await {
+            Ok(menu) => provider_settings
+                .deepgram_keyterms
+                .extend(menu.into_iter().map(|s| s.name)),
+            Err(e) => tracing::warn!(error = %e, "cannot read the service menu for STT keyterms"),
+        }
+        let providers = Arc::new(Providers::from_settings(&provider_settings)?);
         let state = AppState {
             providers,
             cap: CallCap::new(settings.limits.max_calls),

@@ -298,3 +298,34 @@ async fn a_server_that_never_completes_the_handshake_hits_the_connect_deadline()
     }
     held.abort();
 }
+
+#[tokio::test]
+async fn the_app_tells_speech_recognition_the_service_menu() {
+    crate::helpers::install_crypto();
+    let fake = FakeDeepgramStt::start(KEY, Duration::from_secs(10)).await;
+    let url = crate::helpers::database_url().await;
+    let db = callbridge::db::connect(&url).await.unwrap();
+    callbridge::db::migrate(&db).await.unwrap();
+    let data = callbridge::crm::seed::parse(callbridge::crm::seed::DEMO_FIXTURE).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    callbridge::crm::seed::seed(&db, &data, chrono_tz::America::Chicago, today)
+        .await
+        .unwrap();
+    let app = crate::helpers::spawn_app_with(&[
+        ("DATABASE_URL", &url),
+        ("DEEPGRAM_API_KEY", KEY),
+        ("DEEPGRAM_STT_URL", &fake.url),
+        ("DEEPGRAM_KEYTERMS", "Lone Star"),
+    ])
+    .await;
+    let stt = app.state.providers.stt.primary.clone().unwrap();
+    let mut stream = stt.open(AudioFormat::MULAW_8K);
+    assert!(stream.push(vec![0xff; 160]));
+    stream.control(SttControl::Finish);
+    until(&mut stream, |e| *e == SttEvent::Closed).await;
+    let terms = &fake.connections()[0].query["keyterm"];
+    assert!(terms.contains(&"Lone Star".to_string()), "{terms:?}");
+    assert!(terms.contains(&"Oil change".to_string()), "{terms:?}");
+    assert!(terms.contains(&"Wheel alignment".to_string()), "{terms:?}");
+    app.stop().await;
+}
