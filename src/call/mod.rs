@@ -6,6 +6,7 @@
 pub mod driver;
 pub mod echo;
 pub mod ledger;
+pub mod sentences;
 pub mod session;
 
 pub use session::{CallOutcome, MediaSession, SessionConfig, SessionOutput};
