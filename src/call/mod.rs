@@ -3,6 +3,7 @@
 //!
 //! Nothing outside `driver` touches sockets, runtimes or clocks: every input carries `now`.
 
+pub mod context;
 pub mod driver;
 pub mod echo;
 pub mod ledger;
