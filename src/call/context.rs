@@ -39,19 +39,26 @@ impl Conversation {
         }
     }
 
-    /// Adds a message. A tool result joins the unit of the call it answers.
+    /// Adds a message. A tool result joins the unit of the call it answers; one that answers
+    /// no pending call is dropped (chat APIs refuse the whole request over it).
     pub fn push(&mut self, m: ChatMessage) {
-        if m.role == Role::Tool
-            && let Some(unit) = self.units.last_mut()
-            && unit[0]
-                .tool_calls
-                .iter()
-                .any(|c| Some(&c.id) == m.tool_call_id.as_ref())
-        {
-            unit.push(m);
+        if m.role != Role::Tool {
+            self.units.push(vec![m]);
             return;
         }
-        self.units.push(vec![m]);
+        match self.units.last_mut() {
+            Some(unit)
+                if unit[0]
+                    .tool_calls
+                    .iter()
+                    .any(|c| Some(&c.id) == m.tool_call_id.as_ref()) =>
+            {
+                unit.push(m)
+            }
+            _ => {
+                tracing::warn!(tool_call_id = ?m.tool_call_id, "dropping a tool result with no call")
+            }
+        }
     }
 
     /// Every message, system first.
@@ -214,8 +221,8 @@ mod tests {
         assert_eq!(c.messages()[3].tool_calls.len(), 1, "the call stays");
         c.push(ChatMessage::tool_result("k", "{}"));
         assert!(c.unanswered_calls().is_empty());
-        // A stray result (no such call) is its own unit, not attached to the wrong call.
+        // A stray result (no such call) is dropped, not attached to the wrong call.
         c.push(ChatMessage::tool_result("zzz", "{}"));
-        assert_eq!(c.messages().len(), 6);
+        assert_eq!(c.messages().len(), 5);
     }
 }
