@@ -112,5 +112,27 @@ fn opus(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, g711_frames, twilio_frames, resampling, opus);
+/// Local voice activity on the caller's line: mu-law 8 kHz in, decoded, resampled to 16 kHz,
+/// scored by earshot (one and a quarter detector frames per 20 ms).
+fn voice_activity(c: &mut Criterion) {
+    use callbridge::audio::vad::{VadConfig, VoiceActivity};
+    let speech =
+        callbridge::audio::wav::read(include_bytes!("../fixtures/calls/book_oil_change.wav"))
+            .unwrap()
+            .data;
+    let mut vad = VoiceActivity::new(VadConfig::default(), AudioFormat::MULAW_8K).unwrap();
+    let mut frames = speech.chunks_exact(160).cycle();
+    c.bench_function("vad_mulaw8k_20ms", |b| {
+        b.iter(|| std::hint::black_box(vad.push(frames.next().unwrap())))
+    });
+}
+
+criterion_group!(
+    benches,
+    g711_frames,
+    twilio_frames,
+    resampling,
+    opus,
+    voice_activity
+);
 criterion_main!(benches);
