@@ -7,6 +7,7 @@ pub mod context;
 pub mod driver;
 pub mod echo;
 pub mod ledger;
+pub mod prompt;
 pub mod sentences;
 pub mod session;
 
