@@ -7,6 +7,7 @@
 pub mod app;
 pub mod audio;
 pub mod call;
+pub mod call_control;
 pub mod carrier;
 pub mod config;
 pub mod crm;

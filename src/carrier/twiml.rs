@@ -67,6 +67,17 @@ pub fn busy(message: &str, service_desk: Option<&str>) -> String {
     xml
 }
 
+/// Hands the caller to `number` after `message`: the TwiML a live call is redirected to, or
+/// that follows `<Connect><Stream>` once we close the media socket.
+pub fn transfer(message: &str, number: &str) -> String {
+    busy(message, Some(number))
+}
+
+/// Says `message` and hangs up.
+pub fn goodbye(message: &str) -> String {
+    busy(message, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,3 +6,4 @@
 pub mod deepgram_stt;
 pub mod deepgram_tts;
 pub mod openai;
+pub mod twilio_rest;
