@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::config::BusinessSettings;
 use crate::crm::Schedule;
-use crate::crm::catalog::{WeekHours, clock};
+use crate::crm::catalog::{WEEKDAYS, WeekHours, clock};
 
 /// A service as the prompt lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,22 +38,12 @@ pub struct PromptFacts<'a> {
     pub now: DateTime<Utc>,
 }
 
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-
 /// The system prompt.
 pub fn system_prompt(f: &PromptFacts<'_>) -> String {
     let b = f.business;
     let schedule = Schedule::for_business(b);
     let today = f.now.with_timezone(&b.timezone);
-    let hours: Vec<String> = DAYS
+    let hours: Vec<String> = WEEKDAYS
         .iter()
         .zip(f.hours.iter())
         .map(|(d, h)| match h {

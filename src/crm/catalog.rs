@@ -10,6 +10,17 @@ use entity::{bay, business_hours, closure, service_type};
 /// Opening minutes per weekday, Monday first; `None` when closed all day.
 pub type WeekHours = [Option<(i16, i16)>; 7];
 
+/// Weekday names in [`WeekHours`] order.
+pub const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
 /// The service menu, by name.
 pub async fn services(db: &impl ConnectionTrait) -> Result<Vec<service_type::Model>, CrmError> {
     Ok(service_type::Entity::find()

@@ -389,22 +389,13 @@ impl Handler<'_> {
         let closures = catalog::closures(db, today, today + Duration::days(60))
             .await
             .map_err(|e| self.crm(e))?;
-        let days = [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ];
         let b = &self.tools.business;
         Ok(json!({
             "name": b.name,
             "address": b.address,
             "phone": b.phone,
             "time_zone": b.timezone.name(),
-            "hours": days.iter().zip(week.iter()).map(|(day, h)| match h {
+            "hours": catalog::WEEKDAYS.iter().zip(week.iter()).map(|(day, h)| match h {
                 Some((o, c)) => json!({ "day": day, "opens": catalog::clock(*o), "closes": catalog::clock(*c) }),
                 None => json!({ "day": day, "closed": true }),
             }).collect::<Vec<_>>(),

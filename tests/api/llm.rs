@@ -310,14 +310,7 @@ async fn an_unreachable_server_is_a_connect_error_after_the_retries() {
 #[tokio::test]
 async fn a_server_that_accepts_and_never_answers_hits_the_first_token_deadline() {
     crate::helpers::install_crypto();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let held = tokio::spawn(async move {
-        let mut sockets = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            sockets.push(s);
-        }
-    });
+    let (port, held) = crate::helpers::silent_server().await;
     let mut c = config(&format!("http://127.0.0.1:{port}"));
     c.max_retries = 1;
     c.first_token_timeout = Duration::from_millis(200);

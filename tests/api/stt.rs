@@ -276,15 +276,7 @@ async fn pushing_audio_never_waits_and_every_frame_is_sent_or_counted_as_dropped
 #[tokio::test]
 async fn a_server_that_never_completes_the_handshake_hits_the_connect_deadline() {
     crate::helpers::install_crypto();
-    // Accepts TCP and says nothing.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let held = tokio::spawn(async move {
-        let mut sockets = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            sockets.push(s);
-        }
-    });
+    let (port, held) = crate::helpers::silent_server().await;
     let mut c = config(&format!("ws://127.0.0.1:{port}/v1/listen"));
     c.connect_timeout = Duration::from_millis(200);
     c.max_reconnects = 1;
