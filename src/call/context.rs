@@ -22,15 +22,15 @@ pub fn estimate_tokens(m: &ChatMessage) -> usize {
     chars.div_ceil(3) + 4
 }
 
-/// The conversation of one call.
+/// The conversation of one call, as the LLM sees it.
 #[derive(Debug, Clone)]
-pub struct Conversation {
+pub struct History {
     system: ChatMessage,
     /// Units in order; each is one message, or an assistant tool-call message with its results.
     units: Vec<Vec<ChatMessage>>,
 }
 
-impl Conversation {
+impl History {
     /// A conversation under `system` instructions.
     pub fn new(system: impl Into<String>) -> Self {
         Self {
@@ -39,23 +39,23 @@ impl Conversation {
         }
     }
 
-    /// Adds a message. A tool result joins the unit of the call it answers; one that answers
-    /// no pending call is dropped (chat APIs refuse the whole request over it).
+    /// Adds a message. A tool result joins the unit of the call it answers (the newest unit
+    /// with that call: a caller may have spoken while the tool ran, and the result still
+    /// belongs before what they said); one that answers no call is dropped (chat APIs refuse
+    /// the whole request over it).
     pub fn push(&mut self, m: ChatMessage) {
         if m.role != Role::Tool {
             self.units.push(vec![m]);
             return;
         }
-        match self.units.last_mut() {
-            Some(unit)
-                if unit[0]
-                    .tool_calls
-                    .iter()
-                    .any(|c| Some(&c.id) == m.tool_call_id.as_ref()) =>
-            {
-                unit.push(m)
-            }
-            _ => {
+        let unit = self.units.iter_mut().rev().find(|u| {
+            u[0].tool_calls
+                .iter()
+                .any(|c| Some(&c.id) == m.tool_call_id.as_ref())
+        });
+        match unit {
+            Some(unit) => unit.push(m),
+            None => {
                 tracing::warn!(tool_call_id = ?m.tool_call_id, "dropping a tool result with no call")
             }
         }
@@ -115,9 +115,14 @@ impl Conversation {
         }
     }
 
-    /// Tool calls of the last assistant message that have no result yet.
+    /// Tool calls of the newest tool-calling assistant message that have no result yet.
     pub fn unanswered_calls(&self) -> Vec<String> {
-        let Some(unit) = self.units.last() else {
+        let Some(unit) = self
+            .units
+            .iter()
+            .rev()
+            .find(|u| !u[0].tool_calls.is_empty())
+        else {
             return Vec::new();
         };
         unit[0]
@@ -166,7 +171,7 @@ mod tests {
 
     #[test]
     fn trimming_drops_the_oldest_units_and_keeps_tool_calls_with_their_results() {
-        let mut c = Conversation::new("You are the service desk.");
+        let mut c = History::new("You are the service desk.");
         c.push(ChatMessage::assistant(
             "Thanks for calling, how can I help?",
         ));
@@ -200,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_barge_in_cuts_the_assistant_to_what_was_heard_and_calls_are_tracked() {
-        let mut c = Conversation::new("s");
+        let mut c = History::new("s");
         c.push(ChatMessage::user("When are you open?"));
         c.push(ChatMessage::assistant(
             "We are open Monday to Friday from 7:30 to 6, and Saturday 8 to 2.",
@@ -219,10 +224,15 @@ mod tests {
         c.cut_last_assistant("");
         assert_eq!(c.messages()[3].content, None);
         assert_eq!(c.messages()[3].tool_calls.len(), 1, "the call stays");
+        // The caller speaks while the tool runs: its result still goes with its call.
+        c.push(ChatMessage::user("Actually, wait."));
         c.push(ChatMessage::tool_result("k", "{}"));
         assert!(c.unanswered_calls().is_empty());
+        let m = c.messages();
+        assert_eq!(m[4].role, Role::Tool);
+        assert_eq!(m[5].content.as_deref(), Some("Actually, wait."));
         // A stray result (no such call) is dropped, not attached to the wrong call.
         c.push(ChatMessage::tool_result("zzz", "{}"));
-        assert_eq!(c.messages().len(), 5);
+        assert_eq!(c.messages().len(), 6);
     }
 }

@@ -3,6 +3,9 @@
 //!
 //! Nothing outside `driver` touches sockets, runtimes or clocks: every input carries `now`.
 
+pub mod agent;
+#[cfg(test)]
+mod agent_tests;
 pub mod context;
 pub mod driver;
 pub mod echo;

@@ -1,0 +1,702 @@
+//! The conversation engine of one call, sans-IO: what the agent does about the caller's voice,
+//! their transcript, the LLM's stream, tool results, DTMF, playback and time. The driver feeds
+//! [`Input`]s with `now` and carries out the [`Action`]s; nothing here touches a socket or a
+//! clock, so every behaviour is tested on a virtual clock.
+//!
+//! A turn: the caller stops (local VAD → `FinalizeStt`, or the provider's `speech_final` /
+//! `UtteranceEnd`), the transcript goes to the LLM, its text is cut into sentences that are
+//! spoken as they complete, tool calls run (a filler line if they are slow; at most
+//! `max_tool_rounds` rounds), and the answer is recorded. Caller speech over the agent (local
+//! VAD for `barge_in_min_speech`, or transcribed words) stops the agent at once; the history
+//! keeps only what the caller heard, and tools already running finish and keep their results.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::context::History;
+use super::sentences::SentenceSplitter;
+use crate::audio::vad::VadEvent;
+use crate::crm::calls::Speaker;
+use crate::providers::ProviderKind;
+use crate::providers::llm::{ChatMessage, FinishReason, LlmEvent, ToolCallRequest};
+use crate::providers::stt::SttEvent;
+
+/// The tool the LLM uses to end the call (handled here, not by the CRM).
+pub const END_CALL: &str = "end_call";
+/// The tool the LLM uses to hand the caller to a person.
+pub const TRANSFER: &str = "transfer_to_service_desk";
+
+/// What the engine is tuned with.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// First words, already personalised.
+    pub greeting: String,
+    /// After local VAD ends a turn and `Finalize` is sent, how long to wait for the final.
+    pub finalize_grace: Duration,
+    /// Caller speech over the agent this long is a barge-in (transcribed words are at once).
+    pub barge_in_min_speech: Duration,
+    /// Rounds of tool calls in one turn before the agent apologises instead.
+    pub max_tool_rounds: u32,
+    /// Tools still running after this long: say `filler_line`.
+    pub filler_after: Duration,
+    /// "One moment while I check."
+    pub filler_line: String,
+    /// Silence from the caller this long: re-prompt.
+    pub silence_reprompt: Duration,
+    /// Re-prompts before a polite hang-up.
+    pub max_reprompts: u32,
+    /// "Are you still there?"
+    pub reprompt_line: String,
+    /// Said before hanging up on silence.
+    pub goodbye_line: String,
+    /// DTMF digit that transfers to the service desk.
+    pub transfer_digit: char,
+    /// Said before a transfer.
+    pub transfer_line: String,
+    /// Said when the tool-round limit is hit.
+    pub apology_line: String,
+    /// Said when the LLM fails and a fallback takes over.
+    pub llm_retry_line: String,
+    /// Whether a fallback LLM exists.
+    pub has_llm_fallback: bool,
+    /// History budget, tokens.
+    pub token_budget: usize,
+    /// System prompt.
+    pub system_prompt: String,
+}
+
+impl AgentConfig {
+    /// Reasonable defaults around `system_prompt` and `greeting`.
+    pub fn new(system_prompt: impl Into<String>, greeting: impl Into<String>) -> Self {
+        Self {
+            greeting: greeting.into(),
+            finalize_grace: Duration::from_millis(500),
+            barge_in_min_speech: Duration::from_millis(250),
+            max_tool_rounds: 5,
+            filler_after: Duration::from_millis(700),
+            filler_line: "One moment while I check that.".into(),
+            silence_reprompt: Duration::from_secs(8),
+            max_reprompts: 2,
+            reprompt_line: "Are you still there?".into(),
+            goodbye_line:
+                "I haven't heard anything, so I'll hang up now. Please call back any time. Goodbye."
+                    .into(),
+            transfer_digit: '0',
+            transfer_line: "Let me connect you with our service desk.".into(),
+            apology_line:
+                "I'm sorry, I'm having trouble with that. Let me connect you with our service desk."
+                    .into(),
+            llm_retry_line: "Sorry, one moment.".into(),
+            has_llm_fallback: false,
+            token_budget: 3000,
+            system_prompt: system_prompt.into(),
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The media stream started.
+    Started,
+    /// Local voice activity on the caller's line.
+    Voice(VadEvent),
+    /// Speech-to-text.
+    Transcript(SttEvent),
+    /// The LLM stream of turn `turn`.
+    Llm {
+        /// Which request (stale ones are ignored).
+        turn: u64,
+        /// What it said.
+        event: LlmEvent,
+    },
+    /// A tool finished (or timed out: `content` says so).
+    ToolDone {
+        /// The LLM's call id.
+        id: String,
+        /// The JSON answer for the LLM.
+        content: String,
+    },
+    /// Everything the agent said has played.
+    PlaybackIdle,
+    /// Playback was cleared after a barge-in: per sentence of the agent's current turn, in
+    /// order, ms heard and ms long.
+    Interrupted {
+        /// (heard, total) per sentence.
+        heard: Vec<(u64, u64)>,
+    },
+    /// A key was pressed.
+    Dtmf(char),
+    /// A provider is down for this call.
+    ProviderDown(ProviderKind),
+    /// Time passed.
+    Tick,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Synthesize and play one sentence.
+    Speak(String),
+    /// Stop the agent now: clear the carrier's playback and the TTS stream.
+    StopSpeaking,
+    /// Ask STT to finalise what it has heard.
+    FinalizeStt,
+    /// Start a completion.
+    StartLlm {
+        /// Request number (its events come back with it).
+        turn: u64,
+        /// The trimmed history.
+        messages: Vec<ChatMessage>,
+        /// Use the fallback LLM.
+        fallback: bool,
+    },
+    /// Cancel the running completion.
+    CancelLlm,
+    /// Run a CRM tool.
+    RunTool {
+        /// The LLM's call id.
+        id: String,
+        /// Tool name.
+        name: String,
+        /// Arguments (a JSON object, as text).
+        arguments: String,
+    },
+    /// Hand the caller to the service desk once what is queued has played.
+    Transfer {
+        /// Why, for the log.
+        reason: &'static str,
+    },
+    /// End the call once everything queued has played.
+    HangUp {
+        /// Why, for the log.
+        reason: &'static str,
+    },
+    /// Persist a turn of the transcript.
+    Record {
+        /// Who.
+        speaker: Speaker,
+        /// What was said.
+        text: String,
+        /// Agent turns: what the caller heard, when less than all.
+        heard: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the caller.
+    Listening,
+    /// The caller is speaking.
+    CallerSpeaking,
+    /// VAD saw the end; waiting for the final transcript until the deadline.
+    AwaitingFinal(Instant),
+    /// The LLM is writing.
+    Thinking,
+    /// Tools are running since then.
+    Tools(Instant),
+    /// Transferring or hanging up.
+    Ending,
+}
+
+/// The engine.
+#[derive(Debug)]
+pub struct Agent {
+    config: AgentConfig,
+    history: History,
+    phase: Phase,
+    turn: u64,
+    round: u32,
+    use_fallback: bool,
+    caller_text: String,
+    /// The agent's text of the current LLM turn.
+    reply: String,
+    splitter: SentenceSplitter,
+    /// Sentences spoken in the current agent turn (for what-was-heard on barge-in).
+    spoken: Vec<String>,
+    /// Audio queued or playing.
+    speaking: bool,
+    /// Barge-in confirmed at this time if the caller is still speaking.
+    barge_in_at: Option<Instant>,
+    /// Tool calls running.
+    pending_tools: HashSet<String>,
+    filler_said: bool,
+    /// Last moment anything was said by either side.
+    quiet_since: Instant,
+    reprompts: u32,
+}
+
+fn words(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
+impl Agent {
+    /// An engine for one call starting at `now`.
+    pub fn new(config: AgentConfig, now: Instant) -> Self {
+        Self {
+            history: History::new(config.system_prompt.clone()),
+            config,
+            phase: Phase::Listening,
+            turn: 0,
+            round: 0,
+            use_fallback: false,
+            caller_text: String::new(),
+            reply: String::new(),
+            splitter: SentenceSplitter::default(),
+            spoken: Vec::new(),
+            speaking: false,
+            barge_in_at: None,
+            pending_tools: HashSet::new(),
+            filler_said: false,
+            quiet_since: now,
+            reprompts: 0,
+        }
+    }
+
+    /// The conversation as the LLM would see it now (for tests and the records).
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// When the driver should send a `Tick` next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut d: Vec<Instant> = Vec::new();
+        if let Some(b) = self.barge_in_at {
+            d.push(b);
+        }
+        match self.phase {
+            Phase::AwaitingFinal(t) => d.push(t),
+            Phase::Tools(started) if !self.filler_said => {
+                d.push(started + self.config.filler_after)
+            }
+            Phase::Listening if !self.speaking => {
+                d.push(self.quiet_since + self.config.silence_reprompt)
+            }
+            _ => {}
+        }
+        d.into_iter().min()
+    }
+
+    /// Handles one input.
+    pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.phase == Phase::Ending {
+            if input == Input::PlaybackIdle {
+                self.speaking = false;
+            }
+            return out;
+        }
+        match input {
+            Input::Started => self.say_all(&self.config.greeting.clone(), &mut out),
+            Input::Voice(VadEvent::SpeechStarted { .. }) => {
+                self.quiet_since = now;
+                if self.speaking || matches!(self.phase, Phase::Thinking | Phase::Tools(_)) {
+                    let wait = self.config.barge_in_min_speech;
+                    self.barge_in_at.get_or_insert(now + wait);
+                } else {
+                    self.phase = Phase::CallerSpeaking;
+                }
+            }
+            Input::Voice(VadEvent::SpeechEnded { .. }) => {
+                self.quiet_since = now;
+                self.barge_in_at = None;
+                if self.phase == Phase::CallerSpeaking {
+                    out.push(Action::FinalizeStt);
+                    self.phase = Phase::AwaitingFinal(now + self.config.finalize_grace);
+                }
+            }
+            Input::Transcript(e) => self.transcript(e, now, &mut out),
+            Input::Llm { turn, event } if turn == self.turn => self.llm(event, now, &mut out),
+            Input::Llm { .. } => {} // a cancelled turn's leftovers
+            Input::ToolDone { id, content } => self.tool_done(id, content, now, &mut out),
+            Input::PlaybackIdle => {
+                self.speaking = false;
+                self.quiet_since = now;
+            }
+            Input::Interrupted { heard } => self.cut_to_heard(&heard),
+            Input::Dtmf(d) if d == self.config.transfer_digit => {
+                self.stop(&mut out);
+                self.end_with_transfer("caller pressed the transfer digit", &mut out);
+            }
+            Input::Dtmf(_) => {}
+            Input::ProviderDown(kind) => {
+                // Speech both ways is needed to go on; the conversation engine above the
+                // providers has already tried the fallbacks.
+                self.stop(&mut out);
+                self.end_with_transfer(
+                    match kind {
+                        ProviderKind::Stt => "speech-to-text is down",
+                        ProviderKind::Tts => "text-to-speech is down",
+                        ProviderKind::Llm => "the language model is down",
+                    },
+                    &mut out,
+                );
+            }
+            Input::Tick => self.tick(now, &mut out),
+        }
+        out
+    }
+
+    fn say_all(&mut self, text: &str, out: &mut Vec<Action>) {
+        self.history.push(ChatMessage::assistant(text));
+        out.push(Action::Speak(text.to_string()));
+        out.push(Action::Record {
+            speaker: Speaker::Agent,
+            text: text.to_string(),
+            heard: None,
+        });
+        self.spoken = vec![text.to_string()];
+        self.speaking = true;
+    }
+
+    fn end_with_transfer(&mut self, reason: &'static str, out: &mut Vec<Action>) {
+        let line = self.config.transfer_line.clone();
+        self.say_all(&line, out);
+        out.push(Action::Transfer { reason });
+        self.phase = Phase::Ending;
+    }
+
+    fn stop(&mut self, out: &mut Vec<Action>) {
+        if self.speaking {
+            out.push(Action::StopSpeaking);
+        }
+        if self.phase == Phase::Thinking {
+            out.push(Action::CancelLlm);
+            self.close_reply(None, out);
+            // Events of the cancelled request may still be queued: they no longer match.
+            self.turn += 1;
+            self.phase = Phase::Listening;
+        }
+        self.splitter.clear();
+        self.speaking = false;
+    }
+
+    fn transcript(&mut self, e: SttEvent, now: Instant, out: &mut Vec<Action>) {
+        match e {
+            SttEvent::Interim { text } => {
+                if words(&text) > 0 {
+                    self.quiet_since = now;
+                    if self.speaking || self.phase == Phase::Thinking {
+                        // Words over the agent: a barge-in, no need to wait.
+                        self.barge_in(now, out);
+                    }
+                }
+            }
+            SttEvent::Final {
+                text,
+                speech_final,
+                from_finalize,
+                ..
+            } => {
+                if !text.trim().is_empty() {
+                    if !self.caller_text.is_empty() {
+                        self.caller_text.push(' ');
+                    }
+                    self.caller_text.push_str(text.trim());
+                    self.quiet_since = now;
+                    if self.speaking || self.phase == Phase::Thinking {
+                        self.barge_in(now, out);
+                    }
+                }
+                let turn_over = from_finalize
+                    || (speech_final && !matches!(self.phase, Phase::CallerSpeaking))
+                    || matches!(self.phase, Phase::AwaitingFinal(_)) && speech_final;
+                if turn_over {
+                    self.end_caller_turn(now, out);
+                }
+            }
+            SttEvent::UtteranceEnd { .. } => {
+                if !matches!(self.phase, Phase::Thinking | Phase::Tools(_)) {
+                    self.end_caller_turn(now, out);
+                }
+            }
+            SttEvent::SpeechStarted { .. } | SttEvent::Reconnected { .. } | SttEvent::Closed => {}
+            SttEvent::Error(_) => {
+                self.stop(out);
+                self.end_with_transfer("speech-to-text failed", out);
+            }
+        }
+    }
+
+    fn barge_in(&mut self, _now: Instant, out: &mut Vec<Action>) {
+        self.barge_in_at = None;
+        if !self.speaking && self.phase != Phase::Thinking {
+            return;
+        }
+        metrics::counter!("callbridge_barge_ins_total").increment(1);
+        self.stop(out);
+        self.phase = Phase::CallerSpeaking;
+    }
+
+    /// The caller's words so far become a turn for the LLM.
+    fn end_caller_turn(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let text = std::mem::take(&mut self.caller_text);
+        if text.is_empty() {
+            if matches!(self.phase, Phase::AwaitingFinal(_) | Phase::CallerSpeaking) {
+                self.phase = Phase::Listening;
+            }
+            return;
+        }
+        self.reprompts = 0;
+        self.quiet_since = now;
+        out.push(Action::Record {
+            speaker: Speaker::Caller,
+            text: text.clone(),
+            heard: None,
+        });
+        self.history.push(ChatMessage::user(text));
+        self.round = 0;
+        self.spoken.clear();
+        if self.pending_tools.is_empty() {
+            self.ask_llm(out);
+        } else {
+            // Tools from an interrupted turn are still running: their results join the
+            // history first, then the LLM hears the new turn.
+            self.phase = Phase::Tools(now);
+            self.filler_said = true;
+        }
+    }
+
+    fn ask_llm(&mut self, out: &mut Vec<Action>) {
+        self.turn += 1;
+        self.reply.clear();
+        self.spoken.clear();
+        self.phase = Phase::Thinking;
+        out.push(Action::StartLlm {
+            turn: self.turn,
+            messages: self.history.trimmed(self.config.token_budget),
+            fallback: self.use_fallback,
+        });
+    }
+
+    fn speak_sentence(&mut self, s: String, out: &mut Vec<Action>) {
+        self.spoken.push(s.clone());
+        self.speaking = true;
+        out.push(Action::Speak(s));
+    }
+
+    /// Ends the current reply: the rest of its text is spoken (unless interrupted) and it
+    /// joins the history and the records.
+    fn close_reply(&mut self, calls: Option<Vec<ToolCallRequest>>, out: &mut Vec<Action>) {
+        let text = std::mem::take(&mut self.reply);
+        let text = text.trim().to_string();
+        match calls {
+            Some(calls) => self.history.push(ChatMessage::assistant_tool_calls(
+                (!text.is_empty()).then(|| text.clone()),
+                calls,
+            )),
+            None if !text.is_empty() => self.history.push(ChatMessage::assistant(text.clone())),
+            None => {}
+        }
+        if !text.is_empty() {
+            out.push(Action::Record {
+                speaker: Speaker::Agent,
+                text,
+                heard: None,
+            });
+        }
+    }
+
+    fn llm(&mut self, event: LlmEvent, now: Instant, out: &mut Vec<Action>) {
+        match event {
+            LlmEvent::TextDelta(t) => {
+                self.reply.push_str(&t);
+                for s in self.splitter.push(&t) {
+                    self.speak_sentence(s, out);
+                }
+            }
+            LlmEvent::ToolCalls(calls) => {
+                if let Some(rest) = self.splitter.finish() {
+                    self.speak_sentence(rest, out);
+                }
+                self.tool_calls(calls, now, out);
+            }
+            LlmEvent::Finished(reason) => {
+                if self.phase != Phase::Thinking {
+                    return; // tool calls already moved us on
+                }
+                if let Some(rest) = self.splitter.finish() {
+                    self.speak_sentence(rest, out);
+                }
+                self.close_reply(None, out);
+                if reason == FinishReason::Length {
+                    tracing::info!("LLM answer cut at the token limit");
+                }
+                self.phase = Phase::Listening;
+                self.quiet_since = now;
+            }
+            LlmEvent::Usage(_) => {}
+            LlmEvent::Error(e) => {
+                tracing::warn!(error = %e, fallback = self.config.has_llm_fallback && !self.use_fallback, "LLM turn failed");
+                self.splitter.clear();
+                self.reply.clear();
+                if self.config.has_llm_fallback && !self.use_fallback {
+                    self.use_fallback = true;
+                    let line = self.config.llm_retry_line.clone();
+                    self.speak_sentence(line, out);
+                    self.ask_llm(out);
+                } else {
+                    self.end_with_transfer("the language model failed", out);
+                }
+            }
+        }
+    }
+
+    fn tool_calls(&mut self, calls: Vec<ToolCallRequest>, now: Instant, out: &mut Vec<Action>) {
+        self.close_reply(Some(calls.clone()), out);
+        self.round += 1;
+        let over_limit = self.round > self.config.max_tool_rounds;
+        let mut ending: Option<&'static str> = None;
+        for c in &calls {
+            let answer =
+                |ok: bool, message: &str| json!({"ok": ok, "message": message}).to_string();
+            if over_limit {
+                self.history.push(ChatMessage::tool_result(
+                    &c.id,
+                    answer(false, "not run: too many tool rounds in one turn"),
+                ));
+                continue;
+            }
+            match (&c.arguments, c.name.as_str()) {
+                (Err(why), _) => self.history.push(ChatMessage::tool_result(
+                    &c.id,
+                    json!({"ok": false, "error": {"code": "invalid_arguments", "message": why}})
+                        .to_string(),
+                )),
+                (Ok(_), END_CALL) => {
+                    self.history.push(ChatMessage::tool_result(
+                        &c.id,
+                        answer(true, "the call ends after your goodbye"),
+                    ));
+                    ending = Some(END_CALL);
+                }
+                (Ok(_), TRANSFER) => {
+                    self.history.push(ChatMessage::tool_result(
+                        &c.id,
+                        answer(true, "transferring"),
+                    ));
+                    ending = Some(TRANSFER);
+                }
+                (Ok(_), _) => {
+                    self.pending_tools.insert(c.id.clone());
+                    out.push(Action::RunTool {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        arguments: c.raw_arguments.clone(),
+                    });
+                }
+            }
+        }
+        if over_limit {
+            let line = self.config.apology_line.clone();
+            self.speak_sentence(line, out);
+            out.push(Action::Transfer {
+                reason: "too many tool rounds",
+            });
+            self.phase = Phase::Ending;
+            return;
+        }
+        match ending {
+            Some(END_CALL) => {
+                // The goodbye was in the reply's text; the driver hangs up once it has played.
+                self.phase = Phase::Ending;
+                out.push(Action::HangUp {
+                    reason: "the caller was done",
+                });
+                return;
+            }
+            Some(_) => {
+                self.end_with_transfer("the caller asked for a person", out);
+                return;
+            }
+            None => {}
+        }
+        if self.pending_tools.is_empty() {
+            self.ask_llm(out);
+        } else {
+            self.phase = Phase::Tools(now);
+            self.filler_said = false;
+        }
+    }
+
+    fn tool_done(&mut self, id: String, content: String, _now: Instant, out: &mut Vec<Action>) {
+        if !self.pending_tools.remove(&id) {
+            return; // not ours, or already answered
+        }
+        // Whatever happened meanwhile, the result is kept: the booking it reports is real.
+        self.history.push(ChatMessage::tool_result(id, content));
+        if self.pending_tools.is_empty() && matches!(self.phase, Phase::Tools(_)) {
+            self.ask_llm(out);
+        }
+    }
+
+    fn cut_to_heard(&mut self, heard: &[(u64, u64)]) {
+        if self.spoken.is_empty() {
+            return; // interrupted before the reply said anything: nothing to cut
+        }
+        // The driver reports the sentences it played; the last ones are this reply's.
+        let heard = &heard[heard.len().saturating_sub(self.spoken.len())..];
+        let mut said = Vec::new();
+        for (sentence, (h, total)) in self.spoken.iter().zip(heard) {
+            if h >= total {
+                said.push(sentence.clone());
+                continue;
+            }
+            let w: Vec<&str> = sentence.split_whitespace().collect();
+            let n = (w.len() as u64 * h / (*total).max(1)) as usize;
+            if n > 0 {
+                said.push(w[..n].join(" "));
+            }
+            break;
+        }
+        let heard_text = said.join(" ");
+        self.history.cut_last_assistant(&heard_text);
+        self.spoken.clear();
+    }
+
+    fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if let Some(at) = self.barge_in_at
+            && now >= at
+        {
+            self.barge_in(now, out);
+        }
+        match self.phase {
+            Phase::AwaitingFinal(deadline) if now >= deadline => {
+                // No final in time: go with what was transcribed so far.
+                self.end_caller_turn(now, out);
+                if self.phase == Phase::AwaitingFinal(deadline) {
+                    self.phase = Phase::Listening;
+                }
+            }
+            Phase::Tools(started)
+                if !self.filler_said
+                    && !self.speaking
+                    && now >= started + self.config.filler_after =>
+            {
+                self.filler_said = true;
+                let line = self.config.filler_line.clone();
+                self.speak_sentence(line, out);
+            }
+            Phase::Listening
+                if !self.speaking && now >= self.quiet_since + self.config.silence_reprompt =>
+            {
+                self.reprompts += 1;
+                self.quiet_since = now;
+                if self.reprompts > self.config.max_reprompts {
+                    let line = self.config.goodbye_line.clone();
+                    self.say_all(&line, out);
+                    self.phase = Phase::Ending;
+                    out.push(Action::HangUp {
+                        reason: "the caller stayed silent",
+                    });
+                } else {
+                    let line = self.config.reprompt_line.clone();
+                    self.say_all(&line, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
