@@ -425,7 +425,7 @@ impl Agent {
         if !self.speaking && self.phase != Phase::Thinking {
             return;
         }
-        metrics::counter!("callbridge_barge_ins_total").increment(1);
+        metrics::counter!(crate::telemetry::BARGE_INS).increment(1);
         self.stop(out);
         self.phase = Phase::CallerSpeaking;
     }

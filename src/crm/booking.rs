@@ -457,7 +457,7 @@ pub async fn book(
     };
     hold_bays(&txn, appointment.id, &slot.bay_ids).await?;
     txn.commit().await?;
-    metrics::counter!("callbridge_bookings_total", "action" => "book").increment(1);
+    metrics::counter!(crate::telemetry::BOOKINGS, "action" => "book").increment(1);
     Ok(Booked {
         appointment,
         replayed: false,
@@ -532,7 +532,7 @@ pub async fn reschedule(
     let appointment = row.update(&txn).await?;
     hold_bays(&txn, id, &slot.bay_ids).await?;
     txn.commit().await?;
-    metrics::counter!("callbridge_bookings_total", "action" => "reschedule").increment(1);
+    metrics::counter!(crate::telemetry::BOOKINGS, "action" => "reschedule").increment(1);
     Ok(Booked {
         appointment,
         replayed: false,
@@ -587,7 +587,7 @@ pub async fn cancel(
         });
     }
     if !replayed {
-        metrics::counter!("callbridge_bookings_total", "action" => "cancel").increment(1);
+        metrics::counter!(crate::telemetry::BOOKINGS, "action" => "cancel").increment(1);
     }
     Ok(Booked {
         appointment: after,

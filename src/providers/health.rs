@@ -65,14 +65,14 @@ impl ProviderHealth {
 
     /// A request or stream was started.
     pub fn request(&self, kind: ProviderKind, name: &'static str) {
-        metrics::counter!("callbridge_provider_requests_total", "kind" => kind.as_str(), "provider" => name)
+        metrics::counter!(crate::telemetry::PROVIDER_REQUESTS, "kind" => kind.as_str(), "provider" => name)
             .increment(1);
         self.with(kind, name, |e| e.requests += 1);
     }
 
     /// It delivered its first result after `elapsed`.
     pub fn first_result(&self, kind: ProviderKind, name: &'static str, elapsed: Duration) {
-        metrics::histogram!("callbridge_provider_first_result_seconds", "kind" => kind.as_str(), "provider" => name)
+        metrics::histogram!(crate::telemetry::PROVIDER_FIRST_RESULT, "kind" => kind.as_str(), "provider" => name)
             .record(elapsed.as_secs_f64());
         self.with(kind, name, |e| {
             e.consecutive_errors = 0;
@@ -83,7 +83,7 @@ impl ProviderHealth {
     /// It failed.
     pub fn error(&self, kind: ProviderKind, name: &'static str, error: &ProviderError) {
         metrics::counter!(
-            "callbridge_provider_errors_total",
+            crate::telemetry::PROVIDER_ERRORS,
             "kind" => kind.as_str(),
             "provider" => name,
             "error" => error.kind(),
@@ -99,7 +99,7 @@ impl ProviderHealth {
 
     /// It reconnected mid-stream: it works again.
     pub fn reconnect(&self, kind: ProviderKind, name: &'static str) {
-        metrics::counter!("callbridge_provider_reconnects_total", "kind" => kind.as_str(), "provider" => name)
+        metrics::counter!(crate::telemetry::PROVIDER_RECONNECTS, "kind" => kind.as_str(), "provider" => name)
             .increment(1);
         self.with(kind, name, |e| {
             e.consecutive_errors = 0;

@@ -32,6 +32,48 @@ pub const STREAM_STATUS: &str = "callbridge_stream_status_callbacks_total";
 /// Session-store operations that failed, by `op` (counter).
 pub const STORE_ERRORS: &str = "callbridge_session_store_errors_total";
 
+/// Times the caller interrupted the agent (counter).
+pub const BARGE_INS: &str = "callbridge_barge_ins_total";
+/// Appointments booked, moved or cancelled, by `action` (counter).
+pub const BOOKINGS: &str = "callbridge_bookings_total";
+/// Provider messages that could not be parsed and were skipped, by `provider` (counter).
+pub const PROVIDER_BAD_MESSAGES: &str = "callbridge_provider_bad_messages_total";
+/// Provider failures, by `kind`, `provider` and `error` (counter).
+pub const PROVIDER_ERRORS: &str = "callbridge_provider_errors_total";
+/// Time from a provider request to its first result, by `kind` and `provider` (histogram).
+pub const PROVIDER_FIRST_RESULT: &str = "callbridge_provider_first_result_seconds";
+/// Provider streams re-established mid-call, by `kind` and `provider` (counter).
+pub const PROVIDER_RECONNECTS: &str = "callbridge_provider_reconnects_total";
+/// Provider requests and streams started, by `kind` and `provider` (counter).
+pub const PROVIDER_REQUESTS: &str = "callbridge_provider_requests_total";
+/// Caller audio frames dropped because speech-to-text fell behind, by `provider` (counter).
+pub const STT_DROPPED_FRAMES: &str = "callbridge_stt_dropped_frames_total";
+/// Tool calls, by `tool` and `outcome` (ok or the error code) (counter).
+pub const TOOL_CALLS: &str = "callbridge_tool_calls_total";
+/// TTS flushes held back to stay within the provider's budget, by `provider` (counter).
+pub const TTS_FLUSHES_DEFERRED: &str = "callbridge_tts_flushes_deferred_total";
+/// Conversation turns handled, by `outcome` (counter).
+pub const TURNS: &str = "callbridge_turns_total";
+/// End of caller speech to the final transcript (histogram, seconds).
+pub const STT_FINAL_LATENCY: &str = "callbridge_stt_final_seconds";
+/// LLM request to first token (histogram, seconds).
+pub const LLM_FIRST_TOKEN: &str = "callbridge_llm_first_token_seconds";
+/// LLM request to first complete sentence (histogram, seconds).
+pub const FIRST_SENTENCE: &str = "callbridge_first_sentence_seconds";
+/// TTS flush to first audio byte (histogram, seconds).
+pub const TTS_FIRST_BYTE: &str = "callbridge_tts_first_byte_seconds";
+/// Tool call duration, by `tool` (histogram, seconds).
+pub const TOOL_LATENCY: &str = "callbridge_tool_seconds";
+/// End of caller speech to the first agent audio frame sent (histogram, seconds).
+pub const VOICE_TO_VOICE: &str = "callbridge_voice_to_voice_seconds";
+/// Barge-in detected to the agent's audio stopped (histogram, seconds).
+pub const BARGE_IN_TO_SILENCE: &str = "callbridge_barge_in_to_silence_seconds";
+
+/// Sub-second stages of a turn: 10 ms resolution where it matters, up to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
+];
+
 /// Call lengths from a wrong number to a long booking conversation.
 const CALL_DURATION_BUCKETS: &[f64] = &[
     5.0, 15.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
@@ -60,6 +102,65 @@ fn describe() {
     describe_counter!(WEBHOOKS, "Voice webhook answers, by result.");
     describe_counter!(STREAM_STATUS, "Stream status callbacks, by event.");
     describe_counter!(STORE_ERRORS, "Failed session-store operations, by op.");
+    describe_counter!(BARGE_INS, "Times the caller interrupted the agent.");
+    describe_counter!(
+        BOOKINGS,
+        "Appointments booked, moved or cancelled, by `action`."
+    );
+    describe_counter!(
+        PROVIDER_BAD_MESSAGES,
+        "Provider messages that could not be parsed and were skipped, by `provider`."
+    );
+    describe_counter!(
+        PROVIDER_ERRORS,
+        "Provider failures, by `kind`, `provider` and `error`."
+    );
+    describe_histogram!(
+        PROVIDER_FIRST_RESULT,
+        Unit::Seconds,
+        "Time from a provider request to its first result, by `kind` and `provider`."
+    );
+    describe_counter!(
+        PROVIDER_RECONNECTS,
+        "Provider streams re-established mid-call, by `kind` and `provider`."
+    );
+    describe_counter!(
+        PROVIDER_REQUESTS,
+        "Provider requests and streams started, by `kind` and `provider`."
+    );
+    describe_counter!(
+        STT_DROPPED_FRAMES,
+        "Caller audio frames dropped because speech-to-text fell behind, by `provider`."
+    );
+    describe_counter!(
+        TOOL_CALLS,
+        "Tool calls, by `tool` and `outcome` (ok or the error code)."
+    );
+    describe_counter!(
+        TTS_FLUSHES_DEFERRED,
+        "TTS flushes held back to stay within the provider's budget, by `provider`."
+    );
+    describe_counter!(TURNS, "Conversation turns handled, by outcome.");
+    for (name, help) in [
+        (
+            STT_FINAL_LATENCY,
+            "End of caller speech to the final transcript.",
+        ),
+        (LLM_FIRST_TOKEN, "LLM request to first token."),
+        (FIRST_SENTENCE, "LLM request to first complete sentence."),
+        (TTS_FIRST_BYTE, "TTS flush to first audio byte."),
+        (TOOL_LATENCY, "Tool call duration, by tool."),
+        (
+            VOICE_TO_VOICE,
+            "End of caller speech to first agent audio frame sent.",
+        ),
+        (
+            BARGE_IN_TO_SILENCE,
+            "Barge-in detected to agent audio stopped.",
+        ),
+    ] {
+        describe_histogram!(name, Unit::Seconds, help);
+    }
 }
 
 /// Installs the process-wide metrics recorder once and returns the handle that renders it.
@@ -73,7 +174,23 @@ pub fn metrics_handle() -> PrometheusHandle {
                     Matcher::Full(CALL_DURATION.to_string()),
                     CALL_DURATION_BUCKETS,
                 )
-                .expect("bucket list is not empty")
+                .and_then(|b| {
+                    [
+                        PROVIDER_FIRST_RESULT,
+                        STT_FINAL_LATENCY,
+                        LLM_FIRST_TOKEN,
+                        FIRST_SENTENCE,
+                        TTS_FIRST_BYTE,
+                        TOOL_LATENCY,
+                        VOICE_TO_VOICE,
+                        BARGE_IN_TO_SILENCE,
+                    ]
+                    .into_iter()
+                    .try_fold(b, |b, name| {
+                        b.set_buckets_for_metric(Matcher::Full(name.to_string()), LATENCY_BUCKETS)
+                    })
+                })
+                .expect("bucket lists are not empty")
                 .build_recorder();
             let handle = recorder.handle();
             // Fails only if another recorder was installed first, which this crate never does.
@@ -99,4 +216,28 @@ pub fn init_logging(format: LogFormat, filter: &str) {
             .try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_histograms_have_explicit_sub_second_buckets() {
+        let handle = metrics_handle();
+        metrics::histogram!(VOICE_TO_VOICE).record(0.42);
+        metrics::histogram!(TOOL_LATENCY, "tool" => "book_appointment").record(0.012);
+        let text = handle.render();
+        assert!(
+            text.contains("callbridge_voice_to_voice_seconds_bucket{le=\"0.5\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("callbridge_voice_to_voice_seconds_bucket{le=\"0.4\"} 0"));
+        assert!(
+            text.contains(
+                "callbridge_tool_seconds_bucket{tool=\"book_appointment\",le=\"0.025\"} 1"
+            )
+        );
+        assert!(text.contains("# HELP callbridge_voice_to_voice_seconds"));
+    }
 }

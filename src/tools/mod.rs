@@ -280,7 +280,7 @@ impl Tools {
             Err(e) => (e.code, e.to_json()),
         };
         metrics::counter!(
-            "callbridge_tool_calls_total",
+            crate::telemetry::TOOL_CALLS,
             "tool" => tool.map_or("unknown", ToolName::as_str),
             "outcome" => outcome,
         )

@@ -266,7 +266,7 @@ impl Session {
                         Err(e @ ProviderError::Upstream(_)) => return Ended::Dropped(e),
                         Err(e) => {
                             tracing::warn!(error = %e, "ignoring a Deepgram message");
-                            metrics::counter!("callbridge_provider_bad_messages_total", "provider" => NAME).increment(1);
+                            metrics::counter!(crate::telemetry::PROVIDER_BAD_MESSAGES, "provider" => NAME).increment(1);
                         }
                     },
                     Some(Ok(Message::Close(_))) | None if self.finishing.is_some() => return Ended::Finished,

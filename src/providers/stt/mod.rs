@@ -137,7 +137,7 @@ impl SttAudio {
         match self.tx.try_send(audio) {
             Ok(()) => true,
             Err(_) => {
-                metrics::counter!("callbridge_stt_dropped_frames_total", "provider" => self.provider)
+                metrics::counter!(crate::telemetry::STT_DROPPED_FRAMES, "provider" => self.provider)
                     .increment(1);
                 false
             }

@@ -244,7 +244,7 @@ impl Session {
                     if slot <= now {
                         self.flush_now(socket).await
                     } else {
-                        metrics::counter!("callbridge_tts_flushes_deferred_total", "provider" => NAME).increment(1);
+                        metrics::counter!(crate::telemetry::TTS_FLUSHES_DEFERRED, "provider" => NAME).increment(1);
                         self.pending_flush = Some(slot);
                         Ok(())
                     }
