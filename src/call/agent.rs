@@ -28,6 +28,24 @@ pub const END_CALL: &str = "end_call";
 /// The tool the LLM uses to hand the caller to a person.
 pub const TRANSFER: &str = "transfer_to_service_desk";
 
+/// The call-control tools offered to the LLM beside the CRM tools: they end the call or hand
+/// it to a person, so the engine handles them itself.
+pub fn control_tools() -> Vec<crate::tools::ToolDefinition> {
+    let no_arguments = json!({"type": "object", "properties": {}, "additionalProperties": false});
+    vec![
+        crate::tools::ToolDefinition {
+            name: END_CALL,
+            description: "End the call after you have said goodbye, when the caller has nothing more.",
+            parameters: no_arguments.clone(),
+        },
+        crate::tools::ToolDefinition {
+            name: TRANSFER,
+            description: "Transfer the caller to a person at the service desk, when they ask for one or you cannot help.",
+            parameters: no_arguments,
+        },
+    ]
+}
+
 /// What the engine is tuned with.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {

@@ -461,3 +461,29 @@ fn a_turn_without_a_final_in_time_goes_with_what_was_heard_or_nothing() {
     assert!(!llm_started(&s.wait(600)));
     let _ = call("x", "y", "{bad");
 }
+
+#[test]
+fn the_control_tools_are_offered_with_names_the_engine_handles() {
+    let tools = super::agent::control_tools();
+    let names: Vec<&str> = tools.iter().map(|t| t.name).collect();
+    assert_eq!(names, [END_CALL, super::agent::TRANSFER]);
+    for t in &tools {
+        assert_eq!(t.to_openai()["function"]["parameters"]["type"], "object");
+        assert!(
+            crate::tools::ToolName::parse(t.name).is_none(),
+            "not a CRM tool"
+        );
+    }
+    // Asking for a person ends in a transfer, with the tool answered.
+    let mut s = Sim::default();
+    s.feed(Input::Started);
+    s.feed(Input::PlaybackIdle);
+    s.caller_says("Can I talk to a person?");
+    let out = s.llm(LlmEvent::ToolCalls(vec![call(
+        "t",
+        super::agent::TRANSFER,
+        "{}",
+    )]));
+    assert!(out.iter().any(|a| matches!(a, Action::Transfer { .. })));
+    assert!(s.agent.history().unanswered_calls().is_empty());
+}
