@@ -241,3 +241,42 @@ mod tests {
         assert!(text.contains("# HELP callbridge_voice_to_voice_seconds"));
     }
 }
+
+#[cfg(test)]
+mod deploy_tests {
+    /// The dashboard and alert rules in `deploy/` name only metrics this module exports.
+    #[test]
+    fn deploy_files_use_only_exported_metrics() {
+        let source = include_str!("mod.rs");
+        for (file, text) in [
+            (
+                "grafana/callbridge.json",
+                include_str!("../../deploy/grafana/callbridge.json"),
+            ),
+            (
+                "prometheus/alerts.yml",
+                include_str!("../../deploy/prometheus/alerts.yml"),
+            ),
+        ] {
+            let mut rest = text;
+            let mut seen = 0;
+            while let Some(at) = rest.find("callbridge_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                let base = name
+                    .trim_end_matches("_bucket")
+                    .trim_end_matches("_sum")
+                    .trim_end_matches("_count");
+                assert!(
+                    source.contains(&format!("\"{base}\"")),
+                    "{file} uses {name}, which telemetry does not export"
+                );
+                seen += 1;
+            }
+            assert!(seen > 5, "{file}");
+        }
+    }
+}
