@@ -16,6 +16,7 @@ pub mod domain;
 pub mod http;
 pub mod providers;
 pub mod session_store;
+pub mod simulator;
 pub mod telemetry;
 pub mod tools;
 

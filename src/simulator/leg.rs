@@ -1,0 +1,531 @@
+//! The carrier's side of a call, as Twilio plays it, sans-IO: `connected` and `start`, one
+//! 20 ms mu-law `media` frame every 20 ms (the caller's clip during their turn, line silence
+//! otherwise), the agent's audio played out in real time, marks echoed once the audio before
+//! them has played (at once on `clear`, which also drops unplayed audio), DTMF, and `stop`.
+//!
+//! Turns follow the agent: a turn starts `answer_gap` after the agent's audio has run out (or,
+//! for a barge-in turn, that long after the agent starts talking), and the time from the end
+//! of the caller's clip to the agent's first audio is the turn's latency.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// Bytes of one 20 ms mu-law frame.
+const FRAME: usize = 160;
+/// One frame's length.
+const FRAME_TIME: Duration = Duration::from_millis(20);
+/// Mu-law silence.
+const SILENCE: u8 = 0xff;
+
+/// One thing the caller does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerTurn {
+    /// What they say: 8 kHz mu-law.
+    pub audio: Vec<u8>,
+    /// Speak over the agent this long after it starts talking, instead of waiting.
+    pub barge_in_after: Option<Duration>,
+    /// A key pressed instead of (or before) speaking.
+    pub dtmf: Option<char>,
+}
+
+/// The leg's identity and pacing.
+#[derive(Debug, Clone)]
+pub struct LegConfig {
+    /// Call sid.
+    pub call_sid: String,
+    /// Stream sid.
+    pub stream_sid: String,
+    /// Account sid.
+    pub account_sid: String,
+    /// `<Parameter>`s from the TwiML (the stream token).
+    pub parameters: Vec<(String, String)>,
+    /// Pause between the agent falling silent and the caller answering.
+    pub answer_gap: Duration,
+    /// Give up waiting for the agent after this long.
+    pub patience: Duration,
+}
+
+/// A finished caller turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnReport {
+    /// Which turn (from 0).
+    pub index: usize,
+    /// Its audio length.
+    pub caller_audio: Duration,
+    /// End of the caller's audio to the agent's first audio after it.
+    pub latency: Option<Duration>,
+}
+
+/// What the leg wants done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LegOutput {
+    /// Send this text frame.
+    Send(String),
+    /// A turn's report, once the agent has answered (or not).
+    Turn(TurnReport),
+    /// Hang up: everything was said.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Waiting for the agent; `quiet_since`: when its audio last ran out.
+    Listening { quiet_since: Option<Instant> },
+    /// Sending turn `index` from byte `at`.
+    Speaking { index: usize, at: usize },
+    /// All turns said.
+    Finished,
+}
+
+/// The leg.
+#[derive(Debug)]
+pub struct CallerLeg {
+    config: LegConfig,
+    turns: Vec<CallerTurn>,
+    next_turn: usize,
+    state: State,
+    out: VecDeque<LegOutput>,
+    seq: u64,
+    chunk: u64,
+    next_frame: Instant,
+    started: Instant,
+    /// Agent audio not yet played.
+    queue: VecDeque<u8>,
+    /// Marks waiting for playback to reach them: (bytes played by then, name).
+    marks: VecDeque<(u64, String)>,
+    /// Agent audio queued so far (bytes), and played.
+    queued_total: u64,
+    played_total: u64,
+    played: Vec<u8>,
+    agent_started_at: Option<Instant>,
+    /// The last turn's end, waiting for the agent's answer.
+    awaiting: Option<(usize, Duration, Instant)>,
+    last_heard: Instant,
+}
+
+impl CallerLeg {
+    /// A leg starting at `now`: `connected` and `start` are queued at once.
+    pub fn new(config: LegConfig, turns: Vec<CallerTurn>, now: Instant) -> Self {
+        let mut leg = Self {
+            config,
+            turns,
+            next_turn: 0,
+            state: State::Listening { quiet_since: None },
+            out: VecDeque::new(),
+            seq: 0,
+            chunk: 0,
+            next_frame: now,
+            started: now,
+            queue: VecDeque::new(),
+            marks: VecDeque::new(),
+            queued_total: 0,
+            played_total: 0,
+            played: Vec::new(),
+            agent_started_at: None,
+            awaiting: None,
+            last_heard: now,
+        };
+        leg.send(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}));
+        let params: serde_json::Map<String, Value> = leg
+            .config
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        let start = json!({
+            "streamSid": leg.config.stream_sid,
+            "accountSid": leg.config.account_sid,
+            "callSid": leg.config.call_sid,
+            "tracks": ["inbound"],
+            "customParameters": params,
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        });
+        leg.event("start", start);
+        leg
+    }
+
+    fn send(&mut self, frame: Value) {
+        self.out.push_back(LegOutput::Send(frame.to_string()));
+    }
+
+    fn event(&mut self, name: &str, body: Value) {
+        self.seq += 1;
+        let mut frame = json!({
+            "event": name,
+            "sequenceNumber": self.seq.to_string(),
+            "streamSid": self.config.stream_sid,
+        });
+        frame[name] = body;
+        self.send(frame);
+    }
+
+    /// Everything the caller heard of the agent, as played (cleared audio excluded).
+    pub fn played(&self) -> &[u8] {
+        &self.played
+    }
+
+    /// When `handle_timeout` is next due.
+    pub fn next_timeout(&self) -> Instant {
+        self.next_frame
+    }
+
+    /// The next thing to do.
+    pub fn poll_output(&mut self) -> Option<LegOutput> {
+        self.out.pop_front()
+    }
+
+    /// A frame from callbridge.
+    pub fn handle_text(&mut self, now: Instant, text: &str) {
+        let Ok(v) = serde_json::from_str::<Value>(text) else {
+            return;
+        };
+        match v["event"].as_str() {
+            Some("media") => {
+                let Some(audio) = v["media"]["payload"]
+                    .as_str()
+                    .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+                else {
+                    return;
+                };
+                if audio.is_empty() {
+                    return;
+                }
+                self.last_heard = now;
+                if self.agent_started_at.is_none() {
+                    self.agent_started_at = Some(now);
+                }
+                if let Some((index, caller_audio, ended)) = self.awaiting.take() {
+                    self.out.push_back(LegOutput::Turn(TurnReport {
+                        index,
+                        caller_audio,
+                        latency: Some(now.saturating_duration_since(ended)),
+                    }));
+                }
+                self.queued_total += audio.len() as u64;
+                self.queue.extend(audio);
+            }
+            Some("mark") => {
+                let name = v["mark"]["name"].as_str().unwrap_or_default().to_string();
+                if self.queue.is_empty() {
+                    self.event("mark", json!({"name": name}));
+                } else {
+                    self.marks.push_back((self.queued_total, name));
+                }
+            }
+            Some("clear") => {
+                self.queue.clear();
+                self.queued_total = self.played_total;
+                while let Some((_, name)) = self.marks.pop_front() {
+                    self.event("mark", json!({"name": name}));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Time passed: play 20 ms of agent audio, send 20 ms of caller audio, move the turns on.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        // Each frame is handled at its own time, so a late wake-up catches up exactly.
+        while self.next_frame <= now {
+            let t = self.next_frame;
+            self.next_frame += FRAME_TIME;
+            self.play_frame(t);
+            self.turn_logic(t);
+            self.send_frame(t);
+        }
+    }
+
+    fn play_frame(&mut self, now: Instant) {
+        let n = FRAME.min(self.queue.len());
+        self.played.extend(self.queue.drain(..n));
+        self.played_total += n as u64;
+        while self
+            .marks
+            .front()
+            .is_some_and(|(at, _)| *at <= self.played_total)
+        {
+            let (_, name) = self.marks.pop_front().expect("checked");
+            self.event("mark", json!({"name": name}));
+        }
+        if self.queue.is_empty() {
+            if let State::Listening { quiet_since: None } = self.state {
+                self.state = State::Listening {
+                    quiet_since: Some(now),
+                };
+            }
+            self.agent_started_at = None;
+        } else if let State::Listening {
+            quiet_since: Some(_),
+        } = self.state
+        {
+            self.state = State::Listening { quiet_since: None };
+        }
+    }
+
+    fn start_turn(&mut self, now: Instant) {
+        let index = self.next_turn;
+        self.next_turn += 1;
+        if let Some(digit) = self.turns[index].dtmf {
+            self.event(
+                "dtmf",
+                json!({"track": "inbound_track", "digit": digit.to_string()}),
+            );
+        }
+        self.state = State::Speaking { index, at: 0 };
+        self.last_heard = now;
+    }
+
+    fn turn_logic(&mut self, now: Instant) {
+        let State::Listening { quiet_since } = self.state else {
+            return;
+        };
+        if let Some((index, caller_audio, ended)) = self.awaiting
+            && now.saturating_duration_since(ended) > self.config.patience
+        {
+            self.awaiting = None;
+            self.out.push_back(LegOutput::Turn(TurnReport {
+                index,
+                caller_audio,
+                latency: None,
+            }));
+        }
+        let next = self.turns.get(self.next_turn);
+        let barge = next
+            .and_then(|t| t.barge_in_after)
+            .zip(self.agent_started_at);
+        let waited_long = now.saturating_duration_since(self.last_heard) > self.config.patience;
+        let ready = match (quiet_since, barge) {
+            (_, Some((after, started))) => now >= started + after,
+            (Some(q), None) => now >= q + self.config.answer_gap && self.awaiting.is_none(),
+            (None, None) => false,
+        } || waited_long;
+        if !ready {
+            return;
+        }
+        if next.is_some() {
+            self.start_turn(now);
+        } else if self.awaiting.is_none() {
+            self.state = State::Finished;
+            self.event(
+                "stop",
+                json!({"accountSid": self.config.account_sid, "callSid": self.config.call_sid}),
+            );
+            self.out.push_back(LegOutput::Done);
+        }
+    }
+
+    fn send_frame(&mut self, now: Instant) {
+        let mut frame = [SILENCE; FRAME];
+        if let State::Speaking { index, at } = self.state {
+            let audio = &self.turns[index].audio;
+            let n = FRAME.min(audio.len().saturating_sub(at));
+            frame[..n].copy_from_slice(&audio[at..at + n]);
+            if at + n >= audio.len() {
+                let length = Duration::from_millis(audio.len() as u64 / 8);
+                self.awaiting = Some((index, length, now + FRAME_TIME));
+                self.state = State::Listening { quiet_since: None };
+                if self.queue.is_empty() {
+                    self.state = State::Listening {
+                        quiet_since: Some(now),
+                    };
+                }
+            } else {
+                self.state = State::Speaking { index, at: at + n };
+            }
+        }
+        if self.state == State::Finished {
+            return;
+        }
+        self.chunk += 1;
+        let payload = base64::engine::general_purpose::STANDARD.encode(frame);
+        let timestamp = now.saturating_duration_since(self.started).as_millis();
+        self.event(
+            "media",
+            json!({
+                "track": "inbound",
+                "chunk": self.chunk.to_string(),
+                "timestamp": timestamp.to_string(),
+                "payload": payload,
+            }),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::disallowed_methods)] // an arbitrary origin for the virtual clock
+
+    use super::*;
+
+    fn config() -> LegConfig {
+        LegConfig {
+            call_sid: "CAsim".into(),
+            stream_sid: "MZsim".into(),
+            account_sid: "ACsim".into(),
+            parameters: vec![("token".into(), "v1.t".into())],
+            answer_gap: Duration::from_millis(400),
+            patience: Duration::from_secs(5),
+        }
+    }
+
+    fn frames(leg: &mut CallerLeg) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(o) = leg.poll_output() {
+            match o {
+                LegOutput::Send(t) => out.push(serde_json::from_str(&t).unwrap()),
+                other => out.push(json!({"event": "_report", "debug": format!("{other:?}")})),
+            }
+        }
+        out
+    }
+
+    fn agent_media(bytes: usize) -> String {
+        let payload = base64::engine::general_purpose::STANDARD.encode(vec![0x55u8; bytes]);
+        json!({"event": "media", "streamSid": "MZsim", "media": {"payload": payload}}).to_string()
+    }
+
+    fn payloads(fs: &[Value]) -> Vec<u8> {
+        fs.iter()
+            .filter(|f| f["event"] == "media")
+            .flat_map(|f| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(f["media"]["payload"].as_str().unwrap())
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_leg_starts_like_twilio_and_sends_a_frame_every_20_ms() {
+        let t0 = Instant::now();
+        let mut leg = CallerLeg::new(config(), Vec::new(), t0);
+        let f = frames(&mut leg);
+        assert_eq!(f[0]["event"], "connected");
+        assert_eq!(f[1]["event"], "start");
+        assert_eq!(f[1]["start"]["customParameters"]["token"], "v1.t");
+        assert_eq!(f[1]["sequenceNumber"], "1");
+        leg.handle_timeout(t0 + Duration::from_millis(390));
+        let f = frames(&mut leg);
+        assert_eq!(f.len(), 20);
+        assert_eq!(f[19]["media"]["chunk"], "20");
+        assert_eq!(f[19]["media"]["timestamp"], "380");
+        assert!(payloads(&f).iter().all(|&b| b == SILENCE));
+        // Nothing to say: after the answer gap the caller hangs up.
+        leg.handle_timeout(t0 + Duration::from_millis(400));
+        let f = frames(&mut leg);
+        assert_eq!(f[0]["event"], "stop");
+        assert_eq!(f[1]["debug"], "Done");
+    }
+
+    #[test]
+    fn the_caller_answers_the_greeting_and_the_latency_of_the_reply_is_measured() {
+        let t0 = Instant::now();
+        let clip = vec![0x11u8; 1600]; // 200 ms
+        let turns = vec![CallerTurn {
+            audio: clip.clone(),
+            barge_in_after: None,
+            dtmf: None,
+        }];
+        let mut leg = CallerLeg::new(config(), turns, t0);
+        frames(&mut leg);
+        // A 500 ms greeting arrives at once and plays in real time.
+        leg.handle_text(t0, &agent_media(4000));
+        leg.handle_timeout(t0 + Duration::from_millis(860));
+        assert!(
+            payloads(&frames(&mut leg)).iter().all(|&b| b == SILENCE),
+            "the caller waits"
+        );
+        // Played out at 480 ms, answered 400 ms later: the clip goes out frame by frame.
+        leg.handle_timeout(t0 + Duration::from_millis(1200));
+        let sent = payloads(&frames(&mut leg));
+        let start = sent.iter().position(|&b| b == 0x11).unwrap();
+        assert_eq!(&sent[start..start + 1600], &clip[..]);
+        // The clip's last frame went at 1060 ms and played until 1080; the agent answers
+        // 300 ms later.
+        let clip_end = t0 + Duration::from_millis(1080);
+        leg.handle_text(clip_end + Duration::from_millis(300), &agent_media(800));
+        let reports: Vec<Value> = frames(&mut leg)
+            .into_iter()
+            .filter(|f| f["event"] == "_report")
+            .collect();
+        assert_eq!(reports.len(), 1);
+        assert!(
+            reports[0]["debug"]
+                .as_str()
+                .unwrap()
+                .contains("latency: Some(300ms)"),
+            "{reports:?}"
+        );
+        // Then the call ends: stop, Done.
+        leg.handle_timeout(clip_end + Duration::from_secs(2));
+        let f = frames(&mut leg);
+        assert!(f.iter().any(|x| x["event"] == "stop"));
+        assert_eq!(f.last().unwrap()["debug"], "Done");
+        assert_eq!(leg.played().len(), 4800);
+    }
+
+    #[test]
+    fn marks_wait_for_playback_and_clear_drops_audio_and_releases_marks() {
+        let t0 = Instant::now();
+        let mut leg = CallerLeg::new(config(), Vec::new(), t0);
+        frames(&mut leg);
+        let mark = |n: &str| {
+            json!({"event": "mark", "streamSid": "MZsim", "mark": {"name": n}}).to_string()
+        };
+        leg.handle_text(t0, &mark("early"));
+        assert_eq!(
+            frames(&mut leg)[0]["mark"]["name"],
+            "early",
+            "nothing queued: at once"
+        );
+        leg.handle_text(t0, &agent_media(1600));
+        leg.handle_text(t0, &mark("m1"));
+        leg.handle_text(t0, &agent_media(1600));
+        leg.handle_text(t0, &mark("m2"));
+        leg.handle_timeout(t0 + Duration::from_millis(100));
+        assert!(!frames(&mut leg).iter().any(|f| f["event"] == "mark"));
+        leg.handle_timeout(t0 + Duration::from_millis(200));
+        let f = frames(&mut leg);
+        let marks: Vec<&Value> = f.iter().filter(|x| x["event"] == "mark").collect();
+        assert_eq!(marks.len(), 1);
+        assert_eq!(marks[0]["mark"]["name"], "m1");
+        leg.handle_text(
+            t0 + Duration::from_millis(210),
+            r#"{"event":"clear","streamSid":"MZsim"}"#,
+        );
+        let f = frames(&mut leg);
+        assert_eq!(f[0]["mark"]["name"], "m2");
+        leg.handle_timeout(t0 + Duration::from_millis(600));
+        assert_eq!(
+            leg.played().len(),
+            1760,
+            "what played before the clear, no more"
+        );
+    }
+
+    #[test]
+    fn a_barge_in_turn_speaks_over_the_agent_and_dtmf_goes_first() {
+        let t0 = Instant::now();
+        let turns = vec![CallerTurn {
+            audio: vec![0x22; 800],
+            barge_in_after: Some(Duration::from_millis(300)),
+            dtmf: Some('0'),
+        }];
+        let mut leg = CallerLeg::new(config(), turns, t0);
+        frames(&mut leg);
+        leg.handle_text(t0, &agent_media(16_000)); // 2 s of agent speech
+        leg.handle_timeout(t0 + Duration::from_millis(280));
+        assert!(payloads(&frames(&mut leg)).iter().all(|&b| b == SILENCE));
+        leg.handle_timeout(t0 + Duration::from_millis(360));
+        let f = frames(&mut leg);
+        let dtmf = f.iter().position(|x| x["event"] == "dtmf").unwrap();
+        assert_eq!(f[dtmf]["dtmf"]["digit"], "0");
+        assert!(
+            payloads(&f[dtmf..]).contains(&0x22),
+            "speaking while the agent still talks"
+        );
+    }
+}
