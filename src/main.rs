@@ -24,6 +24,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start; boxing buys nothing
 enum Command {
     /// Serve webhooks, media sockets and metrics (the default).
     Serve,
@@ -40,6 +41,70 @@ enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Place a simulated call against a callbridge, acting as Twilio: plays caller clips as
+    /// turns at real-time pace, answers marks, prints each turn's latency, saves the agent's
+    /// audio.
+    Call {
+        /// The callbridge to call: its public base URL (`PUBLIC_URL`), which requests are
+        /// signed for.
+        #[arg(long, default_value = "http://localhost:8080")]
+        url: url::Url,
+        /// A caller turn: a WAV file (8 kHz mu-law or PCM; converted as needed), `FILE@MS` to
+        /// speak over the agent MS ms after it starts, or `dtmf:D` to press a key. Repeat.
+        #[arg(long = "turn", value_name = "FILE[@MS]|dtmf:D")]
+        turns: Vec<String>,
+        /// Connect here instead of to `--url` (same paths), e.g. http://127.0.0.1:8080 when
+        /// PUBLIC_URL is a tunnel's name.
+        #[arg(long)]
+        connect_to: Option<url::Url>,
+        /// Sign the webhook and handshake with this Twilio auth token (the server's).
+        #[arg(long, env = "SIM_TWILIO_AUTH_TOKEN")]
+        auth_token: Option<String>,
+        /// The caller's number.
+        #[arg(long, default_value = "+15125550101")]
+        from: String,
+        /// Save what the caller heard as a WAV file.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Pause before the caller answers, ms.
+        #[arg(long, default_value_t = 700)]
+        answer_gap_ms: u64,
+        /// Give up on the call after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        max_secs: u64,
+    },
+}
+
+/// `FILE`, `FILE@MS` or `dtmf:D`.
+fn parse_turn(spec: &str) -> anyhow::Result<callbridge::simulator::leg::CallerTurn> {
+    use callbridge::simulator::leg::CallerTurn;
+    if let Some(d) = spec.strip_prefix("dtmf:") {
+        let digit = d
+            .chars()
+            .next()
+            .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#')
+            .with_context(|| format!("{spec}: use dtmf:0..9, * or #"))?;
+        return Ok(CallerTurn {
+            audio: Vec::new(),
+            barge_in_after: None,
+            dtmf: Some(digit),
+        });
+    }
+    let (file, barge) = match spec.rsplit_once('@') {
+        Some((f, ms)) => (
+            f,
+            Some(std::time::Duration::from_millis(
+                ms.parse()
+                    .with_context(|| format!("{spec}: @MS must be a number"))?,
+            )),
+        ),
+        None => (spec, None),
+    };
+    Ok(CallerTurn {
+        audio: callbridge::simulator::run::load_clip(std::path::Path::new(file))?,
+        barge_in_after: barge,
+        dtmf: None,
+    })
 }
 
 #[allow(clippy::disallowed_methods)] // The binary edge hands the environment to `config`.
@@ -106,6 +171,78 @@ async fn main() -> anyhow::Result<()> {
                 appointments = report.appointments,
                 "demo CRM loaded"
             );
+            Ok(())
+        }
+        Command::Call {
+            url,
+            turns,
+            connect_to,
+            auth_token,
+            from,
+            save,
+            answer_gap_ms,
+            max_secs,
+        } => {
+            use callbridge::simulator::run::{CallPlan, place_call};
+            let turns = turns
+                .iter()
+                .map(|t| parse_turn(t))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut sid = [0u8; 16];
+            getrandom::fill(&mut sid).context("random call sid")?;
+            let call_sid = format!(
+                "CA{}",
+                sid.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            );
+            println!(
+                "calling {url} as {from} ({call_sid}), {} turn(s)",
+                turns.len()
+            );
+            let summary = place_call(
+                CallPlan {
+                    base_url: url,
+                    connect_to,
+                    auth_token,
+                    from,
+                    to: settings.business.phone.clone(),
+                    call_sid,
+                    turns,
+                    answer_gap: std::time::Duration::from_millis(answer_gap_ms),
+                    patience: std::time::Duration::from_secs(15),
+                    max_duration: std::time::Duration::from_secs(max_secs),
+                },
+                |t| match t.latency {
+                    Some(l) => println!(
+                        "turn {}: caller spoke {:.1} s; agent answered after {} ms",
+                        t.index + 1,
+                        t.caller_audio.as_secs_f64(),
+                        l.as_millis()
+                    ),
+                    None => println!(
+                        "turn {}: caller spoke {:.1} s; no answer",
+                        t.index + 1,
+                        t.caller_audio.as_secs_f64()
+                    ),
+                },
+            )
+            .await?;
+            println!(
+                "call ended{}; the caller heard {:.1} s of agent audio",
+                summary
+                    .close_reason
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                summary.agent_audio.len() as f64 / 8000.0
+            );
+            if let Some(path) = save {
+                let bytes = callbridge::audio::wav::write(
+                    callbridge::audio::AudioFormat::MULAW_8K,
+                    &summary.agent_audio,
+                );
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("agent audio saved to {}", path.display());
+            }
             Ok(())
         }
         Command::Serve => {

@@ -20,6 +20,16 @@ const FRAME_TIME: Duration = Duration::from_millis(20);
 /// Mu-law silence.
 const SILENCE: u8 = 0xff;
 
+/// Whether mu-law audio is louder than -40 dBFS (speech, not line silence).
+fn is_speech(mulaw: &[u8]) -> bool {
+    let energy: f64 = mulaw
+        .iter()
+        .map(|&b| f64::from(crate::audio::g711::mulaw_decode(b)).powi(2))
+        .sum::<f64>()
+        / mulaw.len().max(1) as f64;
+    energy.sqrt() > 32768.0 * 0.01
+}
+
 /// One thing the caller does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerTurn {
@@ -178,7 +188,7 @@ impl CallerLeg {
     }
 
     /// A frame from callbridge.
-    pub fn handle_text(&mut self, now: Instant, text: &str) {
+    pub fn handle_text(&mut self, text: &str) {
         let Ok(v) = serde_json::from_str::<Value>(text) else {
             return;
         };
@@ -192,17 +202,6 @@ impl CallerLeg {
                 };
                 if audio.is_empty() {
                     return;
-                }
-                self.last_heard = now;
-                if self.agent_started_at.is_none() {
-                    self.agent_started_at = Some(now);
-                }
-                if let Some((index, caller_audio, ended)) = self.awaiting.take() {
-                    self.out.push_back(LegOutput::Turn(TurnReport {
-                        index,
-                        caller_audio,
-                        latency: Some(now.saturating_duration_since(ended)),
-                    }));
                 }
                 self.queued_total += audio.len() as u64;
                 self.queue.extend(audio);
@@ -240,6 +239,7 @@ impl CallerLeg {
 
     fn play_frame(&mut self, now: Instant) {
         let n = FRAME.min(self.queue.len());
+        let from = self.played.len();
         self.played.extend(self.queue.drain(..n));
         self.played_total += n as u64;
         while self
@@ -250,18 +250,33 @@ impl CallerLeg {
             let (_, name) = self.marks.pop_front().expect("checked");
             self.event("mark", json!({"name": name}));
         }
-        if self.queue.is_empty() {
+        // The agent is talking when what plays is louder than line noise (TTS audio carries
+        // silence at its edges, and an echo line returns the caller's silence too).
+        if n > 0 && is_speech(&self.played[from..]) {
+            self.last_heard = now;
+            if self.agent_started_at.is_none() {
+                self.agent_started_at = Some(now);
+            }
+            if let Some((index, caller_audio, ended)) = self.awaiting.take() {
+                self.out.push_back(LegOutput::Turn(TurnReport {
+                    index,
+                    caller_audio,
+                    latency: Some(now.saturating_duration_since(ended)),
+                }));
+            }
+            if let State::Listening {
+                quiet_since: Some(_),
+            } = self.state
+            {
+                self.state = State::Listening { quiet_since: None };
+            }
+        } else {
             if let State::Listening { quiet_since: None } = self.state {
                 self.state = State::Listening {
                     quiet_since: Some(now),
                 };
             }
             self.agent_started_at = None;
-        } else if let State::Listening {
-            quiet_since: Some(_),
-        } = self.state
-        {
-            self.state = State::Listening { quiet_since: None };
         }
     }
 
@@ -296,7 +311,9 @@ impl CallerLeg {
         let barge = next
             .and_then(|t| t.barge_in_after)
             .zip(self.agent_started_at);
-        let waited_long = now.saturating_duration_since(self.last_heard) > self.config.patience;
+        // An agent that talks on and on does not hold the caller forever.
+        let waited_long = self.awaiting.is_none()
+            && now.saturating_duration_since(self.last_heard) > self.config.patience;
         let ready = match (quiet_since, barge) {
             (_, Some((after, started))) => now >= started + after,
             (Some(q), None) => now >= q + self.config.answer_gap && self.awaiting.is_none(),
@@ -326,12 +343,9 @@ impl CallerLeg {
             if at + n >= audio.len() {
                 let length = Duration::from_millis(audio.len() as u64 / 8);
                 self.awaiting = Some((index, length, now + FRAME_TIME));
-                self.state = State::Listening { quiet_since: None };
-                if self.queue.is_empty() {
-                    self.state = State::Listening {
-                        quiet_since: Some(now),
-                    };
-                }
+                self.state = State::Listening {
+                    quiet_since: Some(now),
+                };
             } else {
                 self.state = State::Speaking { index, at: at + n };
             }
@@ -432,21 +446,25 @@ mod tests {
         let mut leg = CallerLeg::new(config(), turns, t0);
         frames(&mut leg);
         // A 500 ms greeting arrives at once and plays in real time.
-        leg.handle_text(t0, &agent_media(4000));
+        leg.handle_text(&agent_media(4000));
         leg.handle_timeout(t0 + Duration::from_millis(860));
         assert!(
             payloads(&frames(&mut leg)).iter().all(|&b| b == SILENCE),
             "the caller waits"
         );
-        // Played out at 480 ms, answered 400 ms later: the clip goes out frame by frame.
+        // Answered 400 ms after the greeting ran out: the clip goes out frame by frame.
         leg.handle_timeout(t0 + Duration::from_millis(1200));
         let sent = payloads(&frames(&mut leg));
         let start = sent.iter().position(|&b| b == 0x11).unwrap();
         assert_eq!(&sent[start..start + 1600], &clip[..]);
-        // The clip's last frame went at 1060 ms and played until 1080; the agent answers
-        // 300 ms later.
-        let clip_end = t0 + Duration::from_millis(1080);
-        leg.handle_text(clip_end + Duration::from_millis(300), &agent_media(800));
+        // The greeting ran out at 500 ms, so the clip went out from 900 ms; its last frame
+        // played until 1100 ms. The agent's answer arrives 300 ms later and is heard (and
+        // timed) as it plays.
+        let clip_end = t0 + Duration::from_millis(1100);
+        leg.handle_timeout(clip_end + Duration::from_millis(299));
+        frames(&mut leg);
+        leg.handle_text(&agent_media(800));
+        leg.handle_timeout(clip_end + Duration::from_millis(300));
         let reports: Vec<Value> = frames(&mut leg)
             .into_iter()
             .filter(|f| f["event"] == "_report")
@@ -475,16 +493,16 @@ mod tests {
         let mark = |n: &str| {
             json!({"event": "mark", "streamSid": "MZsim", "mark": {"name": n}}).to_string()
         };
-        leg.handle_text(t0, &mark("early"));
+        leg.handle_text(&mark("early"));
         assert_eq!(
             frames(&mut leg)[0]["mark"]["name"],
             "early",
             "nothing queued: at once"
         );
-        leg.handle_text(t0, &agent_media(1600));
-        leg.handle_text(t0, &mark("m1"));
-        leg.handle_text(t0, &agent_media(1600));
-        leg.handle_text(t0, &mark("m2"));
+        leg.handle_text(&agent_media(1600));
+        leg.handle_text(&mark("m1"));
+        leg.handle_text(&agent_media(1600));
+        leg.handle_text(&mark("m2"));
         leg.handle_timeout(t0 + Duration::from_millis(100));
         assert!(!frames(&mut leg).iter().any(|f| f["event"] == "mark"));
         leg.handle_timeout(t0 + Duration::from_millis(200));
@@ -492,10 +510,7 @@ mod tests {
         let marks: Vec<&Value> = f.iter().filter(|x| x["event"] == "mark").collect();
         assert_eq!(marks.len(), 1);
         assert_eq!(marks[0]["mark"]["name"], "m1");
-        leg.handle_text(
-            t0 + Duration::from_millis(210),
-            r#"{"event":"clear","streamSid":"MZsim"}"#,
-        );
+        leg.handle_text(r#"{"event":"clear","streamSid":"MZsim"}"#);
         let f = frames(&mut leg);
         assert_eq!(f[0]["mark"]["name"], "m2");
         leg.handle_timeout(t0 + Duration::from_millis(600));
@@ -516,7 +531,7 @@ mod tests {
         }];
         let mut leg = CallerLeg::new(config(), turns, t0);
         frames(&mut leg);
-        leg.handle_text(t0, &agent_media(16_000)); // 2 s of agent speech
+        leg.handle_text(&agent_media(16_000)); // 2 s of agent speech
         leg.handle_timeout(t0 + Duration::from_millis(280));
         assert!(payloads(&frames(&mut leg)).iter().all(|&b| b == SILENCE));
         leg.handle_timeout(t0 + Duration::from_millis(360));

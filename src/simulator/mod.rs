@@ -2,3 +2,4 @@
 //! the carrier protocol, as Twilio would, and reports what the agent did and how fast.
 
 pub mod leg;
+pub mod run;

@@ -13,6 +13,7 @@ mod registry;
 mod schema;
 mod seed;
 mod shutdown;
+mod simulator;
 mod staff;
 mod stt;
 mod telnyx;
