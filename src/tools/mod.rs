@@ -256,6 +256,61 @@ impl Tools {
         }
     }
 
+    /// Runs a tool call with a deadline, as the call driver does. The call runs in its own
+    /// task, so a deadline that passes does not abort it halfway: a booking that was being
+    /// written is committed (or not) as a whole, and the LLM is told it may have gone through
+    /// (a replay with the same tool call id returns it rather than booking twice).
+    pub async fn run_bounded(
+        &self,
+        ctx: &ToolContext,
+        id: &str,
+        name: &str,
+        arguments: &str,
+        deadline: std::time::Duration,
+    ) -> ToolReply {
+        let tools = self.clone();
+        let (ctx, id, name, arguments) = (
+            ctx.clone(),
+            id.to_string(),
+            name.to_string(),
+            arguments.to_string(),
+        );
+        let label = ToolName::parse(&name).map_or("unknown", ToolName::as_str);
+        let started = tokio::time::Instant::now();
+        let task = tokio::spawn(async move {
+            tools
+                .run(
+                    &ctx,
+                    &ToolCall {
+                        id: &id,
+                        name: &name,
+                        arguments: &arguments,
+                    },
+                )
+                .await
+        });
+        let reply = match tokio::time::timeout(deadline, task).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(join)) => {
+                ToolError::internal("tool task", &join).into_reply(ToolName::parse(label))
+            }
+            Err(_) => {
+                metrics::counter!(crate::telemetry::TOOL_CALLS, "tool" => label, "outcome" => "timeout")
+                    .increment(1);
+                ToolError::new(
+                    "timeout",
+                    "the booking system is slow to answer; tell the caller you are checking, and \
+                     look the result up (list_upcoming_appointments) before trying again, since \
+                     the change may still go through",
+                )
+                .into_reply(ToolName::parse(label))
+            }
+        };
+        metrics::histogram!(crate::telemetry::TOOL_LATENCY, "tool" => label)
+            .record(started.elapsed().as_secs_f64());
+        reply
+    }
+
     /// Runs one tool call. Never fails: see the module doc.
     pub async fn run(&self, ctx: &ToolContext, call: &ToolCall<'_>) -> ToolReply {
         let tool = ToolName::parse(call.name);

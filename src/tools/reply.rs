@@ -45,6 +45,15 @@ impl ToolError {
         json!({ "ok": false, "error": error })
     }
 
+    /// The reply carrying this error.
+    pub fn into_reply(self, tool: Option<super::ToolName>) -> super::ToolReply {
+        super::ToolReply {
+            tool,
+            outcome: self.code,
+            content: self.to_json(),
+        }
+    }
+
     /// A database or other internal failure: logged in full, reported to the LLM without text.
     pub fn internal(what: &str, e: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %e, "{what} failed");

@@ -64,6 +64,9 @@ async fn a_simulated_caller_talks_to_the_echo_line_and_hears_itself() {
             .count()
     };
     let (said, heard) = (loud(&clip), loud(&summary.agent_audio));
-    assert!(heard * 10 >= said * 8 && heard <= said + 5, "said {said}, heard {heard}");
+    assert!(
+        heard * 10 >= said * 8 && heard <= said + 5,
+        "said {said}, heard {heard}"
+    );
     app.stop().await;
 }

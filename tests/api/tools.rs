@@ -822,3 +822,50 @@ async fn a_cancel_delivered_twenty_times_at_once_cancels_once_while_others_book(
     }
     assert_eq!(first_cancels, 1);
 }
+
+#[tokio::test]
+async fn a_booking_past_its_deadline_still_completes_once_and_a_retry_finds_it() {
+    let c = crm().await;
+    let customer = maria_id(&c).await;
+    let cx = ctx("CAslow", Some(MARIA));
+    let args =
+        json!({"customer_id": customer, "service": "Oil change", "start": "2026-12-01T10:00"})
+            .to_string();
+    let reply = c
+        .tools
+        .run_bounded(
+            &cx,
+            "call_slow",
+            "book_appointment",
+            &args,
+            std::time::Duration::ZERO,
+        )
+        .await;
+    let error = refused(&reply, "timeout");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("may still go through")
+    );
+    // The booking was not cut off: it lands, once.
+    tokio::time::timeout(crate::helpers::HANG, async {
+        while active_at(&c.db, "2026-12-01T10:00").await == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the booking completes");
+    let retry = c
+        .tools
+        .run_bounded(
+            &cx,
+            "call_slow",
+            "book_appointment",
+            &args,
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(ok(&retry)["already_booked"], true);
+    assert_eq!(active_at(&c.db, "2026-12-01T10:00").await, 1);
+}
