@@ -39,6 +39,7 @@ fn session_config(kind: CarrierKind, state: &AppState) -> SessionConfig {
         far_end_format: s.echo_transcode.then_some(FAR_END_FORMAT),
         max_call_duration: s.limits.max_call_duration,
         clear_digit: ECHO_CLEAR_DIGIT,
+        far_end: super::session::FarEnd::Echo,
     }
 }
 
@@ -123,6 +124,8 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
                     });
                 }
                 SessionOutput::Dtmf(digit) => tracing::info!(%digit, "keypad"),
+                // Only an external far end gets the caller's audio; the echo line keeps it.
+                SessionOutput::CallerAudio(_) => {}
                 SessionOutput::Cleared(report) => {
                     tracing::info!(?report, "playback cleared");
                 }

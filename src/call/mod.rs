@@ -14,4 +14,4 @@ pub mod prompt;
 pub mod sentences;
 pub mod session;
 
-pub use session::{CallOutcome, MediaSession, SessionConfig, SessionOutput};
+pub use session::{CallOutcome, FarEnd, MediaSession, SessionConfig, SessionOutput};

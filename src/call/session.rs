@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::echo::{EchoLine, EchoOutput};
-use super::ledger::{Interruption, LedgerConfig, LedgerOutput, PlaybackLedger, UtteranceId};
+use super::ledger::{
+    Interruption, LedgerConfig, LedgerOutput, PlaybackLedger, UtteranceId, UtteranceProgress,
+};
 use crate::audio::transcode::Transcoder;
 use crate::audio::{AudioFormat, Encoding};
 use crate::carrier::{
@@ -73,6 +75,18 @@ pub struct SessionConfig {
     pub max_call_duration: Duration,
     /// The key that clears playback on the echo line.
     pub clear_digit: char,
+    /// Who answers the caller.
+    pub far_end: FarEnd,
+}
+
+/// Who answers the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FarEnd {
+    /// The echo line, inside the session (a line test).
+    Echo,
+    /// Someone outside the session (the conversation engine): the caller's audio comes out as
+    /// [`SessionOutput::CallerAudio`] and answers go in as utterances.
+    External,
 }
 
 /// The stream's identity once `start` is accepted.
@@ -101,6 +115,9 @@ pub enum SessionOutput {
     Started(StartedCall),
     /// A key was pressed.
     Dtmf(char),
+    /// The caller's audio, in the far-end format (the carrier's own when it has a constant
+    /// rate and no far-end format is set): for speech recognition and voice activity.
+    CallerAudio(Vec<u8>),
     /// Playback was cleared; what each utterance got to.
     Cleared(Vec<Interruption>),
     /// The carrier reported an error on the stream.
@@ -125,7 +142,10 @@ struct Media {
     stream_id: String,
     inbound: Transcoder,
     outbound: Transcoder,
-    echo: EchoLine,
+    echo: Option<EchoLine>,
+    /// Converts answers to the outbound format, built for the format they come in.
+    answers: Option<(AudioFormat, Transcoder)>,
+    outbound_format: AudioFormat,
     ledger: PlaybackLedger,
     utterance: Option<UtteranceId>,
     scratch: Vec<u8>,
@@ -236,7 +256,8 @@ impl MediaSession {
             // caller hears.
             let echo = m
                 .echo
-                .next_timeout()
+                .as_ref()
+                .and_then(EchoLine::next_timeout)
                 .map(|t| t.max(m.ledger.refill_at(now)));
             [echo, m.ledger.next_timeout(now)]
                 .into_iter()
@@ -249,6 +270,69 @@ impl MediaSession {
     /// The next thing to do.
     pub fn poll_output(&mut self) -> Option<SessionOutput> {
         self.out.pop_front()
+    }
+
+    /// Starts an answer to play (external far end); `None` before the stream started.
+    pub fn begin_utterance(&mut self) -> Option<UtteranceId> {
+        self.media.as_mut().map(|m| m.ledger.begin_utterance())
+    }
+
+    /// Adds audio in `format` to utterance `u`, converted to the carrier's format and paced
+    /// out by the ledger.
+    pub fn push_utterance_audio(
+        &mut self,
+        now: Instant,
+        u: UtteranceId,
+        audio: &[u8],
+        format: AudioFormat,
+    ) -> Result<(), crate::audio::transcode::TranscodeError> {
+        let Some(m) = self.media.as_mut() else {
+            return Ok(());
+        };
+        if m.answers.as_ref().is_none_or(|(f, _)| *f != format) {
+            m.answers = Some((format, Transcoder::new(format, m.outbound_format)?));
+        }
+        let (_, tc) = m.answers.as_mut().expect("just set");
+        m.scratch.clear();
+        tc.process(audio, &mut m.scratch)?;
+        if !tc.is_passthrough() {
+            self.transcoded_bytes += audio.len() as u64;
+        }
+        m.ledger.push_audio(u, &m.scratch);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// No more audio for utterance `u`.
+    pub fn finish_utterance(&mut self, now: Instant, u: UtteranceId) {
+        if let Some(m) = self.media.as_mut() {
+            m.ledger.finish_utterance(u);
+        }
+        self.pump(now);
+    }
+
+    /// Stops playback now (barge-in): the carrier is told to `clear`, and the report says
+    /// how much of each utterance the caller heard.
+    pub fn clear_playback(&mut self, now: Instant) -> Vec<Interruption> {
+        let Some(m) = self.media.as_mut() else {
+            return Vec::new();
+        };
+        if let Some((_, tc)) = m.answers.as_mut() {
+            tc.reset();
+        }
+        let report = m.ledger.clear(now);
+        self.pump(now);
+        report
+    }
+
+    /// How far utterance `u` got.
+    pub fn utterance_progress(&self, u: UtteranceId) -> Option<UtteranceProgress> {
+        self.media.as_ref()?.ledger.progress(u)
+    }
+
+    /// Whether everything queued has been sent and played out.
+    pub fn is_playback_idle(&self, now: Instant) -> bool {
+        self.media.as_ref().is_none_or(|m| m.ledger.is_idle(now))
     }
 
     fn handle_event(&mut self, now: Instant, unix_now: u64, event: CarrierEvent) {
@@ -268,7 +352,10 @@ impl MediaSession {
                         if !m.inbound.is_passthrough() {
                             self.transcoded_bytes += chunk.payload.len() as u64;
                         }
-                        m.echo.handle_audio(now, pcm);
+                        match m.echo.as_mut() {
+                            Some(echo) => echo.handle_audio(now, pcm),
+                            None => self.out.push_back(SessionOutput::CallerAudio(pcm)),
+                        }
                     }
                     Err(e) => self
                         .out
@@ -281,8 +368,9 @@ impl MediaSession {
                 self.out.push_back(SessionOutput::Dtmf(digit));
                 if digit == self.config.clear_digit
                     && let Some(m) = self.media.as_mut()
+                    && let Some(echo) = m.echo.as_mut()
                 {
-                    m.echo.clear();
+                    echo.clear();
                     m.outbound.reset();
                     m.utterance = None;
                     let report = m.ledger.clear(now);
@@ -360,7 +448,10 @@ impl MediaSession {
             stream_id: start.stream_id.clone(),
             inbound,
             outbound: outbound_tc,
-            echo: EchoLine::new(self.config.echo_delay, far_bpm),
+            echo: (self.config.far_end == FarEnd::Echo)
+                .then(|| EchoLine::new(self.config.echo_delay, far_bpm)),
+            answers: None,
+            outbound_format: outbound,
             ledger: PlaybackLedger::new(LedgerConfig {
                 bytes_per_ms,
                 lead: self.config.lead,
@@ -383,7 +474,7 @@ impl MediaSession {
         let Some(m) = self.media.as_mut() else {
             return;
         };
-        while let Some(o) = m.echo.poll_output(now) {
+        while let Some(o) = m.echo.as_mut().and_then(|e| e.poll_output(now)) {
             match o {
                 EchoOutput::Begin => m.utterance = Some(m.ledger.begin_utterance()),
                 EchoOutput::Audio(pcm) => {

@@ -24,6 +24,7 @@ fn config() -> SessionConfig {
         far_end_format: Some(FAR_END_FORMAT),
         max_call_duration: Duration::from_secs(600),
         clear_digit: '#',
+        far_end: FarEnd::Echo,
     }
 }
 
@@ -317,4 +318,82 @@ fn stop_completes_and_the_call_length_is_capped() {
     let mut c = Carrier::default();
     c.collect(&mut s, 0);
     assert_eq!(c.ended, Some(CallOutcome::MaxDuration));
+}
+
+#[test]
+fn an_external_far_end_gets_the_callers_bytes_and_its_answers_are_paced_heard_and_clearable() {
+    let t0 = Instant::now();
+    let mut cfg = config();
+    cfg.far_end = FarEnd::External;
+    cfg.far_end_format = None; // the caller's mu-law, untouched, for speech recognition
+    let mut s = MediaSession::new(cfg, t0);
+    assert!(s.begin_utterance().is_none(), "nothing before start");
+    let token = stream_token::issue(SECRET, "CA1", UNIX_NOW + 60);
+    s.handle_text(t0, UNIX_NOW, &start_frame(&token));
+    let frame = ramp_frame(3, 10);
+    s.handle_text(t0, UNIX_NOW, &media_frame(2, &frame));
+    let mut caller = Vec::new();
+    while let Some(o) = s.poll_output() {
+        if let SessionOutput::CallerAudio(a) = o {
+            caller.extend(a);
+        }
+    }
+    assert_eq!(
+        caller, frame,
+        "no echo, no transcoding: the carrier's bytes"
+    );
+
+    // A one-second answer in 24 kHz PCM, as a TTS provider sends it.
+    let pcm24 = AudioFormat::new(Encoding::Linear16, crate::audio::SampleRate::Hz24000);
+    let tone: Vec<i16> = (0..24_000)
+        .map(|n| ((n as f32 / 24_000.0 * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
+        .collect();
+    let mut bytes = Vec::new();
+    crate::audio::pcm::encode_le(&tone, &mut bytes);
+    let u = s.begin_utterance().unwrap();
+    for chunk in bytes.chunks(960) {
+        s.push_utterance_audio(t0, u, chunk, pcm24).unwrap();
+    }
+    s.finish_utterance(t0, u);
+    let mut c = Carrier::default();
+    let mut now_ms = 0;
+    while now_ms <= 500 {
+        let now = t0 + Duration::from_millis(now_ms);
+        if s.next_timeout(now).is_some_and(|t| t <= now) {
+            s.handle_timeout(now);
+        }
+        c.collect(&mut s, now_ms);
+        c.echo_marks(&mut s, t0, now_ms);
+        c.collect(&mut s, now_ms);
+        now_ms += 5;
+    }
+    // Paced: never more than the lead ahead of real time; mu-law for the carrier.
+    assert!(c.audio.len() <= (500 + 200 + 20) * 8, "{}", c.audio.len());
+    assert!(rms(&c.audio) > 3000.0);
+    let progress = s.utterance_progress(u).unwrap();
+    assert!(
+        progress.heard_ms >= 300 && progress.heard_ms <= 500,
+        "{progress:?}"
+    );
+    assert!(!s.is_playback_idle(t0 + Duration::from_millis(500)));
+
+    // Barge-in: cleared, with what was heard.
+    let report = s.clear_playback(t0 + Duration::from_millis(500));
+    assert_eq!(report.len(), 1);
+    assert!(report[0].estimated_heard_ms >= progress.heard_ms);
+    assert!(report[0].total_ms >= 980, "{:?}", report[0]);
+    let mut cleared = false;
+    while let Some(o) = s.poll_output() {
+        if let SessionOutput::Send(t) = o {
+            cleared |= t.contains("\"clear\"");
+        }
+    }
+    assert!(cleared);
+    // Twilio answers a clear by echoing every pending mark; then playback is idle.
+    assert!(!s.is_playback_idle(t0 + Duration::from_millis(510)));
+    for (_, name) in std::mem::take(&mut c.marks_due) {
+        let frame = format!(r#"{{"event":"mark","streamSid":"MZ1","mark":{{"name":"{name}"}}}}"#);
+        s.handle_text(t0 + Duration::from_millis(510), UNIX_NOW, &frame);
+    }
+    assert!(s.is_playback_idle(t0 + Duration::from_millis(510)));
 }
