@@ -73,6 +73,7 @@ pub struct VoiceActivity {
     config: VadConfig,
     to_16k: Option<Transcoder>,
     bytes: Vec<u8>,
+    samples: Vec<i16>,
     pending: Vec<i16>,
     position_ms: u64,
     speaking: bool,
@@ -119,6 +120,7 @@ impl VoiceActivity {
             config,
             to_16k,
             bytes: Vec::new(),
+            samples: Vec::new(),
             pending: Vec::new(),
             position_ms: 0,
             speaking: false,
@@ -158,9 +160,12 @@ impl VoiceActivity {
             }
             None => audio,
         };
-        let mut samples = Vec::with_capacity(bytes.len() / 2);
+        let mut samples = std::mem::take(&mut self.samples);
+        samples.clear();
         pcm::decode_le(bytes, &mut samples);
-        self.push_pcm16k(&samples)
+        let events = self.push_pcm16k(&samples);
+        self.samples = samples;
+        events
     }
 
     /// Feeds 16 kHz PCM.

@@ -67,10 +67,9 @@ pub enum SttControl {
 /// A live transcription stream. Dropping it abandons the stream.
 #[derive(Debug)]
 pub struct SttStream {
-    audio: mpsc::Sender<Vec<u8>>,
+    audio: SttAudio,
     control: mpsc::UnboundedSender<SttControl>,
     events: mpsc::Receiver<SttEvent>,
-    provider: &'static str,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -84,10 +83,12 @@ impl SttStream {
         task: tokio::task::JoinHandle<()>,
     ) -> Self {
         Self {
-            audio,
+            audio: SttAudio {
+                tx: audio,
+                provider,
+            },
             control,
             events,
-            provider,
             task,
         }
     }
@@ -95,16 +96,13 @@ impl SttStream {
     /// Queues audio; never waits. Returns false (and counts the frame) when the queue is
     /// full or the stream has ended.
     pub fn push(&self, audio: Vec<u8>) -> bool {
-        self.audio_sender().push(audio)
+        self.audio.push(audio)
     }
 
     /// A handle that pushes audio into this stream, for a task other than the one reading
     /// its events.
     pub fn audio_sender(&self) -> SttAudio {
-        SttAudio {
-            tx: self.audio.clone(),
-            provider: self.provider,
-        }
+        self.audio.clone()
     }
 
     /// Sends a control message.
