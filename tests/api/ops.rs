@@ -44,15 +44,7 @@ async fn readyz_lists_the_providers_and_their_health_and_failures_are_counted() 
         ("LLM_MAX_RETRIES", "0"),
     ])
     .await;
-    let body: serde_json::Value = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = readyz(&app).await;
     let p = &body["providers"];
     assert_eq!(p["stt"]["primary"], "deepgram");
     assert_eq!(p["llm"]["primary"], "openai");
@@ -77,15 +69,7 @@ async fn readyz_lists_the_providers_and_their_health_and_failures_are_counted() 
             callbridge::providers::ProviderError::Connect(_)
         ))
     ));
-    let body: serde_json::Value = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = readyz(&app).await;
     let openai = body["providers"]["health"]
         .as_array()
         .unwrap()
@@ -106,4 +90,15 @@ async fn readyz_lists_the_providers_and_their_health_and_failures_are_counted() 
         "{text}"
     );
     app.stop().await;
+}
+
+async fn readyz(app: &TestApp) -> serde_json::Value {
+    app.http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

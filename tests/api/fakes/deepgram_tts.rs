@@ -83,9 +83,7 @@ impl FakeDeepgramTts {
         let app = Router::new()
             .route("/v1/speak", get(upgrade).post(rest))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let port = super::serve(app).await;
         Self {
             ws_url: format!("ws://127.0.0.1:{port}/v1/speak"),
             rest_url: format!("http://127.0.0.1:{port}/v1/speak"),

@@ -7,3 +7,11 @@ pub mod deepgram_stt;
 pub mod deepgram_tts;
 pub mod openai;
 pub mod twilio_rest;
+
+/// Serves `app` on a free loopback port for the rest of the test; returns the port.
+pub async fn serve(app: axum::Router) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}

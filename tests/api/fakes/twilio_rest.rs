@@ -45,9 +45,7 @@ impl FakeTwilioRest {
         let app = Router::new()
             .route("/2010-04-01/Accounts/{account}/Calls/{call}", post(update))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let port = super::serve(app).await;
         Self {
             base_url: format!("http://127.0.0.1:{port}"),
             shared,
