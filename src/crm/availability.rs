@@ -101,7 +101,10 @@ pub fn free_bays(
     free
 }
 
-fn local(tz: Tz, day: NaiveDate, minute: i16) -> Option<DateTime<Utc>> {
+/// Minute `minute` of `day` on the wall clock of `tz`, as an instant (the earlier one when
+/// the clocks go back; `None` when skipped). Slot search and the booking check both use it,
+/// so they agree on opening and closing times, DST days included.
+pub fn local_time(tz: Tz, day: NaiveDate, minute: i16) -> Option<DateTime<Utc>> {
     let time = NaiveTime::from_hms_opt(minute as u32 / 60, minute as u32 % 60, 0)?;
     tz.from_local_datetime(&day.and_time(time))
         .earliest()
@@ -114,8 +117,8 @@ pub fn slots(req: &DayRequest<'_>) -> Vec<Slot> {
         return Vec::new();
     };
     let (Some(open_at), Some(close_at)) = (
-        local(req.tz, req.day, opens),
-        local(req.tz, req.day, closes),
+        local_time(req.tz, req.day, opens),
+        local_time(req.tz, req.day, closes),
     ) else {
         return Vec::new();
     };

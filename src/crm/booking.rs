@@ -266,10 +266,8 @@ async fn check_slot(
         }));
     };
     let (midnight, _) = schedule.day_window(day);
-    let open_at = schedule
-        .instant(day.and_hms_opt(0, 0, 0).expect("midnight") + Duration::minutes(opens.into()))
-        .unwrap_or(midnight);
-    let close_at = open_at + Duration::minutes((closes - opens).into());
+    let open_at = availability::local_time(schedule.tz, day, opens).unwrap_or(midnight);
+    let close_at = availability::local_time(schedule.tz, day, closes).unwrap_or(open_at);
     if starts < open_at || ends > close_at {
         return Ok(Err(Unavailable::OutsideHours {
             opens: clock(opens),
