@@ -13,5 +13,6 @@ pub mod ledger;
 pub mod prompt;
 pub mod sentences;
 pub mod session;
+pub mod speech;
 
 pub use session::{CallOutcome, FarEnd, MediaSession, SessionConfig, SessionOutput};

@@ -5,12 +5,14 @@
 //! with the variable to change.
 
 mod business;
+mod conversation;
 mod providers;
 mod secret;
 mod settings;
 mod source;
 
 pub use business::{BookingPolicy, BusinessSettings};
+pub use conversation::{CallControlMode, ConversationSettings};
 pub use providers::{LlmChoice, ProviderSettings, SttChoice, TtsChoice};
 pub use secret::Secret;
 pub use settings::{

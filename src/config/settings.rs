@@ -17,6 +17,8 @@ pub enum CallMode {
     /// A line test: the caller hears themselves after a short delay, through the full media
     /// path (decode, resample, ledger, pacing, marks, clear).
     Echo,
+    /// The conversation engine: speech to text, the LLM with the CRM tools, text to speech.
+    Agent,
 }
 
 impl FromStr for CallMode {
@@ -24,8 +26,9 @@ impl FromStr for CallMode {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "echo" => Ok(CallMode::Echo),
+            "agent" => Ok(CallMode::Agent),
             other => Err(format!(
-                "unknown mode {other:?}; the modes available in this build are: echo"
+                "unknown mode {other:?}; the modes available in this build are: echo, agent"
             )),
         }
     }
@@ -131,6 +134,8 @@ pub struct Settings {
     pub carrier: CarrierSettings,
     /// Provider endpoints.
     pub providers: super::ProviderSettings,
+    /// How the agent converses.
+    pub conversation: super::ConversationSettings,
     /// Database and registry.
     pub storage: StorageSettings,
     /// Capacity and timing.
@@ -237,7 +242,7 @@ impl Settings {
             problems: Vec::new(),
         };
 
-        let mode = r.parsed("CALL_MODE", CallMode::Echo, "use `echo`");
+        let mode = r.parsed("CALL_MODE", CallMode::Echo, "use `echo` or `agent`");
         let echo_transcode = r.parsed("ECHO_TRANSCODE", true, "use `true` or `false`");
         let listen_addr = r.parsed(
             "LISTEN_ADDR",
@@ -292,6 +297,44 @@ impl Settings {
         let business = super::business::read(&mut r);
         let carrier = read_carrier(&mut r);
         let providers = super::providers::read(&mut r);
+        let conversation = super::conversation::read(&mut r);
+        if mode == CallMode::Agent {
+            use super::{LlmChoice, SttChoice, TtsChoice};
+            for (missing, variable, hint) in [
+                (
+                    providers.stt == SttChoice::None,
+                    "STT_PROVIDER",
+                    "speech to text",
+                ),
+                (
+                    providers.llm == LlmChoice::None,
+                    "LLM_PROVIDER",
+                    "a language model",
+                ),
+                (
+                    providers.tts == TtsChoice::None,
+                    "TTS_PROVIDER",
+                    "text to speech",
+                ),
+            ] {
+                if missing {
+                    r.problem(
+                        variable,
+                        format!(
+                            "CALL_MODE=agent needs {hint}; configure a provider (and its API key)"
+                        ),
+                    );
+                }
+            }
+        }
+        if conversation.call_control == super::CallControlMode::Rest
+            && (carrier.twilio_account_sid.is_none() || carrier.twilio_auth_token.is_none())
+        {
+            r.problem(
+                "CALL_CONTROL",
+                "`rest` needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN".into(),
+            );
+        }
 
         let database_url = r.string("DATABASE_URL", "sqlite://data/callbridge.db?mode=rwc");
         if !(database_url.starts_with("sqlite:")
@@ -361,6 +404,7 @@ impl Settings {
             business,
             carrier,
             providers,
+            conversation,
             storage,
             limits,
         })

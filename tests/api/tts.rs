@@ -136,8 +136,19 @@ async fn flushes_beyond_the_budget_wait_for_a_slot_so_deepgram_never_warns() {
     for _ in 0..21 {
         events.extend(until(&mut s, flushed).await);
     }
-    // The 21st flush waited for the window and carried the text of the last five.
+    // The 21st flush waited for the window and carried the text of the last five; its
+    // confirmation names the last of our flushes it covers.
     assert_eq!(audio_bytes(&events), 25 * 80);
+    let confirmed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            TtsEvent::Flushed { sequence_id } => Some(*sequence_id),
+            _ => None,
+        })
+        .collect();
+    let mut want: Vec<u64> = (0..20).collect();
+    want.push(24);
+    assert_eq!(confirmed, want);
     let r = fake.record();
     assert_eq!(r.warnings, 0);
     assert_eq!(r.flushes.len(), 21);

@@ -4,6 +4,7 @@
 //! carrier takes untouched; asking for linear16 (24 kHz is Deepgram's default) gives PCM that
 //! the caller resamples.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,6 +106,9 @@ impl TextToSpeech for DeepgramTts {
             awaiting_audio: None,
             closing: None,
             first_audio: false,
+            flushes_asked: 0,
+            flushes_sent: VecDeque::new(),
+            clearing: false,
         };
         let task = tokio::spawn(session.run());
         TtsStream::new(self.config.format, cmd_tx, ev_rx, task)
@@ -124,6 +128,13 @@ struct Session {
     /// After `Close`: until when to wait.
     closing: Option<Instant>,
     first_audio: bool,
+    /// `Flush` commands received.
+    flushes_asked: u64,
+    /// Per flush sent and not yet confirmed: the last asked flush it covers. Deepgram's own
+    /// `sequence_id` counts the flushes it got, which differ from ours once flushes merge.
+    flushes_sent: VecDeque<u64>,
+    /// A Clear was sent and its Cleared has not come back.
+    clearing: bool,
 }
 
 /// Nothing more to do: the stream ended (reported) or nobody listens.
@@ -170,6 +181,8 @@ impl Session {
     async fn flush_now(&mut self, socket: &mut Socket) -> Result<(), Stop> {
         let now = Instant::now();
         self.send(socket, FLUSH).await?;
+        self.flushes_sent
+            .push_back(self.flushes_asked.saturating_sub(1));
         self.budget.record(now.into_std());
         self.pending_flush = None;
         self.awaiting_audio.get_or_insert(now);
@@ -195,9 +208,23 @@ impl Session {
                     self.emit(TtsEvent::Audio(audio.to_vec())).await
                 }
                 Some(Ok(Message::Text(text))) => match parse(&text) {
-                    Ok(Some(e)) => {
-                        if matches!(e, TtsEvent::Flushed { .. }) {
-                            self.awaiting_audio = None;
+                    Ok(Some(mut e)) => {
+                        match e {
+                            TtsEvent::Flushed { .. } => {
+                                self.awaiting_audio = None;
+                                // Reported in our numbering. Deepgram answers in order, so
+                                // one arriving between our Clear and its Cleared confirms a
+                                // flush the Clear dropped.
+                                if self.clearing {
+                                    return Ok(());
+                                }
+                                match self.flushes_sent.pop_front() {
+                                    Some(sequence_id) => e = TtsEvent::Flushed { sequence_id },
+                                    None => return Ok(()),
+                                }
+                            }
+                            TtsEvent::Cleared => self.clearing = false,
+                            _ => {}
                         }
                         if let TtsEvent::Warning(w) = &e {
                             tracing::warn!(warning = %w, "Deepgram TTS warning");
@@ -236,6 +263,7 @@ impl Session {
                     Ok(())
                 }
                 Some(TtsCommand::Flush) => {
+                    self.flushes_asked += 1;
                     if self.pending_flush.is_some() {
                         return Ok(()); // the waiting flush will cover this text too
                     }
@@ -251,6 +279,8 @@ impl Session {
                 }
                 Some(TtsCommand::Clear) => {
                     self.pending_flush = None;
+                    self.flushes_sent.clear();
+                    self.clearing = true;
                     self.awaiting_audio = None;
                     self.send(socket, CLEAR).await
                 }

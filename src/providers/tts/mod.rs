@@ -30,7 +30,9 @@ pub enum TtsCommand {
 pub enum TtsEvent {
     /// Audio in the stream's format.
     Audio(Vec<u8>),
-    /// All audio for the text before the `n`th flush (from 0) has been delivered.
+    /// All audio for the text before the `n`th `Flush` of the stream (counted from 0) has
+    /// been delivered. A provider that merges flushes (Deepgram's flush budget) confirms only
+    /// the last of those it merged: a confirmation covers every flush up to `n`.
     Flushed {
         /// Which flush.
         sequence_id: u64,
