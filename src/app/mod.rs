@@ -106,6 +106,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Speech and language providers.
     pub providers: Arc<Providers>,
+    /// Agent calls prepared at the webhook, waiting for their media.
+    pub prepared: crate::call::prepare::PreparedCalls,
+    /// Where agent calls go once their stream closes (TwiML call control).
+    pub handoffs: crate::call::handoff::Handoffs,
 }
 
 impl AppState {
@@ -163,6 +167,8 @@ impl Application {
             hard_stop: CancellationToken::new(),
             calls: TaskTracker::new(),
             metrics,
+            prepared: Default::default(),
+            handoffs: Default::default(),
         };
         Ok(Application {
             listener,

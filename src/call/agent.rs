@@ -201,6 +201,8 @@ pub enum Action {
         /// Agent turns: what the caller heard, when less than all.
         heard: Option<String>,
     },
+    /// The caller interrupted the agent's last recorded turn and heard only this of it.
+    RecordHeard(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -333,7 +335,7 @@ impl Agent {
                 self.speaking = false;
                 self.quiet_since = now;
             }
-            Input::Interrupted { heard } => self.cut_to_heard(&heard),
+            Input::Interrupted { heard } => self.cut_to_heard(&heard, &mut out),
             Input::Dtmf(d) if d == self.config.transfer_digit => {
                 self.stop(&mut out);
                 self.end_with_transfer("caller pressed the transfer digit", &mut out);
@@ -650,7 +652,7 @@ impl Agent {
         }
     }
 
-    fn cut_to_heard(&mut self, heard: &[(u64, u64)]) {
+    fn cut_to_heard(&mut self, heard: &[(u64, u64)], out: &mut Vec<Action>) {
         if self.spoken.is_empty() {
             return; // interrupted before the reply said anything: nothing to cut
         }
@@ -672,6 +674,7 @@ impl Agent {
         let heard_text = said.join(" ");
         self.history.cut_last_assistant(&heard_text);
         self.spoken.clear();
+        out.push(Action::RecordHeard(heard_text));
     }
 
     fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {

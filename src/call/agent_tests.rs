@@ -236,10 +236,11 @@ fn a_barge_in_stops_the_agent_and_the_history_keeps_only_what_was_heard() {
     s.feed(Input::Voice(VadEvent::SpeechStarted { at_ms: 0 }));
     assert!(s.wait(200).is_empty());
     assert_eq!(s.wait(60), [Action::StopSpeaking]);
-    // The driver reports what played: half of the first sentence.
-    s.feed(Input::Interrupted {
+    // The driver reports what played: half of the first sentence; the record says so.
+    let out = s.feed(Input::Interrupted {
         heard: vec![(1500, 3000), (0, 2500)],
     });
+    assert_eq!(out, [Action::RecordHeard("We are open Monday to".into())]);
     let history = s.agent.history().messages();
     let last = history.last().unwrap();
     assert_eq!(
@@ -280,9 +281,13 @@ fn words_over_the_agent_while_it_thinks_cancel_the_turn_and_its_late_events_are_
         event: LlmEvent::TextDelta(" takes an hour. ".into()),
     });
     assert!(late.is_empty());
-    s.feed(Input::Interrupted {
+    let out = s.feed(Input::Interrupted {
         heard: vec![(2000, 2000)],
     });
+    assert_eq!(
+        out,
+        [Action::RecordHeard("A brake inspection is $69.99.".into())]
+    );
     let out = s.feed(Input::Transcript(final_(
         "actually wait, what about tires?",
         true,

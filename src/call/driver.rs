@@ -10,9 +10,14 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
 use futures_util::{SinkExt, StreamExt};
 use tracing::Instrument;
 
-use super::session::{CallOutcome, FAR_END_FORMAT, MediaSession, SessionConfig, SessionOutput};
+use super::conversation::{Conversation, Ending, Event};
+use super::handoff::{Handoff, hand_off};
+use super::session::{
+    CallOutcome, FAR_END_FORMAT, FarEnd, MediaSession, SessionConfig, SessionOutput,
+};
 use crate::app::{AppState, CallSlot};
 use crate::carrier::CarrierKind;
+use crate::config::CallMode;
 use crate::session_store::{CallState, LiveCall, unix_now};
 use crate::telemetry;
 
@@ -36,10 +41,22 @@ fn session_config(kind: CarrierKind, state: &AppState) -> SessionConfig {
         lead: s.limits.playback_lead,
         mark_interval: s.limits.mark_interval,
         echo_delay: s.limits.echo_delay,
-        far_end_format: s.echo_transcode.then_some(FAR_END_FORMAT),
+        // Speech engines take the carrier's audio as it comes; the echo line may transcode.
+        far_end_format: (s.mode == CallMode::Echo && s.echo_transcode).then_some(FAR_END_FORMAT),
         max_call_duration: s.limits.max_call_duration,
         clear_digit: ECHO_CLEAR_DIGIT,
-        far_end: super::session::FarEnd::Echo,
+        far_end: match s.mode {
+            CallMode::Echo => FarEnd::Echo,
+            CallMode::Agent => FarEnd::External,
+        },
+    }
+}
+
+/// The conversation's next event, or never when there is none (the echo line).
+async fn next_event(conversation: &mut Option<Conversation>) -> Event {
+    match conversation {
+        Some(c) => c.next_event().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -71,8 +88,12 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
     let mut live: Option<Live> = None;
     let mut shutting_down = false;
     let mut rejected: u64 = 0;
+    let mut conversation: Option<Conversation> = None;
 
     let (outcome, detail) = 'call: loop {
+        if let Some(c) = conversation.as_mut() {
+            c.tick(&mut session, Instant::now());
+        }
         let mut wrote = false;
         while let Some(output) = session.poll_output() {
             match output {
@@ -117,15 +138,44 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
                         outbound = started.outbound.encoding.as_str(),
                         "call streaming"
                     );
+                    if state.settings.mode == CallMode::Agent {
+                        let prepared = state
+                            .prepared
+                            .take(
+                                &state,
+                                &started.call_id,
+                                started.from.as_deref(),
+                                started.inbound,
+                            )
+                            .await;
+                        let mut c = Conversation::new(
+                            prepared,
+                            &started.call_id,
+                            started.inbound,
+                            &state,
+                            Instant::now(),
+                        );
+                        c.start(&mut session, Instant::now());
+                        conversation = Some(c);
+                    }
                     live = Some(Live {
                         call_sid: started.call_id,
                         _slot: slot,
                         started: Instant::now(),
                     });
                 }
-                SessionOutput::Dtmf(digit) => tracing::info!(%digit, "keypad"),
+                SessionOutput::Dtmf(digit) => {
+                    tracing::info!(%digit, "keypad");
+                    if let Some(c) = conversation.as_mut() {
+                        c.dtmf(digit, &mut session, Instant::now());
+                    }
+                }
                 // Only an external far end gets the caller's audio; the echo line keeps it.
-                SessionOutput::CallerAudio(_) => {}
+                SessionOutput::CallerAudio(audio) => {
+                    if let Some(c) = conversation.as_mut() {
+                        c.caller_audio(audio, &mut session, Instant::now());
+                    }
+                }
                 SessionOutput::Cleared(report) => {
                     tracing::info!(?report, "playback cleared");
                 }
@@ -133,7 +183,16 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
                     tracing::warn!(?code, %detail, "carrier reported a stream error");
                 }
                 SessionOutput::Warning(w) => tracing::warn!(warning = %w, "media session"),
-                SessionOutput::End { outcome, detail } => break 'call (outcome, detail),
+                SessionOutput::End { outcome, detail } => {
+                    if outcome == CallOutcome::MaxDuration
+                        && let Some(call) = &live
+                        && conversation.is_some()
+                    {
+                        // The caller is not dropped at the cap: a person takes over.
+                        hand_off(&state, &call.call_sid, Handoff::Transfer).await;
+                    }
+                    break 'call (outcome, detail);
+                }
             }
         }
         if wrote && let Err(e) = sink.flush().await {
@@ -142,9 +201,26 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
         transcoded.increment(session.take_transcoded_bytes());
 
         let now = Instant::now();
-        let deadline = session
-            .next_timeout(now)
-            .unwrap_or(now + Duration::from_secs(3600));
+        if let (Some(c), Some(call)) = (conversation.as_ref(), live.as_ref())
+            && let Some(ending) = c.ending(now)
+        {
+            let (handoff, outcome, reason) = match ending {
+                Ending::Transfer(reason) => (Handoff::Transfer, CallOutcome::Transferred, reason),
+                Ending::HangUp(reason) => (Handoff::HangUp, CallOutcome::HungUp, reason),
+            };
+            hand_off(&state, &call.call_sid, handoff).await;
+            break 'call (outcome, reason.to_string());
+        }
+        let deadline = [
+            session.next_timeout(now),
+            conversation
+                .as_ref()
+                .and_then(|c| c.next_deadline(&session, now)),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(now + Duration::from_secs(3600));
         tokio::select! {
             message = stream.next() => match message {
                 Some(Ok(Message::Text(text))) => {
@@ -164,6 +240,11 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
             },
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
                 session.handle_timeout(Instant::now());
+            }
+            event = next_event(&mut conversation) => {
+                if let Some(c) = conversation.as_mut() {
+                    c.handle(event, &mut session, Instant::now());
+                }
             }
             _ = state.hard_stop.cancelled(), if !shutting_down => {
                 shutting_down = true;
@@ -189,6 +270,12 @@ async fn drive(socket: WebSocket, kind: CarrierKind, state: AppState) {
     )
     .await;
 
+    if let Some(c) = conversation.as_mut() {
+        c.finish(match outcome {
+            CallOutcome::Completed | CallOutcome::Disconnected => "caller_hung_up",
+            other => other.as_str(),
+        });
+    }
     metrics::counter!(telemetry::CALLS_TOTAL, "outcome" => outcome.as_str()).increment(1);
     if let Some(call) = &live {
         metrics::gauge!(telemetry::ACTIVE_CALLS).decrement(1.0);

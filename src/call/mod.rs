@@ -7,10 +7,14 @@ pub mod agent;
 #[cfg(test)]
 mod agent_tests;
 pub mod context;
+pub mod conversation;
 pub mod driver;
 pub mod echo;
+pub mod handoff;
 pub mod ledger;
+pub mod prepare;
 pub mod prompt;
+pub mod records;
 pub mod sentences;
 pub mod session;
 pub mod speech;

@@ -33,6 +33,10 @@ pub enum CallOutcome {
     Drained,
     /// The stream could not be served (unsupported format, socket error).
     Failed,
+    /// The agent handed the caller to the service desk.
+    Transferred,
+    /// The agent said goodbye and ended the call.
+    HungUp,
 }
 
 impl CallOutcome {
@@ -45,6 +49,8 @@ impl CallOutcome {
             CallOutcome::MaxDuration => "max_duration",
             CallOutcome::Drained => "drained",
             CallOutcome::Failed => "failed",
+            CallOutcome::Transferred => "transferred",
+            CallOutcome::HungUp => "hung_up",
         }
     }
 }

@@ -139,6 +139,18 @@ impl SpeechTrack {
         heard
     }
 
+    /// The TTS stream is gone: what was playing plays on, and the sentences it still owed
+    /// are returned for another stream (whose flushes count from 0 again).
+    pub fn abandon(&mut self, session: &mut MediaSession, now: Instant) -> Vec<String> {
+        if let Some(u) = self.open.take() {
+            session.finish_utterance(now, u);
+        }
+        self.next_flush = 0;
+        self.discarding = false;
+        let unspoken: Vec<String> = self.pending.drain(..).map(|p| p.text).collect();
+        unspoken
+    }
+
     /// The agent's turn is over and played: later barge-ins concern later sentences.
     pub fn reset(&mut self) {
         self.said.clear();

@@ -23,16 +23,19 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `<Connect><Stream>` to our media socket, passing `parameters` back to us in `start`.
+/// `<Connect><Stream>` to our media socket, passing `parameters` back to us in `start`. With
+/// `action`, Twilio asks that URL what to do once we close the stream (transfer or hang up).
 pub fn connect_stream(
     stream_url: &str,
     status_callback: Option<&str>,
     parameters: &[(&str, &str)],
+    action: Option<&str>,
 ) -> String {
-    let mut xml = format!(
-        "{HEADER}<Response><Connect><Stream url=\"{}\"",
-        escape(stream_url)
-    );
+    let mut xml = format!("{HEADER}<Response><Connect");
+    if let Some(url) = action {
+        let _ = write!(xml, " action=\"{}\" method=\"POST\"", escape(url));
+    }
+    let _ = write!(xml, "><Stream url=\"{}\"", escape(stream_url));
     if let Some(cb) = status_callback {
         let _ = write!(
             xml,
@@ -56,7 +59,10 @@ pub fn connect_stream(
 /// What a caller gets when we cannot take the call: a short message and, when a service desk
 /// is configured, a transfer to it; otherwise a polite hang-up.
 pub fn busy(message: &str, service_desk: Option<&str>) -> String {
-    let mut xml = format!("{HEADER}<Response><Say>{}</Say>", escape(message));
+    let mut xml = format!("{HEADER}<Response>");
+    if !message.is_empty() {
+        let _ = write!(xml, "<Say>{}</Say>", escape(message));
+    }
     match service_desk {
         Some(number) => {
             let _ = write!(xml, "<Dial>{}</Dial>", escape(number));
@@ -88,6 +94,7 @@ mod tests {
             "wss://b.example/twilio/media",
             Some("https://b.example/twilio/stream-status"),
             &[("token", "v1.1.a&b")],
+            None,
         );
         assert_eq!(
             xml,
@@ -106,5 +113,22 @@ mod tests {
              <Dial>+15551234567</Dial></Response>"
         );
         assert!(busy("Sorry", None).ends_with("<Hangup/></Response>"));
+        assert!(
+            transfer("", "+15551234567")
+                .ends_with("<Response><Dial>+15551234567</Dial></Response>")
+        );
+    }
+
+    #[test]
+    fn an_action_url_says_where_twilio_goes_after_the_stream() {
+        let xml = connect_stream(
+            "wss://b.example/twilio/media",
+            None,
+            &[],
+            Some("https://b.example/twilio/after-stream"),
+        );
+        assert!(xml.contains(
+            "<Connect action=\"https://b.example/twilio/after-stream\" method=\"POST\"><Stream url="
+        ));
     }
 }

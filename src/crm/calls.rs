@@ -111,6 +111,30 @@ pub async fn append_turn(
     .await?)
 }
 
+/// The caller interrupted the last agent turn of a call and heard only `heard` of it.
+pub async fn set_heard(
+    db: &impl ConnectionTrait,
+    call_log_id: i32,
+    heard: &str,
+) -> Result<(), CrmError> {
+    let last = call_turn::Entity::find()
+        .filter(call_turn::Column::CallLogId.eq(call_log_id))
+        .filter(call_turn::Column::Speaker.eq(Speaker::Agent.as_str()))
+        .order_by_desc(call_turn::Column::Seq)
+        .one(db)
+        .await?;
+    if let Some(turn) = last {
+        call_turn::ActiveModel {
+            id: Set(turn.id),
+            heard_text: Set(Some(heard.to_string())),
+            ..Default::default()
+        }
+        .update(db)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Closes the log of a call with its outcome ("booked", "transferred", "hung_up"...).
 pub async fn finish(
     db: &impl ConnectionTrait,

@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", staff)
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/stream-status", post(twilio::stream_status))
+        .route("/twilio/after-stream", post(twilio::after_stream))
         .route("/twilio/media", get(media::twilio_media))
         .route("/telnyx/media", get(media::telnyx_media))
         .route("/healthz", get(ops::healthz))

@@ -11,6 +11,7 @@ use sea_orm::{ActiveModelTrait, Set};
 
 use crate::app::AppState;
 use crate::carrier::{signature, stream_token, twiml};
+use crate::config::CallMode;
 use crate::session_store::{CallState, LiveCall, unix_now};
 use crate::telemetry;
 
@@ -122,15 +123,48 @@ pub async fn voice(
         tracing::warn!(call_sid, error = %e, "could not register the ringing call");
     }
     metrics::counter!(telemetry::WEBHOOKS, "result" => "connected").increment(1);
-    tracing::info!(
-        call_sid,
-        from = param(&params, "From").unwrap_or(""),
-        "connecting call media"
-    );
+    let from = param(&params, "From");
+    tracing::info!(call_sid, from = from.unwrap_or(""), "connecting call media");
+    let agent = settings.mode == CallMode::Agent;
+    if agent {
+        // The greeting is synthesized while Twilio opens the stream.
+        let to = param(&params, "To");
+        state.prepared.begin(&state, call_sid, from, to, ttl);
+    }
+    let action = agent.then(|| settings.http_url("/twilio/after-stream"));
     xml(twiml::connect_stream(
         &settings.media_url("/twilio/media"),
         Some(&settings.http_url("/twilio/stream-status")),
         &[(stream_token::PARAMETER_NAME, &token)],
+        action.as_deref(),
+    ))
+}
+
+/// `POST /twilio/after-stream`: Twilio asks what follows an agent call's stream; the answer
+/// is the agent's decision (transfer or goodbye), or a transfer with an apology when the
+/// stream ended without one.
+pub async fn after_stream(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(params) = verified_form(&state, &uri, &headers, &body) else {
+        return forbidden();
+    };
+    let Some(call_sid) = param(&params, "CallSid") else {
+        return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
+    };
+    let decision = state.handoffs.take(call_sid);
+    if decision.is_none() {
+        tracing::warn!(
+            call_sid,
+            "the stream ended without a decision; handing the caller on"
+        );
+    }
+    xml(crate::call::handoff::after_stream_twiml(
+        decision,
+        state.settings.carrier.service_desk_number.as_deref(),
     ))
 }
 

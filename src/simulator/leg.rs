@@ -30,6 +30,20 @@ fn is_speech(mulaw: &[u8]) -> bool {
     energy.sqrt() > 32768.0 * 0.01
 }
 
+/// Where speech ends in each turn's clip: after its last frame louder than line noise (0 for
+/// a turn without speech).
+fn turns_speech_ends(turns: &[CallerTurn]) -> Vec<usize> {
+    turns
+        .iter()
+        .map(|t| {
+            t.audio
+                .chunks(FRAME)
+                .rposition(is_speech)
+                .map_or(0, |i| ((i + 1) * FRAME).min(t.audio.len()))
+        })
+        .collect()
+}
+
 /// One thing the caller does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerTurn {
@@ -111,8 +125,10 @@ pub struct CallerLeg {
     played_total: u64,
     played: Vec<u8>,
     agent_started_at: Option<Instant>,
-    /// The last turn's end, waiting for the agent's answer.
+    /// The last turn's end of speech, waiting for the agent's answer.
     awaiting: Option<(usize, Duration, Instant)>,
+    /// Per turn, where its speech ends in its clip (bytes): silence after it is not speech.
+    speech_ends: Vec<usize>,
     last_heard: Instant,
 }
 
@@ -121,7 +137,6 @@ impl CallerLeg {
     pub fn new(config: LegConfig, turns: Vec<CallerTurn>, now: Instant) -> Self {
         let mut leg = Self {
             config,
-            turns,
             next_turn: 0,
             state: State::Listening { quiet_since: None },
             out: VecDeque::new(),
@@ -137,6 +152,8 @@ impl CallerLeg {
             agent_started_at: None,
             awaiting: None,
             last_heard: now,
+            speech_ends: turns_speech_ends(&turns),
+            turns,
         };
         leg.send(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}));
         let params: serde_json::Map<String, Value> = leg
@@ -340,9 +357,19 @@ impl CallerLeg {
             let audio = &self.turns[index].audio;
             let n = FRAME.min(audio.len().saturating_sub(at));
             frame[..n].copy_from_slice(&audio[at..at + n]);
-            if at + n >= audio.len() {
+            let speech_end = self.speech_ends[index];
+            let spoke_last = if speech_end == 0 {
+                at + n >= audio.len() // a keypress or silence: from its end
+            } else {
+                at < speech_end && at + n >= speech_end
+            };
+            if spoke_last {
+                // Latency runs from the end of what the caller said, not of the clip's
+                // trailing silence.
                 let length = Duration::from_millis(audio.len() as u64 / 8);
                 self.awaiting = Some((index, length, now + FRAME_TIME));
+            }
+            if at + n >= audio.len() {
                 self.state = State::Listening {
                     quiet_since: Some(now),
                 };

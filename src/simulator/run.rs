@@ -269,6 +269,7 @@ mod tests {
             "wss://b.example/twilio/media",
             None,
             &[("token", "v1.12.a&b\"c")],
+            Some("https://b.example/twilio/after-stream"),
         );
         let (url, params) = parse_stream_twiml(&xml).unwrap();
         assert_eq!(url, "wss://b.example/twilio/media");

@@ -31,6 +31,10 @@ pub const WEBHOOKS: &str = "callbridge_voice_webhooks_total";
 pub const STREAM_STATUS: &str = "callbridge_stream_status_callbacks_total";
 /// Session-store operations that failed, by `op` (counter).
 pub const STORE_ERRORS: &str = "callbridge_session_store_errors_total";
+/// Call-record writes (turns, outcomes) that failed (counter).
+pub const RECORD_ERRORS: &str = "callbridge_record_errors_total";
+/// Calls handed on by the agent, by `action` (transfer, hang_up) and `via` (twiml, rest) (counter).
+pub const CALL_CONTROL: &str = "callbridge_call_control_total";
 
 /// Times the caller interrupted the agent (counter).
 pub const BARGE_INS: &str = "callbridge_barge_ins_total";
@@ -101,6 +105,11 @@ fn describe() {
     );
     describe_counter!(WEBHOOKS, "Voice webhook answers, by result.");
     describe_counter!(STREAM_STATUS, "Stream status callbacks, by event.");
+    describe_counter!(RECORD_ERRORS, "Call-record writes that failed.");
+    describe_counter!(
+        CALL_CONTROL,
+        "Calls the agent transferred or hung up, by action and mechanism."
+    );
     describe_counter!(STORE_ERRORS, "Failed session-store operations, by op.");
     describe_counter!(BARGE_INS, "Times the caller interrupted the agent.");
     describe_counter!(

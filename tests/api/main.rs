@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods)] // Tests read TEST_* variables and time real servers.
 
 mod call_control;
+mod conversation;
 mod fakes;
 mod helpers;
 mod llm;

@@ -85,7 +85,7 @@ async fn a_caller_is_transcribed_with_interim_final_and_a_clean_close() {
             end: 1.0,
             text: "I need an oil change",
         }],
-        cut_at: None,
+        ..ConnScript::default()
     });
     let health = ProviderHealth::default();
     let stt = DeepgramStt::new(config(&fake.url), health.clone());
@@ -135,6 +135,7 @@ async fn a_socket_cut_mid_utterance_reconnects_replays_and_the_words_still_arriv
             text: "I need an oil change",
         }],
         cut_at: Some(1.6),
+        ..ConnScript::default()
     });
     // Second connection starts where the last final ended (0.8 s): the rest of what the
     // caller said is 0.2-1.0 s into it.
@@ -144,7 +145,7 @@ async fn a_socket_cut_mid_utterance_reconnects_replays_and_the_words_still_arriv
             end: 1.0,
             text: "on Tuesday morning",
         }],
-        cut_at: None,
+        ..ConnScript::default()
     });
     let health = ProviderHealth::default();
     let stt = DeepgramStt::new(config(&fake.url), health.clone());
@@ -192,7 +193,7 @@ async fn finalize_flushes_the_turn_and_keepalives_hold_a_quiet_socket_open() {
             end: 5.0,
             text: "can I come in on Friday",
         }],
-        cut_at: None,
+        ..ConnScript::default()
     });
     let stt = DeepgramStt::new(config(&fake.url), ProviderHealth::default());
     let mut stream = stt.open(AudioFormat::MULAW_8K);

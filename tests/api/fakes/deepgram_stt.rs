@@ -34,6 +34,42 @@ pub struct ConnScript {
     pub utterances: Vec<Utterance>,
     /// Drop the TCP connection (no close frame) once this much audio has arrived.
     pub cut_at: Option<f64>,
+    /// Instead of timed utterances: each stretch of loud audio (mu-law) is heard as the
+    /// next of these phrases, however long the caller waited before it.
+    pub phrases: Vec<&'static str>,
+}
+
+/// Recognition by loudness: a burst of loud frames is the next phrase.
+#[derive(Debug, Default)]
+struct Bursts {
+    next: usize,
+    /// The current burst: where it began and whether its final went out.
+    current: Option<(f64, bool)>,
+    quiet_secs: f64,
+}
+
+fn is_loud(mulaw: &[u8]) -> bool {
+    let mut pcm = Vec::new();
+    callbridge::audio::g711::decode_mulaw(mulaw, &mut pcm);
+    pcm.iter().map(|s| i32::from(*s).abs()).max().unwrap_or(0) > 1000
+}
+
+fn phrase_final(
+    text: &str,
+    start: f64,
+    end: f64,
+    speech_final: bool,
+    from_finalize: bool,
+) -> String {
+    let u = Utterance {
+        start,
+        end,
+        text: "",
+    };
+    let mut m: serde_json::Value =
+        serde_json::from_str(&results(&u, true, speech_final, from_finalize, end)).unwrap();
+    m["channel"]["alternatives"][0]["transcript"] = json!(text);
+    m.to_string()
 }
 
 /// What a connection received.
@@ -193,6 +229,7 @@ async fn serve(
         )
     };
     let bytes_per_sec = rate * if encoding == "linear16" { 2.0 } else { 1.0 };
+    let mut bursts = Bursts::default();
     let mut started = vec![false; script.utterances.len()];
     let mut finalised = vec![false; script.utterances.len()];
     loop {
@@ -223,6 +260,43 @@ async fn serve(
                 if script.cut_at.is_some_and(|c| heard >= c) {
                     return Ok(()); // dropped on the floor: no close frame
                 }
+                if !script.phrases.is_empty() {
+                    let frame_secs = audio.len() as f64 / bytes_per_sec;
+                    let phrase = script.phrases.get(bursts.next).copied().unwrap_or("");
+                    if is_loud(&audio) {
+                        bursts.quiet_secs = 0.0;
+                        if bursts.current.is_none() {
+                            bursts.current = Some((heard - frame_secs, false));
+                            ws.send(Message::text(json!({"type": "SpeechStarted", "channel": [0, 1], "timestamp": heard - frame_secs}).to_string())).await?;
+                            let first = phrase.split(' ').next().unwrap_or_default();
+                            let u = Utterance {
+                                start: heard - frame_secs,
+                                end: heard,
+                                text: "",
+                            };
+                            let mut m: serde_json::Value =
+                                serde_json::from_str(&results(&u, false, false, false, heard))
+                                    .unwrap();
+                            m["channel"]["alternatives"][0]["transcript"] = json!(first);
+                            ws.send(Message::text(m.to_string())).await?;
+                        }
+                    } else if let Some((start, finalised)) = bursts.current {
+                        bursts.quiet_secs += frame_secs;
+                        if bursts.quiet_secs >= ENDPOINTING {
+                            bursts.current = None;
+                            if !finalised {
+                                bursts.next += 1;
+                                let end = heard - bursts.quiet_secs;
+                                ws.send(Message::text(phrase_final(
+                                    phrase, start, end, true, false,
+                                )))
+                                .await?;
+                                ws.send(Message::text(json!({"type": "UtteranceEnd", "channel": [0, 1], "last_word_end": end}).to_string())).await?;
+                            }
+                        }
+                    }
+                    continue;
+                }
                 for (i, u) in script.utterances.iter().enumerate() {
                     if !started[i] && heard >= u.start + 0.1 {
                         started[i] = true;
@@ -252,6 +326,19 @@ async fn serve(
                     Some("KeepAlive") => record.lock().unwrap().keepalives += 1,
                     Some("Finalize") => {
                         record.lock().unwrap().finalizes += 1;
+                        if let Some((start, false)) = bursts.current {
+                            let phrase = script.phrases.get(bursts.next).copied().unwrap_or("");
+                            bursts.next += 1;
+                            bursts.current = Some((start, true));
+                            ws.send(Message::text(phrase_final(
+                                phrase, start, heard, false, true,
+                            )))
+                            .await?;
+                        } else if !script.phrases.is_empty() {
+                            // Nothing pending: Deepgram still answers with an empty final.
+                            ws.send(Message::text(phrase_final("", heard, heard, false, true)))
+                                .await?;
+                        }
                         for (i, u) in script.utterances.iter().enumerate() {
                             if started[i] && !finalised[i] {
                                 finalised[i] = true;

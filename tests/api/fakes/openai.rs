@@ -332,3 +332,20 @@ pub fn tool_call_reply(id: &str, name: &str, pieces: &[&str]) -> Vec<String> {
     out.push(usage_chunk(80, 20));
     out
 }
+
+/// Spoken text followed by one tool call in the same answer (a goodbye and `end_call`).
+pub fn text_then_tool_reply(text: &str, id: &str, name: &str, arguments: &str) -> Vec<String> {
+    let mut out = vec![
+        chunk(json!({"role": "assistant", "content": ""}), None),
+        chunk(json!({ "content": text }), None),
+    ];
+    out.push(chunk(
+        json!({"tool_calls": [
+            {"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        ]}),
+        None,
+    ));
+    out.push(chunk(json!({}), Some("tool_calls")));
+    out.push(usage_chunk(90, 12));
+    out
+}

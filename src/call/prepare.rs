@@ -1,0 +1,247 @@
+//! Getting a call ready before its media arrives. The voice webhook starts the preparation
+//! (keyed by call sid): the caller is looked up, the prompt and greeting are built, the call
+//! log is opened, speech recognition and synthesis are connected, and the greeting is sent to
+//! TTS, so its audio is waiting when the media stream starts and plays within a frame of
+//! `start`. A stream that arrives without a prepared call (another node took the webhook, or
+//! a carrier with no webhook) is prepared on the spot.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use super::agent::AgentConfig;
+use super::prompt::{self, MenuItem, PromptFacts};
+use crate::app::AppState;
+use crate::audio::AudioFormat;
+use crate::crm::{calls, catalog};
+use crate::domain::PhoneNumber;
+use crate::providers::stt::SttStream;
+use crate::providers::tts::TtsStream;
+use crate::tools::{ToolCall, ToolContext, Tools};
+
+/// How long a preparation may take before the call starts without it.
+const PREPARE_WAIT: Duration = Duration::from_secs(3);
+
+/// Everything a call needs from the moment its media starts.
+pub struct PreparedCall {
+    /// The caller's number, when the carrier gave a valid one.
+    pub caller: Option<PhoneNumber>,
+    /// Prompt, greeting and tuning.
+    pub agent: AgentConfig,
+    /// Speech recognition, opened for `stt_format`.
+    pub stt: Option<SttStream>,
+    /// The format `stt` was opened for.
+    pub stt_format: AudioFormat,
+    /// Speech synthesis.
+    pub tts: Option<TtsStream>,
+    /// The greeting was already sent to `tts` (spoken and flushed as flush 0).
+    pub greeting_sent: bool,
+    /// The call's log, when it could be opened.
+    pub call_log_id: Option<i32>,
+}
+
+impl std::fmt::Debug for PreparedCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedCall")
+            .field("caller", &self.caller)
+            .field("greeting_sent", &self.greeting_sent)
+            .field("call_log_id", &self.call_log_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Calls being prepared or waiting for their media, by call sid.
+#[derive(Clone, Default)]
+pub struct PreparedCalls(Arc<Mutex<HashMap<String, JoinHandle<PreparedCall>>>>);
+
+impl PreparedCalls {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JoinHandle<PreparedCall>>> {
+        // Inserts and removes cannot be left half-done; a poisoned lock is usable.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts preparing `call_sid` (Twilio's stream is mu-law 8 kHz). A call whose media
+    /// never comes is dropped after `ttl`, closing its provider streams.
+    pub fn begin(
+        &self,
+        state: &AppState,
+        call_sid: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        ttl: Duration,
+    ) {
+        let task = tokio::spawn(prepare(
+            state.clone(),
+            call_sid.to_string(),
+            from.map(str::to_string),
+            to.map(str::to_string),
+            AudioFormat::MULAW_8K,
+        ));
+        if let Some(old) = self.lock().insert(call_sid.to_string(), task) {
+            old.abort(); // a retried webhook: the newest preparation wins
+        }
+        let calls = self.clone();
+        let sid = call_sid.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(ttl).await;
+            if let Some(unused) = calls.lock().remove(&sid) {
+                tracing::info!(call_sid = %sid, "no media stream came; dropping the prepared call");
+                unused.abort();
+            }
+        });
+    }
+
+    /// The prepared call for `call_sid`, or one prepared now. Speech recognition is reopened
+    /// when the stream's format is not the one it was prepared for.
+    pub async fn take(
+        &self,
+        state: &AppState,
+        call_sid: &str,
+        from: Option<&str>,
+        format: AudioFormat,
+    ) -> PreparedCall {
+        let waiting = self.lock().remove(call_sid);
+        let prepared = match waiting {
+            Some(task) => match tokio::time::timeout(PREPARE_WAIT, task).await {
+                Ok(Ok(p)) => Some(p),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "call preparation failed; preparing again");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!("call preparation is slow; preparing again");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut p = match prepared {
+            Some(p) => p,
+            None => {
+                prepare(
+                    state.clone(),
+                    call_sid.to_string(),
+                    from.map(str::to_string),
+                    None,
+                    format,
+                )
+                .await
+            }
+        };
+        if p.stt_format != format {
+            p.stt = state.providers.stt.primary.as_ref().map(|s| s.open(format));
+            p.stt_format = format;
+        }
+        p
+    }
+}
+
+/// Builds the agent's prompt and greeting for this caller, opens the providers and the log.
+async fn prepare(
+    state: AppState,
+    call_sid: String,
+    from: Option<String>,
+    to: Option<String>,
+    stt_format: AudioFormat,
+) -> PreparedCall {
+    let providers = &state.providers;
+    // Connections first: they take the longest and need nothing else.
+    let tts = providers.tts.primary.as_ref().map(|t| t.open());
+    let stt = providers.stt.primary.as_ref().map(|s| s.open(stt_format));
+    let settings = &state.settings;
+    let db = &state.db;
+    let now = Utc::now();
+    let caller = from.as_deref().and_then(|f| PhoneNumber::parse(f).ok());
+
+    let lookup = match &caller {
+        Some(number) => {
+            let tools = Tools::new(db.clone(), settings.business.clone());
+            let ctx = ToolContext {
+                caller: Some(number.clone()),
+                call_sid: Some(call_sid.clone()),
+                now,
+            };
+            let reply = tools
+                .run(
+                    &ctx,
+                    &ToolCall {
+                        id: "prepare",
+                        name: "lookup_customer",
+                        arguments: "{}",
+                    },
+                )
+                .await;
+            reply.is_ok().then_some(reply.content)
+        }
+        None => None,
+    };
+    let name = lookup
+        .as_ref()
+        .and_then(|v| v.pointer("/customer/name"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let hours = catalog::week_hours(db).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read opening hours for the prompt");
+        [None; 7]
+    });
+    let menu: Vec<MenuItem> = match catalog::services(db).await {
+        Ok(services) => services
+            .into_iter()
+            .map(|s| MenuItem {
+                name: s.name,
+                duration_minutes: s.duration_minutes,
+                price_cents: s.price_cents,
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the service menu for the prompt");
+            Vec::new()
+        }
+    };
+    let system = prompt::system_prompt(&PromptFacts {
+        business: &settings.business,
+        hours: &hours,
+        menu: &menu,
+        caller: lookup,
+        caller_number: caller.as_ref().map(PhoneNumber::as_str),
+        now,
+    });
+    let c = &settings.conversation;
+    let greeting = prompt::greeting(&c.greeting, &settings.business.name, name.as_deref());
+    let mut agent = AgentConfig::new(system, greeting);
+    agent.finalize_grace = c.finalize_grace;
+    agent.barge_in_min_speech = c.barge_in_min_speech;
+    agent.max_tool_rounds = c.max_tool_rounds;
+    agent.filler_after = c.filler_after;
+    agent.silence_reprompt = c.silence_reprompt;
+    agent.max_reprompts = c.max_reprompts;
+    agent.transfer_digit = c.transfer_digit;
+    agent.token_budget = c.token_budget;
+    agent.has_llm_fallback = providers.llm.fallback.is_some();
+
+    if let Some(t) = &tts {
+        t.speak(agent.greeting.clone());
+        t.flush();
+    }
+    let call_log_id = match calls::start(db, &call_sid, from.as_deref(), to.as_deref(), now).await {
+        Ok(log) => Some(log.id),
+        Err(e) => {
+            metrics::counter!(crate::telemetry::RECORD_ERRORS).increment(1);
+            tracing::warn!(error = %e, "cannot open the call log; the call goes on unrecorded");
+            None
+        }
+    };
+    PreparedCall {
+        caller,
+        agent,
+        stt,
+        stt_format,
+        greeting_sent: tts.is_some(),
+        tts,
+        call_log_id,
+    }
+}

@@ -1,0 +1,505 @@
+//! Whole phone calls: the real server in agent mode on port 0, the fake Deepgram (speech both
+//! ways) and a scripted fake OpenAI, driven by the caller simulator with the caller clips. The
+//! appointment book is then read back from the database.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use callbridge::crm::calls;
+use callbridge::domain::PhoneNumber;
+use callbridge::simulator::leg::CallerTurn;
+use callbridge::simulator::run::{CallPlan, CallSummary, load_clip, place_call};
+use callbridge::tools::{ToolCall, ToolContext, Tools};
+
+use crate::fakes::deepgram_stt::{ConnScript, FakeDeepgramStt};
+use crate::fakes::deepgram_tts::{FakeDeepgramTts, TtsBehaviour};
+use crate::fakes::openai::{FakeOpenAi, Reply, text_reply, text_then_tool_reply, tool_call_reply};
+use crate::helpers::{AUTH_TOKEN, HANG, PUBLIC_URL, TestApp, spawn_app_with};
+
+const KEY: &str = "dg-test-key";
+const OPENAI_KEY: &str = "sk-test-0123456789";
+/// Maria Gonzalez in the demo CRM.
+const MARIA: &str = "+15125550101";
+
+/// The server in agent mode with its fakes.
+struct Line {
+    app: TestApp,
+    stt: FakeDeepgramStt,
+    tts: FakeDeepgramTts,
+    llm: FakeOpenAi,
+}
+
+impl Line {
+    /// Agent mode against fresh fakes; the demo CRM seeded as of today.
+    async fn open() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()))
+            .with_test_writer()
+            .try_init();
+        let stt = FakeDeepgramStt::start(KEY, Duration::from_secs(10)).await;
+        let tts = FakeDeepgramTts::start(KEY, TtsBehaviour::default()).await;
+        let llm = FakeOpenAi::start(Some(OPENAI_KEY)).await;
+        let app = spawn_app_with(&[
+            ("CALL_MODE", "agent"),
+            ("DEEPGRAM_API_KEY", KEY),
+            ("DEEPGRAM_STT_URL", &stt.url),
+            ("DEEPGRAM_TTS_URL", &tts.ws_url),
+            ("DEEPGRAM_TTS_REST_URL", &tts.rest_url),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("OPENAI_BASE_URL", &llm.base_url),
+            ("SERVICE_DESK_NUMBER", "+15125550199"),
+        ])
+        .await;
+        let data = callbridge::crm::seed::parse(callbridge::crm::seed::DEMO_FIXTURE).unwrap();
+        let today = Utc::now()
+            .with_timezone(&chrono_tz::America::Chicago)
+            .date_naive();
+        callbridge::crm::seed::seed(&app.state.db, &data, chrono_tz::America::Chicago, today)
+            .await
+            .unwrap();
+        Self { app, stt, tts, llm }
+    }
+
+    fn tools(&self) -> Tools {
+        Tools::new(
+            self.app.state.db.clone(),
+            self.app.state.settings.business.clone(),
+        )
+    }
+
+    /// Runs a tool as the test's own look at the CRM.
+    async fn tool(&self, caller: &str, name: &str, arguments: Value) -> Value {
+        let ctx = ToolContext {
+            caller: Some(PhoneNumber::parse(caller).unwrap()),
+            call_sid: None,
+            now: Utc::now(),
+        };
+        let args = arguments.to_string();
+        let reply = self
+            .tools()
+            .run(
+                &ctx,
+                &ToolCall {
+                    id: "test",
+                    name,
+                    arguments: &args,
+                },
+            )
+            .await;
+        assert!(reply.is_ok(), "{name}: {}", reply.content);
+        reply.content
+    }
+
+    /// The caller `from` phones in as `call_sid`, hears the agent, and says `clips` in turn;
+    /// speech recognition hears each clip as the phrase of the same index.
+    async fn call(
+        &self,
+        from: &str,
+        call_sid: &str,
+        clips: &[(&str, &'static str)],
+    ) -> CallSummary {
+        self.stt.push(ConnScript {
+            phrases: clips.iter().map(|(_, p)| *p).collect(),
+            ..ConnScript::default()
+        });
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls");
+        let turns = clips
+            .iter()
+            .map(|(clip, _)| CallerTurn {
+                audio: load_clip(&dir.join(format!("{clip}.wav"))).unwrap(),
+                barge_in_after: None,
+                dtmf: None,
+            })
+            .collect();
+        let plan = CallPlan {
+            base_url: url::Url::parse(PUBLIC_URL).unwrap(),
+            connect_to: Some(
+                url::Url::parse(&format!("http://127.0.0.1:{}", self.app.port)).unwrap(),
+            ),
+            auth_token: Some(AUTH_TOKEN.to_string()),
+            from: from.into(),
+            to: "+15125550100".into(),
+            call_sid: call_sid.into(),
+            turns,
+            answer_gap: Duration::from_millis(150),
+            patience: Duration::from_secs(5),
+            max_duration: Duration::from_secs(45),
+        };
+        tokio::time::timeout(HANG, place_call(plan, |_| {}))
+            .await
+            .expect("the call ends")
+            .unwrap()
+    }
+
+    /// The call's log: outcome and turns as (speaker, text).
+    async fn record(&self, call_sid: &str) -> (Option<String>, Vec<(String, String)>) {
+        // The recorder writes behind the call; give it a moment.
+        for _ in 0..50 {
+            let (log, turns) = calls::with_turns(&self.app.state.db, call_sid)
+                .await
+                .unwrap()
+                .expect("the call was logged");
+            if log.outcome.is_some() {
+                return (
+                    log.outcome,
+                    turns.into_iter().map(|t| (t.speaker, t.text)).collect(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the call log was never closed");
+    }
+
+    /// The requests the LLM got, as (role, content or tool names) per message of the last.
+    fn llm_requests(&self) -> Vec<Value> {
+        self.llm.requests().into_iter().map(|r| r.body).collect()
+    }
+}
+
+/// The first free morning slot for an oil change from tomorrow, as the tool gives it.
+async fn free_slot(line: &Line) -> (String, String) {
+    let slots = line
+        .tool(
+            MARIA,
+            "find_available_slots",
+            json!({"service": "Oil change", "date": "tomorrow", "part_of_day": "morning"}),
+        )
+        .await;
+    let first = &slots["slots"][0];
+    (
+        first["start"].as_str().unwrap().to_string(),
+        first["spoken"].as_str().unwrap().to_string(),
+    )
+}
+
+fn stream(chunks: Vec<String>) -> Reply {
+    Reply::stream(chunks)
+}
+
+fn tool_messages(request: &Value) -> Vec<Value> {
+    request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .map(|m| serde_json::from_str(m["content"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_known_caller_books_an_oil_change_and_it_is_in_the_book() {
+    let line = Line::open().await;
+    let maria = line.tool(MARIA, "lookup_customer", json!({})).await;
+    let customer_id = maria["customer"]["id"].as_i64().unwrap();
+    let vehicle_id = maria["vehicles"][0]["id"].as_i64().unwrap();
+    let (start, spoken) = free_slot(&line).await;
+
+    let find = json!({"service": "Oil change", "date": "tomorrow", "part_of_day": "morning"});
+    let book = json!({"customer_id": customer_id, "vehicle_id": vehicle_id, "service": "Oil change", "start": start});
+    line.llm.push(stream(tool_call_reply(
+        "call_find",
+        "find_available_slots",
+        &[&find.to_string()],
+    )));
+    line.llm.push(stream(text_reply(&[
+        "I have ",
+        &spoken,
+        " for an oil change on your Honda Accord. ",
+        "Shall I book that?",
+    ])));
+    line.llm.push(stream(tool_call_reply(
+        "call_book",
+        "book_appointment",
+        &[&book.to_string()],
+    )));
+    line.llm
+        .push(stream(text_reply(&["You're all set. ", "Anything else?"])));
+    line.llm.push(stream(text_then_tool_reply(
+        "Thanks for calling, goodbye!",
+        "call_end",
+        "end_call",
+        "{}",
+    )));
+
+    let sid = "CAconversation00000000000000book1";
+    let summary = line
+        .call(
+            MARIA,
+            sid,
+            &[
+                (
+                    "book_oil_change",
+                    "Hi, I'd like to book an oil change for my Honda.",
+                ),
+                ("yes_nine", "Yes, that time works for me."),
+                ("thanks_bye", "That's all, thank you. Goodbye."),
+            ],
+        )
+        .await;
+
+    // The turns were answered (the agent may hang up while the caller's last clip still
+    // trails off, so its report can be missing), and the agent ended the call.
+    let (outcome, turns) = line.record(sid).await;
+    assert!(
+        summary.turns.len() >= 2,
+        "{:?} {outcome:?} {turns:#?}",
+        summary.turns
+    );
+    assert!(
+        summary.turns.iter().all(|t| t.latency.is_some()),
+        "{:?}",
+        summary.turns
+    );
+    assert_eq!(summary.close_reason.as_deref(), Some("1000 "));
+    // The booking, exactly once, for Maria's Accord at the time read back.
+    let upcoming = line
+        .tool(
+            MARIA,
+            "list_upcoming_appointments",
+            json!({"customer_id": customer_id}),
+        )
+        .await;
+    let booked: Vec<&Value> = upcoming["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["start"] == start.as_str())
+        .collect();
+    assert_eq!(booked.len(), 1, "{upcoming}");
+    assert_eq!(booked[0]["service"], "Oil change");
+    assert!(
+        booked[0]["vehicle"].to_string().contains("Accord"),
+        "{}",
+        booked[0]
+    );
+
+    // What the LLM saw: the caller's words, the tools' answers, and the tools it may call.
+    let requests = line.llm_requests();
+    assert_eq!(requests.len(), 5);
+    let first_user = requests[0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        first_user["content"],
+        "Hi, I'd like to book an oil change for my Honda."
+    );
+    let names: Vec<&str> = requests[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "find_available_slots",
+        "book_appointment",
+        "end_call",
+        "transfer_to_service_desk",
+    ] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    assert!(
+        requests[0]["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Maria Gonzalez")
+    );
+    let results = tool_messages(&requests[3]);
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["ok"], true);
+    assert_eq!(results[1]["ok"], true, "{}", results[1]);
+    assert_eq!(results[1]["appointment"]["start"], start.as_str());
+
+    // The record: greeting, three caller turns, answers, the hang-up; outcome booked.
+    assert_eq!(outcome.as_deref(), Some("booked"));
+    assert!(
+        turns[0]
+            .1
+            .starts_with("Thanks for calling Lone Star Auto Service, Maria"),
+        "{turns:?}"
+    );
+    let callers: Vec<&str> = turns
+        .iter()
+        .filter(|(s, _)| s == "caller")
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(callers.len(), 3, "{turns:?}");
+    assert!(
+        turns
+            .iter()
+            .any(|(s, t)| s == "system" && t.starts_with("hang-up")),
+        "{turns:?}"
+    );
+
+    // The greeting went to speech synthesis once, before anything else.
+    let spoken = line.tts.record().spoken;
+    assert!(spoken[0].starts_with("Thanks for calling"), "{spoken:?}");
+    assert_eq!(
+        spoken
+            .iter()
+            .filter(|s| s.starts_with("Thanks for calling Lone"))
+            .count(),
+        1
+    );
+    line.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_caller_moves_and_then_cancels_an_appointment() {
+    let line = Line::open().await;
+    let maria = line.tool(MARIA, "lookup_customer", json!({})).await;
+    let customer_id = maria["customer"]["id"].as_i64().unwrap();
+    let appointment = maria["upcoming_appointments"][0].clone();
+    let appointment_id = appointment["id"]
+        .as_i64()
+        .expect("Maria has an appointment in the demo data");
+    let (new_start, spoken) = free_slot(&line).await;
+
+    let list = json!({"customer_id": customer_id});
+    let mv = json!({"customer_id": customer_id, "appointment_id": appointment_id, "new_start": new_start});
+    line.llm.push(stream(tool_call_reply(
+        "call_list",
+        "list_upcoming_appointments",
+        &[&list.to_string()],
+    )));
+    line.llm.push(stream(text_reply(&[
+        "I can move it to ",
+        &spoken,
+        ". Is that right?",
+    ])));
+    line.llm.push(stream(tool_call_reply(
+        "call_move",
+        "reschedule_appointment",
+        &[&mv.to_string()],
+    )));
+    line.llm.push(stream(text_then_tool_reply(
+        "Done, it's moved. Goodbye!",
+        "call_end",
+        "end_call",
+        "{}",
+    )));
+    let sid = "CAconversation000000000reschedule";
+    let summary = line
+        .call(
+            MARIA,
+            sid,
+            &[
+                (
+                    "reschedule",
+                    "I need to move my appointment to tomorrow morning.",
+                ),
+                ("yes_correct", "Yes, that's right."),
+            ],
+        )
+        .await;
+    assert!(summary.turns[0].latency.is_some(), "{:?}", summary.turns);
+    assert_eq!(summary.close_reason.as_deref(), Some("1000 "));
+    let (outcome, _) = line.record(sid).await;
+    assert_eq!(outcome.as_deref(), Some("rescheduled"));
+    let upcoming = line
+        .tool(MARIA, "list_upcoming_appointments", list.clone())
+        .await;
+    let moved = upcoming["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == appointment_id)
+        .unwrap()
+        .clone();
+    assert_eq!(moved["start"], new_start.as_str());
+
+    // A second call cancels it.
+    let cancel = json!({"customer_id": customer_id, "appointment_id": appointment_id});
+    line.llm.push(stream(text_reply(&[
+        "Cancel your appointment on ",
+        &spoken,
+        "?",
+    ])));
+    line.llm.push(stream(tool_call_reply(
+        "call_cancel",
+        "cancel_appointment",
+        &[&cancel.to_string()],
+    )));
+    line.llm.push(stream(text_then_tool_reply(
+        "It's cancelled. Goodbye!",
+        "call_end",
+        "end_call",
+        "{}",
+    )));
+    let sid = "CAconversation0000000000000cancel";
+    line.call(
+        MARIA,
+        sid,
+        &[
+            ("cancel", "I'd like to cancel my appointment, please."),
+            ("yes_correct", "Yes, that's right."),
+        ],
+    )
+    .await;
+    let (outcome, _) = line.record(sid).await;
+    assert_eq!(outcome.as_deref(), Some("cancelled"));
+    let upcoming = line.tool(MARIA, "list_upcoming_appointments", list).await;
+    assert!(
+        upcoming["appointments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["id"] != appointment_id),
+        "{upcoming}"
+    );
+    line.app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_caller_is_created_as_a_customer() {
+    let line = Line::open().await;
+    let stranger = "+15125550177";
+    let create = json!({"name": "Sam Rivera"});
+    line.llm
+        .push(stream(text_reply(&["Welcome! ", "What's your name?"])));
+    line.llm.push(stream(tool_call_reply(
+        "call_create",
+        "create_customer",
+        &[&create.to_string()],
+    )));
+    line.llm.push(stream(text_then_tool_reply(
+        "Thanks Sam, you're in our system. Goodbye!",
+        "call_end",
+        "end_call",
+        "{}",
+    )));
+    let sid = "CAconversation00000000000unknown1";
+    line.call(
+        stranger,
+        sid,
+        &[
+            (
+                "book_oil_change",
+                "Hi, I'd like to book an oil change for my Honda.",
+            ),
+            ("my_name", "My name is Sam Rivera."),
+        ],
+    )
+    .await;
+    let found = line.tool(stranger, "lookup_customer", json!({})).await;
+    assert_eq!(found["found"], true, "{found}");
+    assert_eq!(found["customer"]["name"], "Sam Rivera");
+    assert_eq!(found["customer"]["phone"], stranger);
+    // The greeting was not personal, and the prompt said the number is unknown.
+    let (_, turns) = line.record(sid).await;
+    assert_eq!(
+        turns[0].1,
+        "Thanks for calling Lone Star Auto Service. How can I help you today?"
+    );
+    let system = line.llm_requests()[0]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(system.contains("\"found\":false"), "{system}");
+    line.app.stop().await;
+}
