@@ -234,6 +234,9 @@ async fn main() -> anyhow::Result<()> {
                     .unwrap_or_default(),
                 summary.agent_audio.len() as f64 / 8000.0
             );
+            if let Some(twiml) = &summary.after_stream {
+                println!("after the stream, Twilio is told: {twiml}");
+            }
             if let Some(path) = save {
                 let bytes = callbridge::audio::wav::write(
                     callbridge::audio::AudioFormat::MULAW_8K,

@@ -71,7 +71,9 @@ pub struct ProviderSettings {
     pub deepgram_stt_url: Url,
     /// `DEEPGRAM_STT_MODEL`.
     pub deepgram_stt_model: String,
-    /// `DEEPGRAM_ENDPOINTING_MS`: silence that ends a segment.
+    /// `DEEPGRAM_ENDPOINTING_MS`: silence that ends a segment. Turns end sooner on local
+    /// voice activity (`Finalize`); this is the backstop, long enough not to cut a caller
+    /// who pauses at a comma.
     pub deepgram_endpointing_ms: u32,
     /// `DEEPGRAM_UTTERANCE_END_MS`: word-timing gap that ends an utterance (0: off).
     pub deepgram_utterance_end_ms: u32,
@@ -253,7 +255,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
             &["ws", "wss"],
         ),
         deepgram_stt_model: r.string("DEEPGRAM_STT_MODEL", "nova-3"),
-        deepgram_endpointing_ms: r.ranged("DEEPGRAM_ENDPOINTING_MS", 300, 10, 5_000) as u32,
+        deepgram_endpointing_ms: r.ranged("DEEPGRAM_ENDPOINTING_MS", 500, 10, 5_000) as u32,
         deepgram_utterance_end_ms: r.ranged("DEEPGRAM_UTTERANCE_END_MS", 1000, 0, 5_000) as u32,
         deepgram_keyterms,
         stt_max_reconnects: r.ranged("STT_MAX_RECONNECTS", 3, 0, 20) as u32,

@@ -71,6 +71,9 @@ pub struct CallSummary {
     pub agent_audio: Vec<u8>,
     /// Why the socket closed, if the server said.
     pub close_reason: Option<String>,
+    /// When the server ended the stream: the TwiML its `<Connect action>` answered with, as
+    /// Twilio would fetch it (a `<Dial>` to the service desk, a `<Hangup/>`...).
+    pub after_stream: Option<String>,
 }
 
 /// Reads a WAV clip as 8 kHz mu-law, converting other formats.
@@ -145,31 +148,7 @@ pub async fn place_call(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let http = reqwest::Client::new();
-    let post_to = match &plan.connect_to {
-        Some(c) => c
-            .join("/twilio/voice")
-            .map_err(|e| SimError::Webhook(e.to_string()))?,
-        None => voice.clone(),
-    };
-    let mut request = http.post(post_to).form(&form);
-    if let Some(token) = &plan.auth_token {
-        request = request.header(
-            "X-Twilio-Signature",
-            signature::compute(token, voice.as_str(), &form),
-        );
-    }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| SimError::Webhook(e.to_string()))?;
-    let status = response.status();
-    let xml = response
-        .text()
-        .await
-        .map_err(|e| SimError::Webhook(e.to_string()))?;
-    if !status.is_success() {
-        return Err(SimError::Webhook(format!("HTTP {status}: {xml}")));
-    }
+    let xml = post_webhook(&http, &plan, &voice, &form).await?;
     let (stream_url, parameters) = parse_stream_twiml(&xml)
         .ok_or_else(|| SimError::Webhook(format!("no <Stream> in the answer (busy?): {xml}")))?;
     let signed_url = stream_url.clone();
@@ -216,6 +195,7 @@ pub async fn place_call(
     let deadline = now + plan.max_duration;
     let mut turns = Vec::new();
     let mut close_reason = None;
+    let mut server_closed = false;
     'call: loop {
         while let Some(o) = leg.poll_output() {
             match o {
@@ -243,20 +223,79 @@ pub async fn place_call(
                 Some(Ok(Message::Text(t))) => leg.handle_text(&t),
                 Some(Ok(Message::Close(c))) => {
                     close_reason = c.map(|c| format!("{} {}", c.code, c.reason));
+                    server_closed = true;
                     break;
                 }
-                None => break,
+                None => {
+                    server_closed = true;
+                    break;
+                }
                 Some(Err(e)) => return Err(SimError::Media(e.to_string())),
                 Some(Ok(_)) => {}
             },
             _ = tokio::time::sleep_until(wake) => leg.handle_timeout(Instant::now()),
         }
     }
+    // Like Twilio: when the stream ends from our side, ask the action URL what comes next.
+    let action = connect_action(&xml).and_then(|a| Url::parse(&a).ok());
+    let after_stream = match action {
+        Some(url) if server_closed => {
+            let mut form = form;
+            form.retain(|(k, _)| k != "CallStatus");
+            form.push(("CallStatus".into(), "in-progress".into()));
+            Some(post_webhook(&http, &plan, &url, &form).await?)
+        }
+        _ => None,
+    };
     Ok(CallSummary {
         turns,
         agent_audio: leg.played().to_vec(),
         close_reason,
+        after_stream,
     })
+}
+
+/// Posts a signed Twilio webhook to `public` (or the same path on `connect_to`) and returns
+/// the TwiML answer.
+async fn post_webhook(
+    http: &reqwest::Client,
+    plan: &CallPlan,
+    public: &Url,
+    form: &[(String, String)],
+) -> Result<String, SimError> {
+    let post_to = match &plan.connect_to {
+        Some(c) => c
+            .join(public.path())
+            .map_err(|e| SimError::Webhook(e.to_string()))?,
+        None => public.clone(),
+    };
+    let mut request = http.post(post_to).form(form);
+    if let Some(token) = &plan.auth_token {
+        request = request.header(
+            "X-Twilio-Signature",
+            signature::compute(token, public.as_str(), form),
+        );
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SimError::Webhook(e.to_string()))?;
+    let status = response.status();
+    let xml = response
+        .text()
+        .await
+        .map_err(|e| SimError::Webhook(e.to_string()))?;
+    if !status.is_success() {
+        return Err(SimError::Webhook(format!("HTTP {status}: {xml}")));
+    }
+    Ok(xml)
+}
+
+/// The `action` URL of `<Connect>`, if any.
+pub fn connect_action(xml: &str) -> Option<String> {
+    let at = xml.find("<Connect")?;
+    let tag = &xml[at..at + xml[at..].find('>')?];
+    attribute(tag, "action")
 }
 
 #[cfg(test)]
@@ -272,6 +311,10 @@ mod tests {
             Some("https://b.example/twilio/after-stream"),
         );
         let (url, params) = parse_stream_twiml(&xml).unwrap();
+        assert_eq!(
+            connect_action(&xml).as_deref(),
+            Some("https://b.example/twilio/after-stream")
+        );
         assert_eq!(url, "wss://b.example/twilio/media");
         assert_eq!(params, [("token".to_string(), "v1.12.a&b\"c".to_string())]);
         assert!(parse_stream_twiml("<Response><Say>busy</Say></Response>").is_none());

@@ -34,6 +34,11 @@ struct Line {
 impl Line {
     /// Agent mode against fresh fakes; the demo CRM seeded as of today.
     async fn open() -> Self {
+        Self::open_with(&[]).await
+    }
+
+    /// Agent mode with more settings.
+    async fn open_with(extra: &[(&str, &str)]) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()))
             .with_test_writer()
@@ -41,7 +46,7 @@ impl Line {
         let stt = FakeDeepgramStt::start(KEY, Duration::from_secs(10)).await;
         let tts = FakeDeepgramTts::start(KEY, TtsBehaviour::default()).await;
         let llm = FakeOpenAi::start(Some(OPENAI_KEY)).await;
-        let app = spawn_app_with(&[
+        let mut env = vec![
             ("CALL_MODE", "agent"),
             ("DEEPGRAM_API_KEY", KEY),
             ("DEEPGRAM_STT_URL", &stt.url),
@@ -50,8 +55,9 @@ impl Line {
             ("OPENAI_API_KEY", OPENAI_KEY),
             ("OPENAI_BASE_URL", &llm.base_url),
             ("SERVICE_DESK_NUMBER", "+15125550199"),
-        ])
-        .await;
+        ];
+        env.extend_from_slice(extra);
+        let app = spawn_app_with(&env).await;
         let data = callbridge::crm::seed::parse(callbridge::crm::seed::DEMO_FIXTURE).unwrap();
         let today = Utc::now()
             .with_timezone(&chrono_tz::America::Chicago)
@@ -100,19 +106,24 @@ impl Line {
         call_sid: &str,
         clips: &[(&str, &'static str)],
     ) -> CallSummary {
+        let turns = clips.iter().map(|(c, _)| said(c)).collect();
+        let phrases = clips.iter().map(|(_, p)| *p).collect();
+        self.call_with(from, call_sid, phrases, turns).await
+    }
+
+    /// A call with any turns (barge-ins, keypresses); `phrases` are what speech recognition
+    /// hears, one per stretch of speech.
+    async fn call_with(
+        &self,
+        from: &str,
+        call_sid: &str,
+        phrases: Vec<&'static str>,
+        turns: Vec<CallerTurn>,
+    ) -> CallSummary {
         self.stt.push(ConnScript {
-            phrases: clips.iter().map(|(_, p)| *p).collect(),
+            phrases,
             ..ConnScript::default()
         });
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls");
-        let turns = clips
-            .iter()
-            .map(|(clip, _)| CallerTurn {
-                audio: load_clip(&dir.join(format!("{clip}.wav"))).unwrap(),
-                barge_in_after: None,
-                dtmf: None,
-            })
-            .collect();
         let plan = CallPlan {
             base_url: url::Url::parse(PUBLIC_URL).unwrap(),
             connect_to: Some(
@@ -155,6 +166,16 @@ impl Line {
     /// The requests the LLM got, as (role, content or tool names) per message of the last.
     fn llm_requests(&self) -> Vec<Value> {
         self.llm.requests().into_iter().map(|r| r.body).collect()
+    }
+}
+
+/// A turn saying the caller clip `name`.
+fn said(name: &str) -> CallerTurn {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls");
+    CallerTurn {
+        audio: load_clip(&dir.join(format!("{name}.wav"))).unwrap(),
+        barge_in_after: None,
+        dtmf: None,
     }
 }
 
@@ -501,5 +522,163 @@ async fn an_unknown_caller_is_created_as_a_customer() {
         .unwrap()
         .to_string();
     assert!(system.contains("\"found\":false"), "{system}");
+    line.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_transfer_key_hands_the_caller_to_the_service_desk_after_the_stream() {
+    let line = Line::open().await;
+    let sid = "CAconversation0000000000000dtmf01";
+    let summary = line
+        .call_with(
+            MARIA,
+            sid,
+            Vec::new(),
+            vec![CallerTurn {
+                audio: Vec::new(),
+                barge_in_after: None,
+                dtmf: Some('0'),
+            }],
+        )
+        .await;
+    // Twilio asks the <Connect action> what follows: a <Dial> to the desk.
+    let twiml = summary.after_stream.expect("the server ended the stream");
+    assert!(twiml.contains("<Dial>+15125550199</Dial>"), "{twiml}");
+    let (outcome, turns) = line.record(sid).await;
+    assert_eq!(outcome.as_deref(), Some("transferred"));
+    assert!(
+        turns
+            .iter()
+            .any(|(s, t)| s == "agent" && t == "Let me connect you with our service desk."),
+        "{turns:?}"
+    );
+    assert!(line.llm_requests().is_empty(), "no LLM needed to transfer");
+    line.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_language_model_is_admitted_and_the_caller_transferred() {
+    // No replies scripted: the fake answers 500, before and after retries.
+    let line = Line::open().await;
+    let sid = "CAconversation00000000000llmfail1";
+    let summary = line
+        .call(
+            MARIA,
+            sid,
+            &[("hours", "What time do you open on Saturday?")],
+        )
+        .await;
+    let twiml = summary.after_stream.expect("the server ended the stream");
+    assert!(twiml.contains("<Dial>+15125550199</Dial>"), "{twiml}");
+    let (outcome, turns) = line.record(sid).await;
+    assert_eq!(outcome.as_deref(), Some("transferred"));
+    assert!(
+        turns
+            .iter()
+            .any(|(s, t)| s == "system" && t.contains("the language model failed")),
+        "{turns:?}"
+    );
+    assert!(!line.llm_requests().is_empty());
+    line.app.stop().await;
+}
+
+#[tokio::test]
+async fn rest_call_control_redirects_the_live_call_through_twilios_api() {
+    let twilio = crate::fakes::twilio_rest::FakeTwilioRest::start(
+        "AC0123",
+        AUTH_TOKEN,
+        &["CAconversation0000000000000rest01"],
+    )
+    .await;
+    let line = Line::open_with(&[
+        ("CALL_CONTROL", "rest"),
+        ("TWILIO_ACCOUNT_SID", "AC0123"),
+        ("TWILIO_API_BASE_URL", &twilio.base_url),
+    ])
+    .await;
+    let sid = "CAconversation0000000000000rest01";
+    line.call_with(
+        MARIA,
+        sid,
+        Vec::new(),
+        vec![CallerTurn {
+            audio: Vec::new(),
+            barge_in_after: None,
+            dtmf: Some('0'),
+        }],
+    )
+    .await;
+    let updates = twilio.updates(sid);
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert!(
+        updates[0]["Twiml"].contains("<Dial>+15125550199</Dial>"),
+        "{updates:?}"
+    );
+    line.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_caller_who_talks_over_the_agent_stops_it_and_the_record_says_what_they_heard() {
+    let line = Line::open().await;
+    let long = [
+        "Sure, we do oil changes every day of the week. ",
+        "A conventional oil change takes about forty five minutes and costs eighty nine dollars and ninety nine cents. ",
+        "We also check your tire pressure, your fluids, your lights and your wiper blades at no extra charge. ",
+        "If you like, I can look for the first free morning slot this week. ",
+    ];
+    line.llm.push(stream(text_reply(&long)));
+    line.llm.push(stream(text_then_tool_reply(
+        "Of course. Goodbye!",
+        "call_end",
+        "end_call",
+        "{}",
+    )));
+    let sid = "CAconversation00000000000bargein1";
+    let mut barge = said("barge_in");
+    barge.barge_in_after = Some(Duration::from_millis(500));
+    line.call_with(
+        MARIA,
+        sid,
+        vec![
+            "Hi, I'd like to book an oil change for my Honda.",
+            "Actually, wait a second.",
+        ],
+        vec![said("book_oil_change"), barge],
+    )
+    .await;
+    // The agent stopped: TTS was cleared, and its reply in the record and in the next
+    // request is cut to what the caller heard.
+    assert!(line.tts.record().clears >= 1);
+    let turns = calls::with_turns(&line.app.state.db, sid)
+        .await
+        .unwrap()
+        .unwrap()
+        .1;
+    let reply = turns
+        .iter()
+        .find(|t| t.text.starts_with("Sure, we do oil changes"))
+        .expect("the long reply was recorded");
+    let heard = reply
+        .heard_text
+        .clone()
+        .expect("the barge-in recorded what was heard");
+    assert!(
+        !heard.is_empty() && heard.len() < reply.text.len() / 2,
+        "heard {heard:?} of {:?}",
+        reply.text
+    );
+    let requests = line.llm_requests();
+    assert_eq!(requests.len(), 2);
+    let cut = requests[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "assistant")
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(cut.ends_with("(interrupted)") && cut.len() < 180, "{cut}");
     line.app.stop().await;
 }

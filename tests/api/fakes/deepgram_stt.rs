@@ -1,7 +1,7 @@
 //! A fake Deepgram live-transcription server (`/v1/listen` WebSocket). It checks the
 //! handshake as Deepgram does (`Authorization: Token <key>`, `encoding`/`sample_rate`/`model`
-//! in the query), "recognises" scripted utterances by how much audio has arrived (endpointing
-//! 300 ms after an utterance's end), answers `Finalize` with a `from_finalize` final,
+//! in the query), "recognises" scripted utterances by how much audio has arrived (a final
+//! `endpointing` ms, from the query, after an utterance's end), answers `Finalize` with a `from_finalize` final,
 //! `CloseStream` with the last results, `Metadata` and a close, counts `KeepAlive`s, closes
 //! an idle socket as Deepgram does, and can cut the connection at a point in the audio.
 
@@ -100,6 +100,7 @@ pub struct FakeDeepgramStt {
     state: Arc<Mutex<State>>,
 }
 
+/// Endpointing when the client does not ask (`endpointing` in the query, ms).
 const ENDPOINTING: f64 = 0.3;
 
 impl FakeDeepgramStt {
@@ -229,6 +230,13 @@ async fn serve(
         )
     };
     let bytes_per_sec = rate * if encoding == "linear16" { 2.0 } else { 1.0 };
+    let endpointing = record
+        .lock()
+        .unwrap()
+        .query
+        .get("endpointing")
+        .and_then(|v| v[0].parse::<f64>().ok())
+        .map_or(ENDPOINTING, |ms| ms / 1000.0);
     let mut bursts = Bursts::default();
     let mut started = vec![false; script.utterances.len()];
     let mut finalised = vec![false; script.utterances.len()];
@@ -282,7 +290,7 @@ async fn serve(
                         }
                     } else if let Some((start, finalised)) = bursts.current {
                         bursts.quiet_secs += frame_secs;
-                        if bursts.quiet_secs >= ENDPOINTING {
+                        if bursts.quiet_secs >= endpointing {
                             bursts.current = None;
                             if !finalised {
                                 bursts.next += 1;
@@ -312,7 +320,7 @@ async fn serve(
                         ws.send(Message::text(results(u, false, false, false, heard)))
                             .await?;
                     }
-                    if started[i] && !finalised[i] && heard >= u.end + ENDPOINTING {
+                    if started[i] && !finalised[i] && heard >= u.end + endpointing {
                         finalised[i] = true;
                         ws.send(Message::text(results(u, true, true, false, heard)))
                             .await?;
