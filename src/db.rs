@@ -57,6 +57,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
         // One writer at a time is SQLite's model; a small pool avoids lock contention.
         options.max_connections(4);
     }
+    if sqlite_path(url).is_some() {
+        // Write-ahead logging: a commit is one append and one fsync (the rollback journal
+        // takes several), and readers never wait for the writer. `synchronous` stays FULL, so
+        // a committed booking survives a power cut.
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+        });
+    }
     Database::connect(options).await.map_err(DbError::Connect)
 }
 
@@ -83,6 +91,24 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sqlite_files_use_write_ahead_logging() {
+        let dir = std::env::temp_dir().join(format!("callbridge-wal-{}", std::process::id()));
+        let url = format!("sqlite://{}/wal.db?mode=rwc", dir.display());
+        let db = connect(&url).await.unwrap();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA journal_mode",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "wal");
+        drop(db);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn sqlite_paths_are_found() {

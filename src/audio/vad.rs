@@ -83,6 +83,10 @@ pub struct VoiceActivity {
     silence_started_at: u64,
     speech_ms: u64,
     floor_db: f32,
+    /// The detector has not seen the frames since the last loud one (they were too quiet to
+    /// be speech whatever it said); these are the last of them, to warm it up again.
+    skipped: Vec<i16>,
+    detector_stale: bool,
 }
 
 impl std::fmt::Debug for VoiceActivity {
@@ -130,6 +134,8 @@ impl VoiceActivity {
             silence_started_at: 0,
             speech_ms: 0,
             floor_db: -90.0,
+            skipped: Vec::with_capacity(2 * FRAME),
+            detector_stale: false,
         })
     }
 
@@ -175,7 +181,6 @@ impl VoiceActivity {
         let mut at = 0;
         while self.pending.len() - at >= FRAME {
             let frame = &self.pending[at..at + FRAME];
-            let score = self.detector.predict_i16(frame);
             let level = level_dbfs(frame);
             // The floor drops to any quieter frame and creeps up over about a second and a half.
             self.floor_db = if self.position_ms == 0 || level < self.floor_db {
@@ -183,9 +188,28 @@ impl VoiceActivity {
             } else {
                 self.floor_db + (level - self.floor_db) * 0.01
             };
-            let voiced = score >= self.config.threshold
-                && level >= self.config.min_level_dbfs
+            let loud = level >= self.config.min_level_dbfs
                 && level >= self.floor_db + self.config.above_floor_db;
+            // The detector (most of the cost) only scores frames loud enough to be speech:
+            // a caller is quiet most of a call. After quiet frames it is first shown the last
+            // two of them, as its window spans three frames.
+            let voiced = if loud {
+                if self.detector_stale {
+                    for quiet in self.skipped.chunks_exact(FRAME) {
+                        self.detector.predict_i16(quiet);
+                    }
+                    self.skipped.clear();
+                    self.detector_stale = false;
+                }
+                self.detector.predict_i16(frame) >= self.config.threshold
+            } else {
+                if self.skipped.len() >= 2 * FRAME {
+                    self.skipped.drain(..FRAME);
+                }
+                self.skipped.extend_from_slice(frame);
+                self.detector_stale = true;
+                false
+            };
             at += FRAME;
             if let Some(e) = self.step(voiced) {
                 events.push(e);

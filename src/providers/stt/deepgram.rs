@@ -54,6 +54,10 @@ pub struct DeepgramSttConfig {
     pub replay_secs: u32,
     /// After `CloseStream`, how long to wait for the last results.
     pub close_timeout: Duration,
+    /// Audio is sent in messages of at least this much (carriers deliver 20 ms frames; one
+    /// WebSocket message each is most of a bridge's CPU). `Finalize` and `Finish` send what is
+    /// held first, so turn ends are not delayed.
+    pub chunk: Duration,
 }
 
 impl DeepgramSttConfig {
@@ -69,6 +73,7 @@ impl DeepgramSttConfig {
             reconnect_backoff: Duration::from_millis(200),
             replay_secs: 30,
             close_timeout: Duration::from_secs(3),
+            chunk: Duration::from_millis(60),
         }
     }
 }
@@ -110,6 +115,10 @@ impl SpeechToText for DeepgramStt {
             started: Instant::now(),
             first_result: false,
             finishing: None,
+            held: Vec::new(),
+            held_since: None,
+            chunk_bytes: format.bytes_per_ms().unwrap_or(0)
+                * self.config.chunk.as_millis() as usize,
         };
         let task = tokio::spawn(session.run(format));
         SttStream::new(NAME, audio_tx, control_tx, events_rx, task)
@@ -137,6 +146,12 @@ struct Session {
     first_result: bool,
     /// Set by `Finish`: when to stop waiting for the last results.
     finishing: Option<Instant>,
+    /// Audio waiting to make up a chunk, and when its first byte came: it goes out after a
+    /// chunk's time even if no more comes (carriers that suppress silence).
+    held: Vec<u8>,
+    held_since: Option<Instant>,
+    /// A chunk's size in the stream's format.
+    chunk_bytes: usize,
 }
 
 impl Session {
@@ -242,12 +257,32 @@ impl Session {
             .map_err(|e| ProviderError::Cut(e.to_string()))
     }
 
+    /// Sends the audio held back for a full chunk.
+    async fn send_held(&mut self, socket: &mut Socket) -> Result<(), ProviderError> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let audio = std::mem::take(&mut self.held);
+        self.held_since = None;
+        self.buffer.sent(&audio);
+        Self::send(socket, Message::binary(audio)).await
+    }
+
+    /// Sends everything pushed so far, held or queued.
+    async fn send_queued(&mut self, socket: &mut Socket) -> Result<(), ProviderError> {
+        while let Ok(more) = self.audio.try_recv() {
+            self.held.extend_from_slice(&more);
+        }
+        self.send_held(socket).await
+    }
+
     async fn serve(&mut self, socket: &mut Socket) -> Ended {
         let mut last_sent = Instant::now();
         let mut keepalive = tokio::time::interval(self.config.keepalive_every / 2);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let finish_at = self.finishing;
+            let held_until = self.held_since.map(|t| t + self.config.chunk);
             tokio::select! {
                 biased;
                 frame = socket.next() => match frame {
@@ -281,25 +316,33 @@ impl Session {
                 },
                 audio = self.audio.recv(), if self.finishing.is_none() => {
                     let Some(audio) = audio else { return Ended::Abandoned };
-                    self.buffer.sent(&audio);
-                    if let Err(e) = Self::send(socket, Message::binary(audio)).await {
-                        return Ended::Dropped(e);
+                    self.held_since.get_or_insert_with(Instant::now);
+                    self.held.extend_from_slice(&audio);
+                    // Whatever else is queued joins it: a busy bridge sends fewer messages.
+                    while let Ok(more) = self.audio.try_recv() {
+                        self.held.extend_from_slice(&more);
                     }
-                    last_sent = Instant::now();
+                    if self.held.len() >= self.chunk_bytes {
+                        if let Err(e) = self.send_held(socket).await {
+                            return Ended::Dropped(e);
+                        }
+                        last_sent = Instant::now();
+                    }
                 }
                 control = self.control.recv(), if self.finishing.is_none() => match control {
                     Some(SttControl::Finalize) => {
+                        // Everything the caller said so far goes before the Finalize.
+                        if let Err(e) = self.send_queued(socket).await {
+                            return Ended::Dropped(e);
+                        }
                         if let Err(e) = Self::send(socket, Message::text(FINALIZE)).await {
                             return Ended::Dropped(e);
                         }
                     }
                     Some(SttControl::Finish) | None => {
                         // Audio already queued goes first, then the stream is closed.
-                        while let Ok(audio) = self.audio.try_recv() {
-                            self.buffer.sent(&audio);
-                            if let Err(e) = Self::send(socket, Message::binary(audio)).await {
-                                return Ended::Dropped(e);
-                            }
+                        if let Err(e) = self.send_queued(socket).await {
+                            return Ended::Dropped(e);
                         }
                         if let Err(e) = Self::send(socket, Message::text(CLOSE_STREAM)).await {
                             return Ended::Dropped(e);
@@ -307,6 +350,12 @@ impl Session {
                         self.finishing = Some(Instant::now() + self.config.close_timeout);
                     }
                 },
+                _ = tokio::time::sleep_until(held_until.unwrap_or_else(Instant::now)), if held_until.is_some() => {
+                    if let Err(e) = self.send_held(socket).await {
+                        return Ended::Dropped(e);
+                    }
+                    last_sent = Instant::now();
+                }
                 _ = keepalive.tick(), if self.finishing.is_none() => {
                     if last_sent.elapsed() >= self.config.keepalive_every {
                         if let Err(e) = Self::send(socket, Message::text(KEEP_ALIVE)).await {

@@ -187,6 +187,8 @@ async fn session(socket: WebSocket, shared: Shared, q: HashMap<String, String>) 
     let mut backlog: VecDeque<Value> = VecDeque::new();
     let mut flushed = 0u64;
     let mut cleared = 0u64;
+    // Deepgram's flush budget is per connection.
+    let mut connection_flushes: Vec<Instant> = Vec::new();
     loop {
         let cmd = match backlog.pop_front() {
             Some(c) => c,
@@ -206,11 +208,11 @@ async fn session(socket: WebSocket, shared: Shared, q: HashMap<String, String>) 
                 let over_budget = {
                     let mut r = shared.record.lock().unwrap();
                     let now = Instant::now();
-                    let recent = r
-                        .flushes
+                    let recent = connection_flushes
                         .iter()
                         .filter(|t| now.duration_since(**t) < behaviour.flush_window)
                         .count();
+                    connection_flushes.push(now);
                     r.flushes.push(now);
                     if recent >= 20 {
                         r.warnings += 1;

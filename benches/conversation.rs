@@ -1,0 +1,279 @@
+//! Whole conversations under load: N concurrent simulated callers talk to a real `callbridge`
+//! process in agent mode, whose providers are the protocol-faithful fakes from the tests with
+//! fixed latencies (Deepgram endpointing, LLM first token, TTS first audio). Reports the
+//! voice-to-voice latency the callers measured (end of their speech to the first agent audio
+//! they hear) against the floor a bridge waiting for the provider's endpointing would reach
+//! (endpointing + LLM + TTS), and the server's CPU-seconds per call-minute and memory per call.
+//!
+//! Run: `cargo bench --bench conversation` (CALLS=1,50,200; ENDPOINTING_MS=500 LLM_MS=200
+//! TTS_MS=100 by default). Everything is on loopback, bounded in count and time; each level
+//! gets a fresh server process, ended by PID.
+
+#![allow(clippy::disallowed_methods)] // A load generator reads the clock and its environment.
+
+mod common;
+#[allow(dead_code)] // The benchmark uses only some of what the tests' fakes offer.
+#[path = "../tests/api/fakes/mod.rs"]
+mod fakes;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use callbridge::simulator::leg::CallerTurn;
+use callbridge::simulator::run::{CallPlan, load_clip, place_call};
+use common::{cpu_seconds, env_or, free_port, rss_mib};
+use fakes::deepgram_stt::{ConnScript, FakeDeepgramStt};
+use fakes::deepgram_tts::{FakeDeepgramTts, TtsBehaviour};
+use fakes::openai::{FakeOpenAi, Reply, text_reply};
+
+const KEY: &str = "bench-key";
+/// What each caller says, and what the fake recognizer hears for it.
+const SCRIPT: [(&str, &str); 4] = [
+    (
+        "book_oil_change",
+        "Hi, I'd like to book an oil change for my Honda.",
+    ),
+    ("tuesday_morning", "Tuesday morning would be great."),
+    ("yes_nine", "Yes, nine o'clock works for me."),
+    ("hours", "What time do you open on Saturday?"),
+];
+
+struct Level {
+    calls: usize,
+    v2v: Vec<Duration>,
+    unanswered: usize,
+    cpu_per_call_minute: f64,
+    mib_per_call: f64,
+    wall: f64,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_callbridge"));
+    c.env_clear()
+        .env("CALL_MODE", "agent")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("DATABASE_URL", db)
+        .env("STREAM_TOKEN_SECRET", "bench")
+        .env("MAX_CALLS", "1000")
+        .env("DEEPGRAM_API_KEY", KEY)
+        .env("DEEPGRAM_STT_URL", &fakes.stt.url)
+        .env("DEEPGRAM_TTS_URL", &fakes.tts.ws_url)
+        .env("DEEPGRAM_TTS_REST_URL", &fakes.tts.rest_url)
+        .env("DEEPGRAM_ENDPOINTING_MS", endpointing_ms.to_string())
+        .env("OPENAI_API_KEY", KEY)
+        .env("OPENAI_BASE_URL", &fakes.llm.base_url)
+        .env(
+            "LOG_LEVEL",
+            std::env::var("SERVER_LOG").unwrap_or_else(|_| "error".into()),
+        )
+        .env("LOG_FORMAT", "pretty")
+        .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)));
+    c
+}
+
+struct Fakes {
+    stt: FakeDeepgramStt,
+    tts: FakeDeepgramTts,
+    llm: FakeOpenAi,
+}
+
+async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64) -> Level {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("callbridge-conv-{}-{calls}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
+    let seeded = server(port, &db, fakes, endpointing_ms)
+        .args(["seed", "--if-empty"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(seeded.success(), "seeding failed");
+    let mut child = server(port, &db, fakes, endpointing_ms)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let client = reqwest::Client::new();
+    let up_by = Instant::now() + Duration::from_secs(30);
+    while client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < up_by, "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Every call's recognizer hears the script; every LLM turn answers alike.
+    for _ in 0..calls {
+        fakes.stt.push(ConnScript {
+            phrases: SCRIPT.iter().map(|(_, p)| *p).collect(),
+            ..ConnScript::default()
+        });
+        for _ in SCRIPT {
+            fakes.llm.push(Reply::Stream {
+                chunks: text_reply(&["Sure, I can help with that. ", "What day would suit you?"]),
+                first_delay: Duration::from_millis(llm_ms),
+                gap: Duration::from_millis(10),
+                cut_after: None,
+            });
+        }
+    }
+    let dir_calls = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls");
+    let turns: Vec<CallerTurn> = SCRIPT
+        .iter()
+        .map(|(clip, _)| CallerTurn {
+            audio: load_clip(&dir_calls.join(format!("{clip}.wav"))).unwrap(),
+            barge_in_after: None,
+            dtmf: None,
+        })
+        .collect();
+    let idle_rss = rss_mib(pid);
+    let cpu0 = cpu_seconds(pid);
+    let t0 = Instant::now();
+    // Calls arrive over one second, as a burst of real calls would.
+    let tasks: Vec<_> = (0..calls)
+        .map(|i| {
+            let plan = CallPlan {
+                base_url: url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+                connect_to: None,
+                auth_token: None,
+                from: "+15125550101".into(),
+                to: "+15125550100".into(),
+                call_sid: format!("CA{i:032}"),
+                turns: turns.clone(),
+                answer_gap: Duration::from_millis(200),
+                patience: Duration::from_secs(5),
+                max_duration: Duration::from_secs(90),
+            };
+            let delay = Duration::from_millis((i as u64 * 1000) / calls as u64);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let started = Instant::now();
+                let summary = place_call(plan, |_| {}).await;
+                (summary, started.elapsed())
+            })
+        })
+        .collect();
+    let mut peak_rss = idle_rss;
+    let mut pending = tasks;
+    let mut results = Vec::new();
+    while !pending.is_empty() {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        peak_rss = peak_rss.max(rss_mib(pid));
+        let (done, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|t| t.is_finished());
+        for t in done {
+            results.push(t.await.unwrap());
+        }
+        pending = rest;
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid) - cpu0;
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+
+    let mut v2v = Vec::new();
+    let mut unanswered = 0;
+    let mut call_minutes = 0.0;
+    for (summary, length) in results {
+        call_minutes += length.as_secs_f64() / 60.0;
+        match summary {
+            Ok(s) => {
+                for t in &s.turns {
+                    if std::env::var("SHOW_TURNS").is_ok() {
+                        eprintln!("turn {} latency {:?}", t.index, t.latency);
+                    }
+                    match t.latency {
+                        Some(l) => v2v.push(l),
+                        None => unanswered += 1,
+                    }
+                }
+                unanswered += SCRIPT.len().saturating_sub(s.turns.len());
+            }
+            Err(e) => {
+                eprintln!("call failed: {e}");
+                unanswered += SCRIPT.len();
+            }
+        }
+    }
+    v2v.sort();
+    Level {
+        calls,
+        v2v,
+        unanswered,
+        cpu_per_call_minute: cpu / call_minutes,
+        mib_per_call: (peak_rss - idle_rss) / calls as f64,
+        wall,
+    }
+}
+
+fn main() {
+    let levels: Vec<usize> = std::env::var("CALLS")
+        .unwrap_or_else(|_| "1,50,200".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let endpointing_ms = env_or("ENDPOINTING_MS", 500);
+    let llm_ms = env_or("LLM_MS", 200);
+    let tts_ms = env_or("TTS_MS", 100);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let fakes = Fakes {
+            stt: FakeDeepgramStt::start(KEY, Duration::from_secs(10)).await,
+            tts: FakeDeepgramTts::start(
+                KEY,
+                TtsBehaviour {
+                    first_audio_delay: Duration::from_millis(tts_ms),
+                    ..TtsBehaviour::default()
+                },
+            )
+            .await,
+            llm: FakeOpenAi::start(Some(KEY)).await,
+        };
+        let floor = endpointing_ms + llm_ms + tts_ms;
+        println!(
+            "fixed provider latencies: endpointing {endpointing_ms} ms, LLM first token {llm_ms} ms, \
+             TTS first audio {tts_ms} ms; floor without local VAD {floor} ms"
+        );
+        println!(
+            "{:>5} {:>8} {:>8} {:>8} {:>10} {:>14} {:>10} {:>8}",
+            "calls", "turns", "v2v p50", "v2v p99", "vs floor", "CPU-s/call-min", "MiB/call", "wall s"
+        );
+        for calls in levels {
+            let l = run_level(calls, &fakes, llm_ms, endpointing_ms).await;
+            let p50 = percentile(&l.v2v, 0.5);
+            println!(
+                "{:>5} {:>8} {:>7.0}ms {:>7.0}ms {:>+9.0}ms {:>14.3} {:>10.3} {:>8.1}{}",
+                l.calls,
+                l.v2v.len(),
+                p50,
+                percentile(&l.v2v, 0.99),
+                p50 - floor as f64,
+                l.cpu_per_call_minute,
+                l.mib_per_call,
+                l.wall,
+                if l.unanswered > 0 {
+                    format!("  ({} turns unanswered)", l.unanswered)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    });
+}
