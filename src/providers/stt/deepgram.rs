@@ -50,7 +50,8 @@ pub struct DeepgramSttConfig {
     pub max_reconnects: u32,
     /// First backoff; doubled per attempt, capped at 2 s.
     pub reconnect_backoff: Duration,
-    /// How much unfinalised audio is kept for replay.
+    /// How much unfinalised audio is kept for replay. A caller's turn is a few seconds; more
+    /// would be silence while the agent talks, held in memory for every call.
     pub replay_secs: u32,
     /// After `CloseStream`, how long to wait for the last results.
     pub close_timeout: Duration,
@@ -71,7 +72,7 @@ impl DeepgramSttConfig {
             keepalive_every: Duration::from_secs(4),
             max_reconnects: 3,
             reconnect_backoff: Duration::from_millis(200),
-            replay_secs: 30,
+            replay_secs: 10,
             close_timeout: Duration::from_secs(3),
             chunk: Duration::from_millis(60),
         }

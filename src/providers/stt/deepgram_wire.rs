@@ -241,6 +241,10 @@ impl ReplayBuffer {
         if self.bytes_per_sec == 0.0 {
             return; // variable-rate audio (Opus) cannot be aligned with result times
         }
+        // Sized once to the cap: growth by doubling would overshoot it.
+        if self.audio.capacity() == 0 {
+            self.audio.reserve_exact(self.max_bytes + 1024);
+        }
         self.audio.extend(audio);
         let over = self.audio.len().saturating_sub(self.max_bytes);
         if over > 0 {
