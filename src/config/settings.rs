@@ -578,6 +578,37 @@ mod tests {
     }
 
     #[test]
+    fn agent_mode_needs_speech_both_ways_and_a_language_model() {
+        let Err(ConfigError::Invalid(problems)) = load(&[("CALL_MODE", "agent")]) else {
+            panic!("agent mode without providers must be refused");
+        };
+        let named: Vec<&str> = problems.iter().map(|p| p.variable).collect();
+        for want in ["STT_PROVIDER", "LLM_PROVIDER", "TTS_PROVIDER"] {
+            assert!(named.contains(&want), "{named:?}");
+        }
+        let s = load(&[
+            ("CALL_MODE", "agent"),
+            ("DEEPGRAM_API_KEY", "dg"),
+            ("OPENAI_API_KEY", "sk"),
+            ("TRANSFER_DIGIT", "#"),
+        ])
+        .unwrap();
+        assert_eq!(s.mode, CallMode::Agent);
+        assert_eq!(s.conversation.transfer_digit, '#');
+        assert_eq!(
+            s.conversation.call_control,
+            super::super::CallControlMode::Twiml
+        );
+        for bad in [
+            &[("TRANSFER_DIGIT", "00")][..],
+            &[("CALL_CONTROL", "rest")][..],
+            &[("BARGE_IN_MIN_SPEECH_MS", "9000")][..],
+        ] {
+            assert!(load(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn path_in_public_url_is_rejected() {
         assert!(load(&[("PUBLIC_URL", "https://a.example/x?y=1")]).is_err());
     }
