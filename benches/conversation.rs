@@ -6,7 +6,8 @@
 //! (endpointing + LLM + TTS), and the server's CPU-seconds per call-minute and memory per call.
 //!
 //! Run: `cargo bench --bench conversation` (CALLS=1,50,200; ENDPOINTING_MS=500 LLM_MS=200
-//! TTS_MS=100 by default). Everything is on loopback, bounded in count and time; each level
+//! TTS_MS=100 by default; the simulated carrier opens the stream CONNECT_DELAY_MS=300 after
+//! the webhook, as Twilio takes a moment to). Everything is on loopback, bounded in count and time; each level
 //! gets a fresh server process, ended by PID.
 
 #![allow(clippy::disallowed_methods)] // A load generator reads the clock and its environment.
@@ -41,6 +42,8 @@ const SCRIPT: [(&str, &str); 4] = [
 struct Level {
     calls: usize,
     v2v: Vec<Duration>,
+    /// From `start` to the greeting heard.
+    greeting: Vec<Duration>,
     unanswered: usize,
     cpu_per_call_minute: f64,
     mib_per_call: f64,
@@ -157,6 +160,7 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
                 answer_gap: Duration::from_millis(200),
                 patience: Duration::from_secs(5),
                 max_duration: Duration::from_secs(90),
+                connect_delay: Duration::from_millis(env_or("CONNECT_DELAY_MS", 300)),
             };
             let delay = Duration::from_millis((i as u64 * 1000) / calls as u64);
             tokio::spawn(async move {
@@ -188,12 +192,14 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
     let _ = std::fs::remove_dir_all(dir);
 
     let mut v2v = Vec::new();
+    let mut greeting = Vec::new();
     let mut unanswered = 0;
     let mut call_minutes = 0.0;
     for (summary, length) in results {
         call_minutes += length.as_secs_f64() / 60.0;
         match summary {
             Ok(s) => {
+                greeting.extend(s.greeted_after);
                 for t in &s.turns {
                     if std::env::var("SHOW_TURNS").is_ok() {
                         eprintln!("turn {} latency {:?}", t.index, t.latency);
@@ -212,9 +218,11 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
         }
     }
     v2v.sort();
+    greeting.sort();
     Level {
         calls,
         v2v,
+        greeting,
         unanswered,
         cpu_per_call_minute: cpu / call_minutes,
         mib_per_call: (peak_rss - idle_rss) / calls as f64,
@@ -252,19 +260,28 @@ fn main() {
              TTS first audio {tts_ms} ms; floor without local VAD {floor} ms"
         );
         println!(
-            "{:>5} {:>8} {:>8} {:>8} {:>10} {:>14} {:>10} {:>8}",
-            "calls", "turns", "v2v p50", "v2v p99", "vs floor", "CPU-s/call-min", "MiB/call", "wall s"
+            "{:>5} {:>8} {:>8} {:>8} {:>10} {:>10} {:>14} {:>10} {:>8}",
+            "calls",
+            "turns",
+            "v2v p50",
+            "v2v p99",
+            "vs floor",
+            "greet p99",
+            "CPU-s/call-min",
+            "MiB/call",
+            "wall s"
         );
         for calls in levels {
             let l = run_level(calls, &fakes, llm_ms, endpointing_ms).await;
             let p50 = percentile(&l.v2v, 0.5);
             println!(
-                "{:>5} {:>8} {:>7.0}ms {:>7.0}ms {:>+9.0}ms {:>14.3} {:>10.3} {:>8.1}{}",
+                "{:>5} {:>8} {:>7.0}ms {:>7.0}ms {:>+9.0}ms {:>8.0}ms {:>14.3} {:>10.3} {:>8.1}{}",
                 l.calls,
                 l.v2v.len(),
                 p50,
                 percentile(&l.v2v, 0.99),
                 p50 - floor as f64,
+                percentile(&l.greeting, 0.99),
                 l.cpu_per_call_minute,
                 l.mib_per_call,
                 l.wall,

@@ -210,6 +210,7 @@ async fn main() -> anyhow::Result<()> {
                     answer_gap: std::time::Duration::from_millis(answer_gap_ms),
                     patience: std::time::Duration::from_secs(15),
                     max_duration: std::time::Duration::from_secs(max_secs),
+                    connect_delay: std::time::Duration::ZERO,
                 },
                 |t| match t.latency {
                     Some(l) => println!(
@@ -234,6 +235,9 @@ async fn main() -> anyhow::Result<()> {
                     .unwrap_or_default(),
                 summary.agent_audio.len() as f64 / 8000.0
             );
+            if let Some(g) = summary.greeted_after {
+                println!("the agent was first heard {} ms after start", g.as_millis());
+            }
             if let Some(twiml) = &summary.after_stream {
                 println!("after the stream, Twilio is told: {twiml}");
             }

@@ -125,6 +125,8 @@ pub struct CallerLeg {
     played_total: u64,
     played: Vec<u8>,
     agent_started_at: Option<Instant>,
+    /// When the agent was first heard (the greeting).
+    first_heard_at: Option<Instant>,
     /// The last turn's end of speech, waiting for the agent's answer.
     awaiting: Option<(usize, Duration, Instant)>,
     /// Per turn, where its speech ends in its clip (bytes): silence after it is not speech.
@@ -150,6 +152,7 @@ impl CallerLeg {
             played_total: 0,
             played: Vec::new(),
             agent_started_at: None,
+            first_heard_at: None,
             awaiting: None,
             last_heard: now,
             speech_ends: turns_speech_ends(&turns),
@@ -187,6 +190,12 @@ impl CallerLeg {
         });
         frame[name] = body;
         self.send(frame);
+    }
+
+    /// From `start` to the first audible agent audio (the greeting), once heard.
+    pub fn greeted_after(&self) -> Option<Duration> {
+        self.first_heard_at
+            .map(|t| t.saturating_duration_since(self.started))
     }
 
     /// Everything the caller heard of the agent, as played (cleared audio excluded).
@@ -271,6 +280,7 @@ impl CallerLeg {
         // silence at its edges, and an echo line returns the caller's silence too).
         if n > 0 && is_speech(&self.played[from..]) {
             self.last_heard = now;
+            self.first_heard_at.get_or_insert(now);
             if self.agent_started_at.is_none() {
                 self.agent_started_at = Some(now);
             }

@@ -60,6 +60,9 @@ pub struct CallPlan {
     pub patience: Duration,
     /// Hard limit on the call.
     pub max_duration: Duration,
+    /// Between the webhook's answer and opening the media socket, as a carrier takes to set
+    /// up the stream (Twilio: a few hundred ms).
+    pub connect_delay: Duration,
 }
 
 /// What happened.
@@ -71,6 +74,8 @@ pub struct CallSummary {
     pub agent_audio: Vec<u8>,
     /// Why the socket closed, if the server said.
     pub close_reason: Option<String>,
+    /// From `start` to the first agent audio heard (the greeting).
+    pub greeted_after: Option<Duration>,
     /// When the server ended the stream: the TwiML its `<Connect action>` answered with, as
     /// Twilio would fetch it (a `<Dial>` to the service desk, a `<Hangup/>`...).
     pub after_stream: Option<String>,
@@ -151,6 +156,7 @@ pub async fn place_call(
     let xml = post_webhook(&http, &plan, &voice, &form).await?;
     let (stream_url, parameters) = parse_stream_twiml(&xml)
         .ok_or_else(|| SimError::Webhook(format!("no <Stream> in the answer (busy?): {xml}")))?;
+    tokio::time::sleep(plan.connect_delay).await;
     let signed_url = stream_url.clone();
     let mut media = Url::parse(&stream_url).map_err(|e| SimError::Webhook(e.to_string()))?;
     if let Some(c) = &plan.connect_to {
@@ -251,6 +257,7 @@ pub async fn place_call(
         turns,
         agent_audio: leg.played().to_vec(),
         close_reason,
+        greeted_after: leg.greeted_after(),
         after_stream,
     })
 }

@@ -137,6 +137,7 @@ impl Line {
             answer_gap: Duration::from_millis(150),
             patience: Duration::from_secs(5),
             max_duration: Duration::from_secs(45),
+            connect_delay: Duration::ZERO,
         };
         tokio::time::timeout(HANG, place_call(plan, |_| {}))
             .await

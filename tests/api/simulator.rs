@@ -40,6 +40,7 @@ async fn a_simulated_caller_talks_to_the_echo_line_and_hears_itself() {
         answer_gap: Duration::from_millis(200),
         patience: Duration::from_millis(800),
         max_duration: Duration::from_secs(20),
+        connect_delay: Duration::ZERO,
     };
     let mut printed = 0;
     let summary = tokio::time::timeout(HANG, place_call(plan, |_| printed += 1))
