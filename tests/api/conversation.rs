@@ -164,6 +164,23 @@ impl Line {
         panic!("the call log was never closed");
     }
 
+    /// The call ended with a transfer: Twilio was told to dial the desk and the log says so.
+    /// Returns the call's turns.
+    async fn assert_transferred(
+        &self,
+        call_sid: &str,
+        summary: &CallSummary,
+    ) -> Vec<(String, String)> {
+        let twiml = summary
+            .after_stream
+            .as_deref()
+            .expect("the server ended the stream");
+        assert!(twiml.contains("<Dial>+15125550199</Dial>"), "{twiml}");
+        let (outcome, turns) = self.record(call_sid).await;
+        assert_eq!(outcome.as_deref(), Some("transferred"));
+        turns
+    }
+
     /// The requests the LLM got, as (role, content or tool names) per message of the last.
     fn llm_requests(&self) -> Vec<Value> {
         self.llm.requests().into_iter().map(|r| r.body).collect()
@@ -177,6 +194,15 @@ fn said(name: &str) -> CallerTurn {
         audio: load_clip(&dir.join(format!("{name}.wav"))).unwrap(),
         barge_in_after: None,
         dtmf: None,
+    }
+}
+
+/// A turn pressing `digit`.
+fn key(digit: char) -> CallerTurn {
+    CallerTurn {
+        audio: Vec::new(),
+        barge_in_after: None,
+        dtmf: Some(digit),
     }
 }
 
@@ -200,6 +226,16 @@ fn stream(chunks: Vec<String>) -> Reply {
     Reply::stream(chunks)
 }
 
+/// The LLM calls one tool with `arguments`.
+fn tool(id: &str, name: &str, arguments: &Value) -> Reply {
+    stream(tool_call_reply(id, name, &[&arguments.to_string()]))
+}
+
+/// The LLM says `text` and ends the call.
+fn goodbye(text: &str) -> Reply {
+    stream(text_then_tool_reply(text, "call_end", "end_call", "{}"))
+}
+
 fn tool_messages(request: &Value) -> Vec<Value> {
     request["messages"]
         .as_array()
@@ -220,30 +256,18 @@ async fn a_known_caller_books_an_oil_change_and_it_is_in_the_book() {
 
     let find = json!({"service": "Oil change", "date": "tomorrow", "part_of_day": "morning"});
     let book = json!({"customer_id": customer_id, "vehicle_id": vehicle_id, "service": "Oil change", "start": start});
-    line.llm.push(stream(tool_call_reply(
-        "call_find",
-        "find_available_slots",
-        &[&find.to_string()],
-    )));
+    line.llm
+        .push(tool("call_find", "find_available_slots", &find));
     line.llm.push(stream(text_reply(&[
         "I have ",
         &spoken,
         " for an oil change on your Honda Accord. ",
         "Shall I book that?",
     ])));
-    line.llm.push(stream(tool_call_reply(
-        "call_book",
-        "book_appointment",
-        &[&book.to_string()],
-    )));
+    line.llm.push(tool("call_book", "book_appointment", &book));
     line.llm
         .push(stream(text_reply(&["You're all set. ", "Anything else?"])));
-    line.llm.push(stream(text_then_tool_reply(
-        "Thanks for calling, goodbye!",
-        "call_end",
-        "end_call",
-        "{}",
-    )));
+    line.llm.push(goodbye("Thanks for calling, goodbye!"));
 
     let sid = "CAconversation00000000000000book1";
     let summary = line
@@ -384,27 +408,16 @@ async fn a_caller_moves_and_then_cancels_an_appointment() {
 
     let list = json!({"customer_id": customer_id});
     let mv = json!({"customer_id": customer_id, "appointment_id": appointment_id, "new_start": new_start});
-    line.llm.push(stream(tool_call_reply(
-        "call_list",
-        "list_upcoming_appointments",
-        &[&list.to_string()],
-    )));
+    line.llm
+        .push(tool("call_list", "list_upcoming_appointments", &list));
     line.llm.push(stream(text_reply(&[
         "I can move it to ",
         &spoken,
         ". Is that right?",
     ])));
-    line.llm.push(stream(tool_call_reply(
-        "call_move",
-        "reschedule_appointment",
-        &[&mv.to_string()],
-    )));
-    line.llm.push(stream(text_then_tool_reply(
-        "Done, it's moved. Goodbye!",
-        "call_end",
-        "end_call",
-        "{}",
-    )));
+    line.llm
+        .push(tool("call_move", "reschedule_appointment", &mv));
+    line.llm.push(goodbye("Done, it's moved. Goodbye!"));
     let sid = "CAconversation000000000reschedule";
     let summary = line
         .call(
@@ -442,17 +455,9 @@ async fn a_caller_moves_and_then_cancels_an_appointment() {
         &spoken,
         "?",
     ])));
-    line.llm.push(stream(tool_call_reply(
-        "call_cancel",
-        "cancel_appointment",
-        &[&cancel.to_string()],
-    )));
-    line.llm.push(stream(text_then_tool_reply(
-        "It's cancelled. Goodbye!",
-        "call_end",
-        "end_call",
-        "{}",
-    )));
+    line.llm
+        .push(tool("call_cancel", "cancel_appointment", &cancel));
+    line.llm.push(goodbye("It's cancelled. Goodbye!"));
     let sid = "CAconversation0000000000000cancel";
     line.call(
         MARIA,
@@ -484,17 +489,10 @@ async fn an_unknown_caller_is_created_as_a_customer() {
     let create = json!({"name": "Sam Rivera"});
     line.llm
         .push(stream(text_reply(&["Welcome! ", "What's your name?"])));
-    line.llm.push(stream(tool_call_reply(
-        "call_create",
-        "create_customer",
-        &[&create.to_string()],
-    )));
-    line.llm.push(stream(text_then_tool_reply(
-        "Thanks Sam, you're in our system. Goodbye!",
-        "call_end",
-        "end_call",
-        "{}",
-    )));
+    line.llm
+        .push(tool("call_create", "create_customer", &create));
+    line.llm
+        .push(goodbye("Thanks Sam, you're in our system. Goodbye!"));
     let sid = "CAconversation00000000000unknown1";
     line.call(
         stranger,
@@ -530,23 +528,9 @@ async fn an_unknown_caller_is_created_as_a_customer() {
 async fn the_transfer_key_hands_the_caller_to_the_service_desk_after_the_stream() {
     let line = Line::open().await;
     let sid = "CAconversation0000000000000dtmf01";
-    let summary = line
-        .call_with(
-            MARIA,
-            sid,
-            Vec::new(),
-            vec![CallerTurn {
-                audio: Vec::new(),
-                barge_in_after: None,
-                dtmf: Some('0'),
-            }],
-        )
-        .await;
+    let summary = line.call_with(MARIA, sid, Vec::new(), vec![key('0')]).await;
     // Twilio asks the <Connect action> what follows: a <Dial> to the desk.
-    let twiml = summary.after_stream.expect("the server ended the stream");
-    assert!(twiml.contains("<Dial>+15125550199</Dial>"), "{twiml}");
-    let (outcome, turns) = line.record(sid).await;
-    assert_eq!(outcome.as_deref(), Some("transferred"));
+    let turns = line.assert_transferred(sid, &summary).await;
     assert!(
         turns
             .iter()
@@ -569,10 +553,7 @@ async fn a_failing_language_model_is_admitted_and_the_caller_transferred() {
             &[("hours", "What time do you open on Saturday?")],
         )
         .await;
-    let twiml = summary.after_stream.expect("the server ended the stream");
-    assert!(twiml.contains("<Dial>+15125550199</Dial>"), "{twiml}");
-    let (outcome, turns) = line.record(sid).await;
-    assert_eq!(outcome.as_deref(), Some("transferred"));
+    let turns = line.assert_transferred(sid, &summary).await;
     assert!(
         turns
             .iter()
@@ -598,17 +579,7 @@ async fn rest_call_control_redirects_the_live_call_through_twilios_api() {
     ])
     .await;
     let sid = "CAconversation0000000000000rest01";
-    line.call_with(
-        MARIA,
-        sid,
-        Vec::new(),
-        vec![CallerTurn {
-            audio: Vec::new(),
-            barge_in_after: None,
-            dtmf: Some('0'),
-        }],
-    )
-    .await;
+    line.call_with(MARIA, sid, Vec::new(), vec![key('0')]).await;
     let updates = twilio.updates(sid);
     assert_eq!(updates.len(), 1, "{updates:?}");
     assert!(
@@ -628,12 +599,7 @@ async fn a_caller_who_talks_over_the_agent_stops_it_and_the_record_says_what_the
         "If you like, I can look for the first free morning slot this week. ",
     ];
     line.llm.push(stream(text_reply(&long)));
-    line.llm.push(stream(text_then_tool_reply(
-        "Of course. Goodbye!",
-        "call_end",
-        "end_call",
-        "{}",
-    )));
+    line.llm.push(goodbye("Of course. Goodbye!"));
     let sid = "CAconversation00000000000bargein1";
     let mut barge = said("barge_in");
     barge.barge_in_after = Some(Duration::from_millis(500));
