@@ -115,6 +115,9 @@ pub struct Conversation {
     timing: Timing,
     /// The last change the call made to the appointment book.
     booked: Option<&'static str>,
+    /// The caller's turn was just recorded: the next completion starts a new turn's clocks
+    /// (later rounds of the same turn, after tools, keep them).
+    turn_opened: bool,
 }
 
 impl Conversation {
@@ -164,6 +167,7 @@ impl Conversation {
             ending: None,
             timing: Timing::default(),
             booked: None,
+            turn_opened: false,
         }
     }
 
@@ -420,7 +424,11 @@ impl Conversation {
                 }
                 self.prewarmed = None;
                 self.speaking = false;
-                if let Some(t) = self.timing.caller_started {
+                // Barge-in to silence: from the start of the caller's speech, when it was
+                // their voice that stopped the agent (not a key or a failure).
+                if let Some(t) = self.timing.caller_started
+                    && self.vad.as_ref().is_some_and(VoiceActivity::is_speaking)
+                {
                     metrics::histogram!(telemetry::BARGE_IN_TO_SILENCE)
                         .record((now - t).as_secs_f64());
                 }
@@ -465,6 +473,7 @@ impl Conversation {
                 };
                 match speaker {
                     Speaker::Caller => {
+                        self.turn_opened = true;
                         metrics::counter!(telemetry::TURNS, "outcome" => "answered").increment(1);
                         turn.stt_ms = ms(self.timing.stt_final);
                     }
@@ -537,18 +546,24 @@ impl Conversation {
             self.feed(Input::ProviderDown(ProviderKind::Llm), session, now);
             return;
         };
-        // A new turn's clocks: voice-to-voice runs from the end of the caller's speech (or
-        // from now when the turn was not ended by voice activity).
-        let speech_ended = self.timing.speech_ended.take();
-        if let Some(d) = self.timing.stt_final.filter(|_| speech_ended.is_some()) {
-            metrics::histogram!(telemetry::STT_FINAL_LATENCY).record(d.as_secs_f64());
+        if std::mem::take(&mut self.turn_opened) {
+            // A new turn's clocks: voice-to-voice runs from the end of the caller's speech
+            // (or from now when the turn was not ended by voice activity).
+            let speech_ended = self.timing.speech_ended.take();
+            if let Some(d) = self.timing.stt_final.filter(|_| speech_ended.is_some()) {
+                metrics::histogram!(telemetry::STT_FINAL_LATENCY).record(d.as_secs_f64());
+            }
+            self.timing = Timing {
+                llm_started: Some(now),
+                awaiting_voice: Some(speech_ended.unwrap_or(now)),
+                caller_started: self.timing.caller_started,
+                ..Timing::default()
+            };
+        } else {
+            // Another round of the same turn (after tools): its own time to first token.
+            self.timing.llm_started = Some(now);
+            self.timing.first_token = None;
         }
-        self.timing = Timing {
-            llm_started: Some(now),
-            awaiting_voice: Some(speech_ended.unwrap_or(now)),
-            caller_started: self.timing.caller_started,
-            ..Timing::default()
-        };
         let mut tools = crate::tools::definitions();
         tools.extend(control_tools());
         let stream = model.stream(CompletionRequest { messages, tools });
