@@ -382,6 +382,20 @@ async fn a_known_caller_books_an_oil_change_and_it_is_in_the_book() {
         "{turns:?}"
     );
 
+    // The stage latencies are in the metrics.
+    for histogram in [
+        "callbridge_voice_to_voice_seconds_count",
+        "callbridge_llm_first_token_seconds_count",
+        "callbridge_tts_first_byte_seconds_count",
+        "callbridge_stt_final_seconds_count",
+        "callbridge_tool_seconds_count{tool=\"book_appointment\"}",
+    ] {
+        assert!(
+            crate::helpers::metric(&line.app, histogram).await >= 1.0,
+            "{histogram}"
+        );
+    }
+
     // The greeting went to speech synthesis once, before anything else.
     let spoken = line.tts.record().spoken;
     assert!(spoken[0].starts_with("Thanks for calling"), "{spoken:?}");
