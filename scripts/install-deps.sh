@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages callbridge's build needs, only when they are missing:
-#   pkg-config and libopus-dev (Debian), for the audiopus crate's link against libopus.
+#   pkg-config and libopus-dev (Debian), for the audiopus crate's link against libopus;
+#   flite1-dev, the built-in speech synthesizer (BSD-style licence), linked through FFI.
 # Runs apt-get as root, or through sudo when available; otherwise says what to install.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ if ! pkg-config --exists opus 2>/dev/null; then
     missing+=(libopus-dev)
 fi
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+[ -f /usr/include/flite/flite.h ] || missing+=(flite1-dev)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

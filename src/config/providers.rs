@@ -35,6 +35,8 @@ pub enum TtsChoice {
     Deepgram,
     /// Deepgram Aura's REST endpoint, one request per flush.
     DeepgramRest,
+    /// The built-in synthesizer (Flite), on this machine.
+    Builtin,
     /// None configured.
     None,
 }
@@ -136,11 +138,12 @@ fn tts_choice(r: &mut Reader<'_>, name: &'static str, default: TtsChoice) -> Tts
         None => default,
         Some("deepgram") => TtsChoice::Deepgram,
         Some("deepgram-rest") => TtsChoice::DeepgramRest,
+        Some("builtin") => TtsChoice::Builtin,
         Some("none") => TtsChoice::None,
         Some(other) => {
             r.problem(
                 name,
-                format!("{other:?}: use `deepgram`, `deepgram-rest` or `none`"),
+                format!("{other:?}: use `deepgram`, `deepgram-rest`, `builtin` or `none`"),
             );
             default
         }
@@ -219,15 +222,18 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
                 .filter(|k| !k.is_empty())
                 .map(Secret::new),
         });
+    // Without a key, speech is synthesized on this machine.
     let (tts_default, tts_fallback_default) = if has_deepgram {
         (TtsChoice::Deepgram, TtsChoice::DeepgramRest)
     } else {
-        (TtsChoice::None, TtsChoice::None)
+        (TtsChoice::Builtin, TtsChoice::None)
     };
     let tts = tts_choice(r, "TTS_PROVIDER", tts_default);
     let tts_fallback = tts_choice(r, "TTS_FALLBACK", tts_fallback_default);
     let uses_deepgram = [stt, stt_fallback].contains(&SttChoice::Deepgram)
-        || [tts, tts_fallback].iter().any(|t| *t != TtsChoice::None);
+        || [tts, tts_fallback]
+            .iter()
+            .any(|t| matches!(t, TtsChoice::Deepgram | TtsChoice::DeepgramRest));
     if uses_deepgram && !has_deepgram {
         r.problem(
             "DEEPGRAM_API_KEY",
@@ -319,7 +325,11 @@ mod tests {
         let p = load(&[]).unwrap();
         assert_eq!(
             (p.stt, p.llm, p.tts),
-            (SttChoice::None, LlmChoice::None, TtsChoice::None)
+            (SttChoice::None, LlmChoice::None, TtsChoice::Builtin)
+        );
+        assert_eq!(
+            load(&[("TTS_PROVIDER", "none")]).unwrap().tts,
+            TtsChoice::None
         );
         assert_eq!(p.tts_format, AudioFormat::MULAW_8K);
     }

@@ -583,7 +583,7 @@ mod tests {
             panic!("agent mode without providers must be refused");
         };
         let named: Vec<&str> = problems.iter().map(|p| p.variable).collect();
-        for want in ["STT_PROVIDER", "LLM_PROVIDER", "TTS_PROVIDER"] {
+        for want in ["STT_PROVIDER", "LLM_PROVIDER"] {
             assert!(named.contains(&want), "{named:?}");
         }
         let s = load(&[

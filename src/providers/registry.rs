@@ -100,6 +100,7 @@ fn tts(
             config(&p.deepgram_tts_rest_url),
             health.clone(),
         )?)),
+        TtsChoice::Builtin => Some(Arc::new(super::tts::flite::FliteTts::new(health.clone()))),
     })
 }
 
@@ -178,8 +179,8 @@ mod tests {
         let none =
             Providers::from_settings(&Settings::from_source(&Source::new()).unwrap().providers)
                 .unwrap();
-        assert!(
-            none.stt.primary.is_none() && none.llm.primary.is_none() && none.tts.primary.is_none()
-        );
+        // Without keys: no cloud provider; speech is synthesized here.
+        assert!(none.stt.primary.is_none() && none.llm.primary.is_none());
+        assert_eq!(none.describe()["tts"]["primary"], "builtin");
     }
 }

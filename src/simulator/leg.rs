@@ -350,6 +350,10 @@ impl CallerLeg {
             return;
         }
         if next.is_some() {
+            // The agent speaks first: silence before it is heard is not a pause to answer.
+            if self.first_heard_at.is_none() && !waited_long {
+                return;
+            }
             self.start_turn(now);
         } else if self.awaiting.is_none() {
             self.state = State::Finished;

@@ -663,3 +663,42 @@ async fn a_caller_who_talks_over_the_agent_stops_it_and_the_record_says_what_the
     assert!(cut.ends_with("(interrupted)") && cut.len() < 180, "{cut}");
     line.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_built_in_voice_speaks_for_the_agent_without_a_cloud_synthesizer() {
+    let line = Line::open_with(&[("TTS_PROVIDER", "builtin"), ("TTS_FALLBACK", "none")]).await;
+    line.llm
+        .push(goodbye("We open at eight on Saturday. Goodbye!"));
+    let sid = "CAconversation00000000000builtin1";
+    let summary = line
+        .call(
+            MARIA,
+            sid,
+            &[("hours", "What time do you open on Saturday?")],
+        )
+        .await;
+    // The greeting and the answer were synthesized here and heard by the caller.
+    assert!(
+        line.tts.record().spoken.is_empty(),
+        "the cloud TTS was not used"
+    );
+    assert!(summary.greeted_after.is_some());
+    assert!(summary.turns[0].latency.is_some(), "{:?}", summary.turns);
+    let loud_frames = summary
+        .agent_audio
+        .chunks(160)
+        .filter(|f| {
+            let mut pcm = Vec::new();
+            callbridge::audio::g711::decode_mulaw(f, &mut pcm);
+            pcm.iter().map(|s| i32::from(*s).abs()).max().unwrap_or(0) > 1000
+        })
+        .count();
+    assert!(
+        loud_frames * 20 > 3000,
+        "{} ms of speech heard",
+        loud_frames * 20
+    );
+    let (outcome, _) = line.record(sid).await;
+    assert_eq!(outcome.as_deref(), Some("completed"));
+    line.app.stop().await;
+}

@@ -6,6 +6,7 @@
 pub mod deepgram;
 pub mod deepgram_rest;
 pub mod deepgram_wire;
+pub mod flite;
 
 use tokio::sync::mpsc;
 
