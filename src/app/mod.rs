@@ -149,6 +149,7 @@ impl Application {
         };
         // Speech recognition is told the shop's vocabulary: the service menu's names.
         let mut provider_settings = settings.providers.clone();
+        provider_settings.business_name = settings.business.name.clone();
         match crate::crm::catalog::services(&db).await {
             Ok(menu) => provider_settings
                 .deepgram_keyterms

@@ -24,6 +24,8 @@ pub enum SttChoice {
 pub enum LlmChoice {
     /// Any OpenAI-compatible chat completions server.
     OpenAi,
+    /// The built-in scripted agent (booking, moving, cancelling, hours, prices).
+    Builtin,
     /// None configured.
     None,
 }
@@ -63,6 +65,9 @@ pub struct ProviderSettings {
     pub llm: LlmChoice,
     /// `LLM_FALLBACK_BASE_URL` and friends: a second compatible server.
     pub llm_fallback: Option<LlmFallback>,
+    /// `LLM_FALLBACK`: `builtin` (default: the built-in agent takes over a failed cloud LLM
+    /// when no `LLM_FALLBACK_BASE_URL` is set) or `none` (the caller is transferred).
+    pub llm_fallback_builtin: bool,
     /// `TTS_PROVIDER`: `deepgram`, `deepgram-rest` or `none`.
     pub tts: TtsChoice,
     /// `TTS_FALLBACK`: `deepgram-rest`, `deepgram` or `none`.
@@ -81,6 +86,8 @@ pub struct ProviderSettings {
     pub deepgram_utterance_end_ms: u32,
     /// `DEEPGRAM_KEYTERMS`: comma-separated words to favour, besides the service menu.
     pub deepgram_keyterms: Vec<String>,
+    /// The shop's name, for the built-in agent's words (set from `BUSINESS_NAME` at start).
+    pub business_name: String,
     /// `STT_MAX_RECONNECTS`: reconnects in a row before the provider is declared down.
     pub stt_max_reconnects: u32,
     /// `DEEPGRAM_TTS_URL`: streaming speech WebSocket.
@@ -197,14 +204,27 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
     let stt_fallback = stt_choice(r, "STT_FALLBACK", SttChoice::None);
     let llm = match choice(r, "LLM_PROVIDER").as_deref() {
         None if openai_api_key.is_some() => LlmChoice::OpenAi,
-        None | Some("none") => LlmChoice::None,
+        // Without a key the built-in agent converses.
+        None | Some("builtin") => LlmChoice::Builtin,
+        Some("none") => LlmChoice::None,
         Some("openai") => LlmChoice::OpenAi,
         Some(other) => {
             r.problem(
                 "LLM_PROVIDER",
-                format!("{other:?}: use `openai` (any compatible server) or `none`"),
+                format!("{other:?}: use `openai` (any compatible server), `builtin` or `none`"),
             );
             LlmChoice::None
+        }
+    };
+    let llm_fallback_builtin = match choice(r, "LLM_FALLBACK").as_deref() {
+        None | Some("builtin") => true,
+        Some("none") => false,
+        Some(other) => {
+            r.problem(
+                "LLM_FALLBACK",
+                format!("{other:?}: use `builtin` or `none`"),
+            );
+            true
         }
     };
     let llm_fallback = r
@@ -252,6 +272,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
         stt_fallback,
         llm,
         llm_fallback,
+        llm_fallback_builtin,
         tts,
         tts_fallback,
         deepgram_api_key,
@@ -264,6 +285,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
         deepgram_endpointing_ms: r.ranged("DEEPGRAM_ENDPOINTING_MS", 500, 10, 5_000) as u32,
         deepgram_utterance_end_ms: r.ranged("DEEPGRAM_UTTERANCE_END_MS", 1000, 0, 5_000) as u32,
         deepgram_keyterms,
+        business_name: String::new(),
         stt_max_reconnects: r.ranged("STT_MAX_RECONNECTS", 3, 0, 20) as u32,
         deepgram_tts_url: r.url(
             "DEEPGRAM_TTS_URL",
@@ -325,7 +347,7 @@ mod tests {
         let p = load(&[]).unwrap();
         assert_eq!(
             (p.stt, p.llm, p.tts),
-            (SttChoice::None, LlmChoice::None, TtsChoice::Builtin)
+            (SttChoice::None, LlmChoice::Builtin, TtsChoice::Builtin)
         );
         assert_eq!(
             load(&[("TTS_PROVIDER", "none")]).unwrap().tts,

@@ -9,6 +9,7 @@ use url::Url;
 
 use super::llm::LanguageModel;
 use super::llm::openai::{OpenAiChat, OpenAiConfig};
+use super::llm::scripted::ScriptedAgent;
 use super::stt::SpeechToText;
 use super::stt::deepgram::{DeepgramStt, DeepgramSttConfig};
 use super::stt::deepgram_wire::ListenOptions;
@@ -108,15 +109,22 @@ impl Providers {
     /// Builds the providers `p` selects.
     pub fn from_settings(p: &ProviderSettings) -> Result<Self, ProviderError> {
         let health = ProviderHealth::default();
+        let scripted = || -> Arc<dyn LanguageModel> {
+            Arc::new(ScriptedAgent::new(p.business_name.clone(), health.clone()))
+        };
         let llm: Option<Arc<dyn LanguageModel>> = match p.llm {
             LlmChoice::None => None,
+            LlmChoice::Builtin => Some(scripted()),
             LlmChoice::OpenAi => Some(Arc::new(OpenAiChat::new(
                 OpenAiConfig::from_settings(p),
                 health.clone(),
             )?)),
         };
+        // A second compatible server when configured; otherwise a cloud LLM falls back to
+        // the built-in agent, which keeps the call going rather than transferring it.
         let llm_fallback: Option<Arc<dyn LanguageModel>> = match OpenAiConfig::fallback(p) {
             Some(c) => Some(Arc::new(OpenAiChat::new(c, health.clone())?)),
+            None if p.llm == LlmChoice::OpenAi && p.llm_fallback_builtin => Some(scripted()),
             None => None,
         };
         Ok(Self {
@@ -179,8 +187,10 @@ mod tests {
         let none =
             Providers::from_settings(&Settings::from_source(&Source::new()).unwrap().providers)
                 .unwrap();
-        // Without keys: no cloud provider; speech is synthesized here.
-        assert!(none.stt.primary.is_none() && none.llm.primary.is_none());
+        // Without keys: no cloud provider; the built-in agent talks and speech is
+        // synthesized here.
+        assert!(none.stt.primary.is_none());
+        assert_eq!(none.describe()["llm"]["primary"], "builtin");
         assert_eq!(none.describe()["tts"]["primary"], "builtin");
     }
 }

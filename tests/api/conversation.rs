@@ -557,8 +557,8 @@ async fn the_transfer_key_hands_the_caller_to_the_service_desk_after_the_stream(
 
 #[tokio::test]
 async fn a_failing_language_model_is_admitted_and_the_caller_transferred() {
-    // No replies scripted: the fake answers 500, before and after retries.
-    let line = Line::open().await;
+    // No replies scripted: the fake answers 500, before and after retries; no fallback.
+    let line = Line::open_with(&[("LLM_FALLBACK", "none")]).await;
     let sid = "CAconversation00000000000llmfail1";
     let summary = line
         .call(
@@ -701,4 +701,92 @@ async fn the_built_in_voice_speaks_for_the_agent_without_a_cloud_synthesizer() {
     let (outcome, _) = line.record(sid).await;
     assert_eq!(outcome.as_deref(), Some("completed"));
     line.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_language_model_is_replaced_by_the_built_in_agent_mid_call() {
+    // The cloud LLM answers 500 every time; the built-in agent takes the turn.
+    let line = Line::open().await;
+    let sid = "CAconversation0000000000fallback1";
+    line.call(
+        MARIA,
+        sid,
+        &[
+            ("hours", "What time do you open on Saturday?"),
+            ("thanks_bye", "That's all, thank you. Goodbye."),
+        ],
+    )
+    .await;
+    let (outcome, turns) = line.record(sid).await;
+    let agent: Vec<&str> = turns
+        .iter()
+        .filter(|(s, _)| s == "agent")
+        .map(|(_, t)| t.as_str())
+        .collect();
+    // The caller was told, then the built-in agent answered.
+    assert!(!line.llm_requests().is_empty());
+    assert!(
+        line.tts
+            .record()
+            .spoken
+            .iter()
+            .any(|s| s == "Sorry, one moment."),
+        "{:?}",
+        line.tts.record().spoken
+    );
+    assert!(
+        agent
+            .iter()
+            .any(|t| t.starts_with("On Saturday we are open from")),
+        "{turns:#?}"
+    );
+    assert_eq!(outcome.as_deref(), Some("completed"), "{turns:#?}");
+    line.app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_language_model_the_built_in_agent_books_an_oil_change() {
+    let line = Line::open_with(&[("OPENAI_API_KEY", ""), ("LLM_PROVIDER", "builtin")]).await;
+    let sid = "CAconversation00000000000scripted";
+    line.call(
+        MARIA,
+        sid,
+        &[
+            (
+                "book_oil_change",
+                "Hi, I'd like to book an oil change for my Honda.",
+            ),
+            ("tuesday_morning", "Tomorrow morning would be great."),
+            ("yes_correct", "Yes, that's right."),
+            ("thanks_bye", "That's all, thank you. Goodbye."),
+        ],
+    )
+    .await;
+    let (outcome, turns) = line.record(sid).await;
+    assert_eq!(outcome.as_deref(), Some("booked"), "{turns:#?}");
+    assert!(line.llm_requests().is_empty(), "no cloud LLM was asked");
+    // The booking is in the book: tomorrow's first free morning slot, Maria's Accord.
+    let (start, _) = free_slot_before_booking(&turns);
+    let maria = line.tool(MARIA, "lookup_customer", json!({})).await;
+    let booked: Vec<&Value> = maria["upcoming_appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["service"] == "Oil change" && a["spoken"].as_str() == Some(start.as_str()))
+        .collect();
+    assert_eq!(booked.len(), 1, "{maria}");
+    assert!(booked[0]["vehicle"].to_string().contains("Accord"));
+    line.app.stop().await;
+}
+
+/// The time the agent read back before the caller said yes.
+fn free_slot_before_booking(turns: &[(String, String)]) -> (String, ()) {
+    let offer = turns
+        .iter()
+        .find(|(s, t)| s == "agent" && t.contains("Shall I book it?"))
+        .map(|(_, t)| t.clone())
+        .expect("the agent read the booking back");
+    let at = offer.find(" for ").unwrap() + 5;
+    let end = offer.find(". Shall I").unwrap();
+    (offer[at..end].to_string(), ())
 }

@@ -7,6 +7,7 @@
 
 pub mod assemble;
 pub mod openai;
+pub mod scripted;
 pub mod sse;
 
 use futures_util::future::BoxFuture;

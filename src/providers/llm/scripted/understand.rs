@@ -1,0 +1,289 @@
+//! What a caller's sentence says, for the scripted agent: the request (book, move, cancel,
+//! hours, price, a person, goodbye), yes or no, a day and part of day (a correction such as
+//! "Thursday, not Tuesday" keeps the day that is not denied), a name, and which menu service
+//! is meant. Plain word matching: transcripts are lower-case-able English sentences.
+
+/// What the caller wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// A new appointment.
+    Book,
+    /// Move an appointment.
+    Reschedule,
+    /// Cancel one.
+    Cancel,
+    /// Opening hours.
+    Hours,
+    /// What something costs.
+    Price,
+    /// A person.
+    Human,
+    /// Done.
+    Goodbye,
+}
+
+/// The meaning of one sentence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Understood {
+    /// The request, if the sentence makes one.
+    pub intent: Option<Intent>,
+    /// Yes (`Some(true)`) or no (`Some(false)`).
+    pub answer: Option<bool>,
+    /// A day as the booking tools take it: a weekday, today, tomorrow.
+    pub day: Option<String>,
+    /// morning, afternoon or evening.
+    pub part_of_day: Option<&'static str>,
+    /// "My name is ...".
+    pub name: Option<String>,
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Lower-case words without punctuation (apostrophes kept: "i'd", "that's").
+pub fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn has(w: &[String], any: &[&str]) -> bool {
+    w.iter().any(|x| any.contains(&x.as_str()))
+}
+
+/// Reads one caller sentence.
+pub fn understand(text: &str) -> Understood {
+    let w = words(text);
+    let phrase = w.join(" ");
+    let intent = if has(&w, &["cancel", "cancellation"]) {
+        Some(Intent::Cancel)
+    } else if has(&w, &["move", "reschedule", "change", "push"])
+        && has(&w, &["appointment", "booking", "it", "my"])
+        && !phrase.contains("oil change")
+    {
+        Some(Intent::Reschedule)
+    } else if has(
+        &w,
+        &[
+            "person",
+            "human",
+            "someone",
+            "representative",
+            "agent",
+            "operator",
+        ],
+    ) {
+        Some(Intent::Human)
+    } else if has(&w, &["price", "cost", "costs", "much", "charge"]) {
+        Some(Intent::Price)
+    } else if has(&w, &["open", "opening", "hours", "close", "closing"]) {
+        Some(Intent::Hours)
+    } else if has(
+        &w,
+        &[
+            "book",
+            "schedule",
+            "appointment",
+            "bring",
+            "need",
+            "like",
+            "want",
+        ],
+    ) && !has(&w, &["no", "not"])
+    {
+        Some(Intent::Book)
+    } else if has(&w, &["bye", "goodbye"]) || phrase.contains("that's all") {
+        Some(Intent::Goodbye)
+    } else {
+        None
+    };
+    let answer = if has(
+        &w,
+        &[
+            "yes", "yeah", "yep", "sure", "correct", "right", "ok", "okay", "perfect", "great",
+            "works",
+        ],
+    ) && !has(&w, &["no", "not", "don't", "doesn't"])
+    {
+        Some(true)
+    } else if has(&w, &["no", "nope", "not", "don't", "doesn't", "wrong"]) {
+        Some(false)
+    } else {
+        None
+    };
+    Understood {
+        intent,
+        answer,
+        day: day(&w),
+        part_of_day: ["morning", "afternoon", "evening"]
+            .into_iter()
+            .find(|p| w.iter().any(|x| x == p)),
+        name: name(text, &w),
+    }
+}
+
+/// The last day mentioned that is not denied ("not Tuesday").
+fn day(w: &[String]) -> Option<String> {
+    let mut found = None;
+    for (i, x) in w.iter().enumerate() {
+        let denied = i > 0 && w[i - 1] == "not";
+        let is_day = WEEKDAYS.contains(&x.as_str()) || x == "today" || x == "tomorrow";
+        if is_day && !denied {
+            found = Some(x.clone());
+        }
+    }
+    found
+}
+
+/// "my name is Sam Rivera", "this is Sam", "it's Sam Rivera".
+fn name(text: &str, w: &[String]) -> Option<String> {
+    let lower = text.to_lowercase();
+    let at = ["my name is ", "this is ", "name's "]
+        .iter()
+        .find_map(|p| lower.find(p).map(|i| i + p.len()))?;
+    let rest: Vec<&str> = text[at..]
+        .split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '-' || c == ' '))
+        .next()?
+        .split_whitespace()
+        .take(3)
+        .collect();
+    let _ = w;
+    let name = rest
+        .iter()
+        .map(|p| {
+            let mut c = p.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!name.is_empty()).then_some(name)
+}
+
+/// The menu service the sentence names: the one most of whose words it says (plurals count);
+/// `Err` with the candidates when two fit equally and neither fully.
+pub fn service<'a>(text: &str, menu: &'a [String]) -> Result<Option<&'a String>, Vec<&'a String>> {
+    let said: Vec<String> = words(text)
+        .into_iter()
+        .map(|w| w.trim_end_matches('s').to_string())
+        .collect();
+    let mut best: Vec<(&String, usize, usize)> = Vec::new();
+    for item in menu {
+        let name: Vec<String> = words(item)
+            .into_iter()
+            .map(|w| w.trim_end_matches('s').to_string())
+            .collect();
+        let hits = name.iter().filter(|n| said.contains(n)).count();
+        if hits > 0 {
+            best.push((item, hits, name.len()));
+        }
+    }
+    let Some(top) = best.iter().map(|(_, h, _)| *h).max() else {
+        return Ok(None);
+    };
+    let leaders: Vec<&(&String, usize, usize)> =
+        best.iter().filter(|(_, h, _)| *h == top).collect();
+    if let [one] = leaders.as_slice() {
+        return Ok(Some(one.0));
+    }
+    // Several equally good: one named in full wins, else ask which.
+    let full: Vec<&&(&String, usize, usize)> = leaders.iter().filter(|(_, h, n)| h == n).collect();
+    match full.as_slice() {
+        [one] => Ok(Some(one.0)),
+        _ => Err(leaders.iter().map(|(s, _, _)| *s).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn menu() -> Vec<String> {
+        [
+            "Oil change",
+            "Tire rotation",
+            "Brake inspection",
+            "Brake pad replacement",
+            "State inspection",
+            "Wheel alignment",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn requests_are_told_apart() {
+        let cases = [
+            (
+                "Hi, I'd like to book an oil change for my Honda.",
+                Some(Intent::Book),
+            ),
+            (
+                "I need to move my appointment to Thursday afternoon.",
+                Some(Intent::Reschedule),
+            ),
+            (
+                "I'd like to cancel my appointment, please.",
+                Some(Intent::Cancel),
+            ),
+            ("What time do you open on Saturday?", Some(Intent::Hours)),
+            ("How much is a brake inspection?", Some(Intent::Price)),
+            ("Can I talk to a person?", Some(Intent::Human)),
+            ("That's all, thank you. Goodbye.", Some(Intent::Goodbye)),
+            ("Tuesday morning would be great.", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(understand(text).intent, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn days_parts_answers_and_names() {
+        let u = understand("Tuesday morning would be great.");
+        assert_eq!(
+            (u.day.as_deref(), u.part_of_day, u.answer),
+            (Some("tuesday"), Some("morning"), Some(true))
+        );
+        let u = understand("No, Thursday, not Tuesday.");
+        assert_eq!(
+            (u.day.as_deref(), u.answer),
+            (Some("thursday"), Some(false))
+        );
+        assert_eq!(understand("Yes, that's right.").answer, Some(true));
+        assert_eq!(
+            understand("My name is sam rivera.").name.as_deref(),
+            Some("Sam Rivera")
+        );
+        assert_eq!(
+            understand("tomorrow afternoon").day.as_deref(),
+            Some("tomorrow")
+        );
+    }
+
+    #[test]
+    fn the_menu_item_meant_is_found_or_the_choice_asked() {
+        let m = menu();
+        let pick = |t: &str| service(t, &m).map(|s| s.cloned()).map_err(|c| c.len());
+        assert_eq!(
+            pick("an oil change for my Honda"),
+            Ok(Some("Oil change".into()))
+        );
+        assert_eq!(
+            pick("new brake pads"),
+            Ok(Some("Brake pad replacement".into()))
+        );
+        assert_eq!(pick("my tires rotated"), Ok(Some("Tire rotation".into())));
+        assert_eq!(pick("my brakes"), Err(2));
+        assert_eq!(pick("tuesday morning"), Ok(None));
+    }
+}
