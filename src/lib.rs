@@ -14,6 +14,7 @@ pub mod crm;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod models;
 pub mod providers;
 pub mod session_store;
 pub mod simulator;

@@ -41,6 +41,11 @@ enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Model files for the built-in engines.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
     /// Place a simulated call against a callbridge, acting as Twilio: plays caller clips as
     /// turns at real-time pace, answers marks, prints each turn's latency, saves the agent's
     /// audio.
@@ -73,6 +78,13 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         max_secs: u64,
     },
+}
+
+/// What to do with models.
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Fetch the pinned models into `MODEL_CACHE_DIR` once (sha256-checked); prints where.
+    Fetch,
 }
 
 /// `FILE`, `FILE@MS` or `dtmf:D`.
@@ -145,6 +157,20 @@ async fn main() -> anyhow::Result<()> {
             let conn = db::connect(settings.storage.database_url.expose()).await?;
             db::migrate(&conn).await?;
             tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Models {
+            action: ModelsAction::Fetch,
+        } => {
+            let spec = &callbridge::models::WHISPER_TINY_EN_CT2;
+            let dir = callbridge::models::fetch(
+                spec,
+                &settings.model_index_url,
+                &settings.model_cache_dir,
+            )
+            .await
+            .with_context(|| format!("fetching {}", spec.name))?;
+            println!("{}: {}", spec.name, dir.display());
             Ok(())
         }
         Command::Seed { if_empty, file } => {

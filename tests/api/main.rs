@@ -9,6 +9,7 @@ mod fakes;
 mod helpers;
 mod llm;
 mod media;
+mod models;
 mod ops;
 mod registry;
 mod schema;
