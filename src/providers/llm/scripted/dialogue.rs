@@ -47,6 +47,8 @@ struct State {
     day: Option<String>,
     part: Option<&'static str>,
     name: Option<String>,
+    /// An hour the caller named, to prefer among the slots found.
+    hour: Option<u32>,
     /// `lookup_customer` / `create_customer`'s answer.
     customer: Option<Value>,
     looked_up: bool,
@@ -141,6 +143,9 @@ impl State {
         if u.name.is_some() {
             self.name = u.name;
         }
+        if u.hour.is_some() {
+            self.hour = u.hour;
+        }
         self.service_said.push(text.to_string());
         self.lost = if understood { 0 } else { self.lost + 1 };
         self.asked = false;
@@ -201,6 +206,20 @@ impl State {
             }
         }
         Ok(None)
+    }
+
+    /// The slot to offer from the last search: one at the hour the caller named, else the
+    /// first.
+    fn slot(&self) -> Option<Value> {
+        let (slots, _) = self.slots.as_ref()?;
+        let named = self.hour.and_then(|h| {
+            slots.iter().find(|s| {
+                s["spoken"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(&format!(" {h}:")))
+            })
+        });
+        named.or(slots.first()).cloned()
     }
 
     fn first_appointment(&self) -> Option<&Value> {
@@ -361,8 +380,8 @@ fn book(s: &State) -> Step {
             }
             return call("find_available_slots", args);
         }
-        Some((slots, _)) => match slots.first() {
-            Some(slot) => slot.clone(),
+        Some(_) => match s.slot() {
+            Some(slot) => slot,
             None => return say("I'm sorry, nothing is free then. Would another day work?"),
         },
     };
@@ -432,8 +451,8 @@ fn reschedule(s: &State) -> Step {
             }
             return call("find_available_slots", args);
         }
-        Some((slots, _)) => match slots.first() {
-            Some(slot) => slot.clone(),
+        Some(_) => match s.slot() {
+            Some(slot) => slot,
             None => return say("I'm sorry, nothing is free then. Would another day work?"),
         },
     };
@@ -512,8 +531,13 @@ mod tests {
                 {"day": "Friday", "opens": "7:30 AM", "closes": "6:00 PM"},
                 {"day": "Saturday", "opens": "8:00 AM", "closes": "2:00 PM"},
                 {"day": "Sunday", "closed": true}]}),
-            "find_available_slots" => json!({"ok": true, "service": args["service"],
-                "slots": [slot(args["date"].as_str().unwrap_or_default())]}),
+            "find_available_slots" => {
+                let mut slots = vec![slot(args["date"].as_str().unwrap_or_default())];
+                if args["date"] == "friday" {
+                    slots.push(json!({"start": "2026-11-27T14:00", "spoken": "Friday, November 27 at 2:00 PM"}));
+                }
+                json!({"ok": true, "service": args["service"], "slots": slots})
+            }
             "book_appointment" | "reschedule_appointment" => {
                 let start = args
                     .get("start")
@@ -644,6 +668,14 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn a_time_the_caller_names_is_preferred_among_the_slots_found() {
+        let mut t = Talk::new(true);
+        t.caller("I'd like to book an oil change.");
+        let a = t.caller("Friday at 2 pm, please.");
+        assert!(a.contains("Friday, November 27 at 2:00 PM"), "{a}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Understood {
     pub part_of_day: Option<&'static str>,
     /// "My name is ...".
     pub name: Option<String>,
+    /// An hour of the clock the caller named ("nine o'clock", "at 2"), 1-12.
+    pub hour: Option<u32>,
 }
 
 const WEEKDAYS: [&str; 7] = [
@@ -128,7 +130,39 @@ pub fn understand(text: &str) -> Understood {
             .into_iter()
             .find(|p| w.iter().any(|x| x == p)),
         name: name(text, &w),
+        hour: hour(&w),
     }
+}
+
+/// "nine", "9", "9am" followed by o'clock / am / pm / thirty, or after "at".
+fn hour(w: &[String]) -> Option<u32> {
+    const NUMBERS: [&str; 12] = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+        "twelve",
+    ];
+    let value = |x: &str| -> Option<u32> {
+        let digits = x.trim_end_matches("am").trim_end_matches("pm");
+        digits
+            .parse::<u32>()
+            .ok()
+            .or_else(|| {
+                NUMBERS
+                    .iter()
+                    .position(|n| *n == digits)
+                    .map(|i| i as u32 + 1)
+            })
+            .filter(|h| (1..=12).contains(h))
+    };
+    w.iter().enumerate().find_map(|(i, x)| {
+        let h = value(x)?;
+        let next = w.get(i + 1).map(String::as_str);
+        let before = i.checked_sub(1).map(|j| w[j].as_str());
+        let clock = matches!(next, Some("o'clock" | "am" | "pm" | "thirty" | "fifteen"))
+            || before == Some("at")
+            || x.ends_with("am")
+            || x.ends_with("pm");
+        clock.then_some(h)
+    })
 }
 
 /// The last day mentioned that is not denied ("not Tuesday").
@@ -268,6 +302,9 @@ mod tests {
             understand("tomorrow afternoon").day.as_deref(),
             Some("tomorrow")
         );
+        assert_eq!(understand("Yes, nine o'clock works for me.").hour, Some(9));
+        assert_eq!(understand("Could I come in at 2?").hour, Some(2));
+        assert_eq!(understand("I have two cars.").hour, None);
     }
 
     #[test]
