@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 const FRAME: usize = 160;
 /// One frame's length.
 const FRAME_TIME: Duration = Duration::from_millis(20);
+/// How long a caller waits for the agent's first words before speaking anyway.
+const GREETING_WAIT: Duration = Duration::from_secs(3);
 /// Mu-law silence.
 const SILENCE: u8 = 0xff;
 
@@ -350,8 +352,11 @@ impl CallerLeg {
             return;
         }
         if next.is_some() {
-            // The agent speaks first: silence before it is heard is not a pause to answer.
-            if self.first_heard_at.is_none() && !waited_long {
+            // The agent speaks first: silence before it is heard is not a pause to answer,
+            // but a line that says nothing (the echo line) is not waited on for long.
+            if self.first_heard_at.is_none()
+                && now.saturating_duration_since(self.started) < GREETING_WAIT
+            {
                 return;
             }
             self.start_turn(now);
