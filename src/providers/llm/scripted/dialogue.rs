@@ -331,6 +331,20 @@ fn price(s: &State) -> Step {
     }
 }
 
+/// The slot to offer for `service` on `day`, or the step that gets one (a search, or
+/// telling the caller nothing is free).
+fn slot_for(s: &State, service: Value, day: &str) -> Result<Value, Step> {
+    if s.slots.is_none() {
+        let mut args = json!({"service": service, "date": day});
+        if let Some(p) = s.part {
+            args["part_of_day"] = json!(p);
+        }
+        return Err(call("find_available_slots", args));
+    }
+    s.slot()
+        .ok_or_else(|| say("I'm sorry, nothing is free then. Would another day work?"))
+}
+
 fn ask_service(s: &State) -> Step {
     let names = s.menu_names();
     let some: Vec<String> = names.iter().take(4).map(|n| n.to_lowercase()).collect();
@@ -372,18 +386,9 @@ fn book(s: &State) -> Step {
             service.to_lowercase()
         ));
     };
-    let slot = match &s.slots {
-        None => {
-            let mut args = json!({"service": service, "date": day});
-            if let Some(p) = s.part {
-                args["part_of_day"] = json!(p);
-            }
-            return call("find_available_slots", args);
-        }
-        Some(_) => match s.slot() {
-            Some(slot) => slot,
-            None => return say("I'm sorry, nothing is free then. Would another day work?"),
-        },
+    let slot = match slot_for(s, json!(service), day) {
+        Ok(slot) => slot,
+        Err(step) => return step,
     };
     match s.answer {
         Some(true) => {
@@ -443,18 +448,9 @@ fn reschedule(s: &State) -> Step {
             appt["spoken"].as_str().unwrap_or_default()
         ));
     };
-    let slot = match &s.slots {
-        None => {
-            let mut args = json!({"service": appt["service"], "date": day});
-            if let Some(p) = s.part {
-                args["part_of_day"] = json!(p);
-            }
-            return call("find_available_slots", args);
-        }
-        Some(_) => match s.slot() {
-            Some(slot) => slot,
-            None => return say("I'm sorry, nothing is free then. Would another day work?"),
-        },
+    let slot = match slot_for(s, appt["service"].clone(), day) {
+        Ok(slot) => slot,
+        Err(step) => return step,
     };
     match s.answer {
         Some(true) => call(
