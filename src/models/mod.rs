@@ -11,6 +11,8 @@
 //! `linear_1` = key|value, and the alias `decoder/projection/weight -> decoder/embeddings/weight`),
 //! `config.json`, `vocabulary.txt` and `tokenizer.json`.
 
+pub mod ct2;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
