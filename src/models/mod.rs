@@ -12,6 +12,7 @@
 //! `config.json`, `vocabulary.txt` and `tokenizer.json`.
 
 pub mod ct2;
+pub mod whisper_assets;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
