@@ -13,6 +13,7 @@
 
 pub mod ct2;
 pub mod whisper_assets;
+pub mod whisper_ggml;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
