@@ -510,7 +510,7 @@ mod tests {
 
     fn parse(f: &[u8]) -> (Vec<i32>, Vec<Vec<u8>>, Vec<Tensor>) {
         let mut at = 0;
-        let mut i32_ = |f: &[u8], at: &mut usize| {
+        let i32_ = |f: &[u8], at: &mut usize| {
             let v = i32::from_le_bytes(f[*at..*at + 4].try_into().unwrap());
             *at += 4;
             v
