@@ -5,27 +5,27 @@
 //! tokenizer writes bytes as printable characters; the table is inverted here).
 
 /// Slaney's mel scale: linear below 1 kHz (3 mel per 200 Hz), logarithmic above.
+const HZ_PER_MEL: f64 = 200.0 / 3.0;
+const LOG_FROM_HZ: f64 = 1000.0;
+const LOG_FROM_MEL: f64 = LOG_FROM_HZ / HZ_PER_MEL;
+
+fn log_step() -> f64 {
+    6.4f64.ln() / 27.0
+}
+
 fn hz_to_mel(hz: f64) -> f64 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if hz >= min_log_hz {
-        min_log_mel + (hz / min_log_hz).ln() / logstep
+    if hz >= LOG_FROM_HZ {
+        LOG_FROM_MEL + (hz / LOG_FROM_HZ).ln() / log_step()
     } else {
-        hz / f_sp
+        hz / HZ_PER_MEL
     }
 }
 
 fn mel_to_hz(mel: f64) -> f64 {
-    let f_sp = 200.0 / 3.0;
-    let min_log_hz = 1000.0;
-    let min_log_mel = min_log_hz / f_sp;
-    let logstep = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        min_log_hz * (logstep * (mel - min_log_mel)).exp()
+    if mel >= LOG_FROM_MEL {
+        LOG_FROM_HZ * (log_step() * (mel - LOG_FROM_MEL)).exp()
     } else {
-        mel * f_sp
+        mel * HZ_PER_MEL
     }
 }
 
