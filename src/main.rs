@@ -1,4 +1,5 @@
-//! The `callbridge` binary: serve, validate configuration, or apply migrations.
+//! The `callbridge` binary: serve, validate configuration, apply migrations, seed the demo
+//! CRM, fetch models, or place a simulated call.
 
 use std::path::PathBuf;
 
@@ -15,8 +16,8 @@ struct Cli {
     /// A `NAME=value` settings file, under the environment (`CALLBRIDGE_CONFIG` also names one).
     #[arg(long, global = true, env = "CALLBRIDGE_CONFIG")]
     config: Option<PathBuf>,
-    /// What calls are connected to (overrides `CALL_MODE`); this build offers `echo`, a line
-    /// test that plays callers their own voice back.
+    /// What calls are connected to (overrides `CALL_MODE`): `echo`, a line test that plays
+    /// callers their own voice back, or `agent`, the conversation (needs speech recognition).
     #[arg(long, global = true)]
     mode: Option<String>,
     #[command(subcommand)]
