@@ -10,6 +10,8 @@
 
 #![allow(clippy::disallowed_methods)] // A benchmark reads the clock and its environment.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -24,22 +26,7 @@ use callbridge::audio::AudioFormat;
 use callbridge::providers::ProviderHealth;
 use callbridge::providers::stt::deepgram::{DeepgramStt, DeepgramSttConfig};
 use callbridge::providers::stt::{SpeechToText, SttControl, SttEvent};
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// utime + stime of this process, in seconds.
-fn own_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    ticks as f64 / 100.0 // USER_HZ is 100 on Linux
-}
+use common::{cpu_seconds, env_or};
 
 /// The sink: prints its port, then serves until stdin closes; prints frames received.
 fn sink() {
@@ -119,7 +106,7 @@ fn main() {
             DeepgramSttConfig::new(url, Some(callbridge::config::Secret::new("bench"))),
             ProviderHealth::default(),
         );
-        let cpu0 = own_cpu_seconds();
+        let cpu0 = cpu_seconds(std::process::id());
         let t0 = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..calls {
@@ -147,7 +134,7 @@ fn main() {
         for t in tasks {
             t.await.unwrap();
         }
-        (own_cpu_seconds() - cpu0, t0.elapsed())
+        (cpu_seconds(std::process::id()) - cpu0, t0.elapsed())
     });
     drop(child.stdin.take()); // tells the sink to report
     let mut received = String::new();

@@ -9,6 +9,8 @@
 
 #![allow(clippy::disallowed_methods)] // A benchmark reads the clock and its environment.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -18,13 +20,7 @@ use serde_json::{Value, json};
 use callbridge::config::{BookingPolicy, BusinessSettings};
 use callbridge::domain::PhoneNumber;
 use callbridge::tools::{ToolCall, ToolContext, Tools};
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::env_or;
 
 async fn database() -> (String, Option<(String, String)>) {
     match std::env::var("BENCH_DATABASE_URL") {
