@@ -282,21 +282,19 @@ impl Agent {
 
     /// When the driver should send a `Tick` next.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let mut d: Vec<Instant> = Vec::new();
-        if let Some(b) = self.barge_in_at {
-            d.push(b);
-        }
-        match self.phase {
-            Phase::AwaitingFinal(t) => d.push(t),
-            Phase::Tools(started) if !self.filler_said => {
-                d.push(started + self.config.filler_after)
-            }
+        // Asked on every turn of the call loop: no allocation.
+        let phase = match self.phase {
+            Phase::AwaitingFinal(t) => Some(t),
+            Phase::Tools(started) if !self.filler_said => Some(started + self.config.filler_after),
             Phase::Listening if !self.speaking => {
-                d.push(self.quiet_since + self.config.silence_reprompt)
+                Some(self.quiet_since + self.config.silence_reprompt)
             }
-            _ => {}
+            _ => None,
+        };
+        match (self.barge_in_at, phase) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        d.into_iter().min()
     }
 
     /// Handles one input.
