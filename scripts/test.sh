@@ -24,4 +24,8 @@ if [ -z "${TEST_REDIS_URL:-}" ] && (redis_answers) 2>/dev/null; then
     export TEST_REDIS_URL="redis://127.0.0.1:6379"
 fi
 echo "callbridge tests: database=${TEST_DATABASE_URL:-sqlite (embedded)} redis=${TEST_REDIS_URL:-in-process}"
+# The built-in recogniser's tests need its model: fetched (pinned, sha256-checked) and
+# converted once per machine into MODEL_CACHE_DIR (default ~/.cache/callbridge/models),
+# outside the clone; later runs find it there.
+cargo run --quiet --locked --bin callbridge -- models fetch
 cargo test --workspace --locked

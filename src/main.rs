@@ -47,6 +47,20 @@ enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// Phone the running callbridge as a known customer who books an oil change (built-in
+    /// caller clips), then print the transcript, each turn's latency and the booking from
+    /// its database, and save the agent's audio.
+    Demo {
+        /// The callbridge to call (default: its `PUBLIC_URL`).
+        #[arg(long)]
+        url: Option<url::Url>,
+        /// Connect here instead of to `--url` (default: `LISTEN_ADDR` on this machine).
+        #[arg(long)]
+        connect_to: Option<url::Url>,
+        /// Where to save what the caller heard, as a WAV file.
+        #[arg(long, default_value = "data/demo-call.wav")]
+        save: PathBuf,
+    },
     /// Place a simulated call against a callbridge, acting as Twilio: plays caller clips as
     /// turns at real-time pace, answers marks, prints each turn's latency, saves the agent's
     /// audio.
@@ -128,6 +142,95 @@ fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
         env = env.overlay(Source::from_pairs([("CALL_MODE", mode.as_str())]));
     }
     Settings::load(cli.config.as_deref(), env)
+}
+
+/// A random Twilio-shaped call sid.
+fn new_call_sid() -> anyhow::Result<String> {
+    let mut sid = [0u8; 16];
+    getrandom::fill(&mut sid).context("random call sid")?;
+    Ok(format!(
+        "CA{}",
+        sid.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
+/// `callbridge demo`: see [`callbridge::simulator::demo`].
+async fn demo(
+    settings: &Settings,
+    url: Option<url::Url>,
+    connect_to: Option<url::Url>,
+    save: &std::path::Path,
+) -> anyhow::Result<()> {
+    use callbridge::simulator::{demo, run};
+    let base_url = url.unwrap_or_else(|| settings.public_url.clone());
+    let listen = settings.listen_addr;
+    let local = if listen.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], listen.port()))
+    } else {
+        listen
+    };
+    let connect_to = match connect_to {
+        Some(c) => c,
+        None => url::Url::parse(&format!("http://{local}"))?,
+    };
+    let call_sid = new_call_sid()?;
+    println!(
+        "Calling {base_url} as {} ({call_sid}): a customer books an oil change.",
+        demo::CALLER
+    );
+    let summary = run::place_call(
+        run::CallPlan {
+            base_url,
+            connect_to: Some(connect_to),
+            auth_token: settings
+                .carrier
+                .twilio_auth_token
+                .as_ref()
+                .map(|t| t.expose().to_string()),
+            from: demo::CALLER.into(),
+            to: settings.business.phone.clone(),
+            call_sid: call_sid.clone(),
+            turns: demo::turns(),
+            answer_gap: std::time::Duration::from_millis(700),
+            patience: std::time::Duration::from_secs(15),
+            max_duration: std::time::Duration::from_secs(180),
+            connect_delay: std::time::Duration::ZERO,
+        },
+        |t| {
+            println!(
+                "  caller turn {} said ({:.1} s of audio)",
+                t.index + 1,
+                t.caller_audio.as_secs_f64()
+            )
+        },
+    )
+    .await
+    .context("the demo call failed (is the server running? `scripts/run.sh` starts it)")?;
+    let conn = db::connect(settings.storage.database_url.expose()).await?;
+    let schedule = callbridge::crm::Schedule::for_business(&settings.business);
+    let record = demo::read_record(
+        &conn,
+        &schedule,
+        &call_sid,
+        std::time::Duration::from_secs(5),
+    )
+    .await?
+    .context("the server did not log the call (is it using the same DATABASE_URL?)")?;
+    print!("{}", demo::report(&summary, &record));
+    if let Some(dir) = save.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let bytes = callbridge::audio::wav::write(
+        callbridge::audio::AudioFormat::MULAW_8K,
+        &summary.agent_audio,
+    );
+    std::fs::write(save, bytes).with_context(|| format!("writing {}", save.display()))?;
+    println!(
+        "The agent's audio ({:.1} s, as the caller heard it) is in {}",
+        summary.agent_audio.len() as f64 / 8000.0,
+        save.display()
+    );
+    Ok(())
 }
 
 /// reqwest (rustls, no provider) and sqlx (ring) must agree on one rustls crypto provider, or
@@ -219,12 +322,7 @@ async fn main() -> anyhow::Result<()> {
                 .iter()
                 .map(|t| parse_turn(t))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let mut sid = [0u8; 16];
-            getrandom::fill(&mut sid).context("random call sid")?;
-            let call_sid = format!(
-                "CA{}",
-                sid.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            );
+            let call_sid = new_call_sid()?;
             println!(
                 "calling {url} as {from} ({call_sid}), {} turn(s)",
                 turns.len()
@@ -283,11 +381,19 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Demo {
+            url,
+            connect_to,
+            save,
+        } => demo(&settings, url, connect_to, &save).await,
         Command::Serve => {
             telemetry::init_logging(settings.log_format, &settings.log_level);
             let app = Application::build(settings)
                 .await
                 .context("callbridge could not start")?;
+            // The built-in recogniser's model is read now, not when the first caller speaks.
+            let providers = app.state().providers.clone();
+            tokio::spawn(async move { providers.preload().await });
             app.run_until_stopped(shutdown_signal()).await?;
             Ok(())
         }

@@ -305,7 +305,10 @@ mod tests {
         let mut pcm = Vec::new();
         g711::decode_mulaw(&audio, &mut pcm);
         let onset_ms = pcm.iter().position(|s| s.unsigned_abs() > 1000).unwrap() as u64 / 8;
-        assert!(start + 50 >= onset_ms && start <= onset_ms + 100, "{start} vs {onset_ms}");
+        assert!(
+            start + 50 >= onset_ms && start <= onset_ms + 100,
+            "{start} vs {onset_ms}"
+        );
         assert!(end > start + 800 && end <= total_ms, "{end} of {total_ms}");
         assert!(speech_ms >= 600, "{speech_ms}");
     }

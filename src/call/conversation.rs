@@ -108,6 +108,9 @@ pub struct Conversation {
     call_sid: String,
     providers: Arc<Providers>,
     records: CallRecorder,
+    /// The agent's latest turn, held until its first audio so the record carries how long
+    /// synthesis took (the agent's words are settled before they are heard).
+    unvoiced_turn: Option<TurnRecord>,
     /// Audio was queued and the agent has not been told it played out.
     speaking: bool,
     started: bool,
@@ -162,6 +165,7 @@ impl Conversation {
             call_sid: call_sid.to_string(),
             providers: state.providers.clone(),
             records: CallRecorder::spawn(state.db.clone(), prepared.call_log_id),
+            unvoiced_turn: None,
             speaking: false,
             started: false,
             ending: None,
@@ -316,6 +320,7 @@ impl Conversation {
             let d = now - asked;
             self.timing.tts_first_byte.get_or_insert(d);
             metrics::histogram!(telemetry::TTS_FIRST_BYTE).record(d.as_secs_f64());
+            self.record_unvoiced_turn();
         }
         if let Some(end) = self.timing.awaiting_voice.take() {
             metrics::histogram!(telemetry::VOICE_TO_VOICE).record((now - end).as_secs_f64());
@@ -395,6 +400,7 @@ impl Conversation {
             (Some((Ending::HangUp(_), _)), None) => "completed",
             (None, None) => outcome,
         };
+        self.record_unvoiced_turn();
         self.records.finish(outcome);
         if let Some(stt) = &self.stt {
             stt.control(SttControl::Finish);
@@ -483,14 +489,31 @@ impl Conversation {
                     }
                     Speaker::System => {}
                 }
-                self.records.turn(speaker, turn);
+                self.record_unvoiced_turn();
+                if speaker == Speaker::Agent && turn.tts_first_byte_ms.is_none() && self.speaking {
+                    self.unvoiced_turn = Some(turn);
+                } else {
+                    self.records.turn(speaker, turn);
+                }
             }
-            Action::RecordHeard(heard) => self.records.heard(heard),
+            Action::RecordHeard(heard) => {
+                self.record_unvoiced_turn();
+                self.records.heard(heard);
+            }
+        }
+    }
+
+    /// Records the agent turn held for its first audio, with or without it.
+    fn record_unvoiced_turn(&mut self) {
+        if let Some(mut turn) = self.unvoiced_turn.take() {
+            turn.tts_first_byte_ms = ms(self.timing.tts_first_byte);
+            self.records.turn(Speaker::Agent, turn);
         }
     }
 
     fn end(&mut self, ending: Ending, now: Instant) {
         let (Ending::Transfer(reason) | Ending::HangUp(reason)) = ending;
+        self.record_unvoiced_turn();
         self.records.turn(
             Speaker::System,
             TurnRecord {

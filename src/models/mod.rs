@@ -182,10 +182,18 @@ pub async fn fetch(spec: &ModelSpec, index: &Url, cache: &Path) -> Result<PathBu
     Ok(dir)
 }
 
+/// Where [`whisper_ggml`] puts the whisper.cpp file for `spec` under `cache`.
+pub fn whisper_ggml_path(spec: &ModelSpec, cache: &Path) -> PathBuf {
+    cache.join(spec.name).join(GGML_FILE)
+}
+
+/// The whisper.cpp model's file name, beside the weights it is made from.
+const GGML_FILE: &str = "ggml-model.bin";
+
 /// The whisper.cpp file made from the CTranslate2 Whisper model in `dir`: converted once,
 /// written whole (tmp + rename), then reused.
 pub fn whisper_ggml(dir: &Path) -> Result<PathBuf, ModelError> {
-    let target = dir.join("ggml-model.bin");
+    let target = dir.join(GGML_FILE);
     if target.exists() {
         return Ok(target);
     }

@@ -13,6 +13,9 @@ use super::llm::scripted::ScriptedAgent;
 use super::stt::SpeechToText;
 use super::stt::deepgram::{DeepgramStt, DeepgramSttConfig};
 use super::stt::deepgram_wire::ListenOptions;
+use super::stt::segmenter::SegmenterConfig;
+use super::stt::whisper::{WhisperStt, WhisperSttConfig};
+use super::stt::whisper_engine::WhisperEngineConfig;
 use super::tts::TextToSpeech;
 use super::tts::deepgram::{DeepgramTts, DeepgramTtsConfig};
 use super::tts::deepgram_rest::DeepgramSpeakRest;
@@ -46,6 +49,8 @@ pub struct Providers {
     pub tts: Pair<dyn TextToSpeech>,
     /// Their health.
     pub health: ProviderHealth,
+    /// The built-in recogniser, when either STT slot uses it (one model in memory for both).
+    builtin_stt: Option<WhisperStt>,
 }
 
 impl std::fmt::Debug for Providers {
@@ -58,9 +63,11 @@ fn stt(
     p: &ProviderSettings,
     choice: SttChoice,
     health: &ProviderHealth,
+    builtin: Option<&WhisperStt>,
 ) -> Option<Arc<dyn SpeechToText>> {
     match choice {
         SttChoice::None => None,
+        SttChoice::Builtin => builtin.map(|w| Arc::new(w.clone()) as Arc<dyn SpeechToText>),
         SttChoice::Deepgram => {
             let mut c =
                 DeepgramSttConfig::new(p.deepgram_stt_url.clone(), p.deepgram_api_key.clone());
@@ -127,10 +134,26 @@ impl Providers {
             None if p.llm == LlmChoice::OpenAi && p.llm_fallback_builtin => Some(scripted()),
             None => None,
         };
+        let builtin_stt = [p.stt, p.stt_fallback]
+            .contains(&SttChoice::Builtin)
+            .then(|| {
+                WhisperStt::new(
+                    WhisperSttConfig {
+                        engine: WhisperEngineConfig {
+                            model: p.whisper_model.clone(),
+                            workers: p.whisper_workers,
+                            queue: p.whisper_queue,
+                            max_tokens: p.whisper_max_tokens,
+                        },
+                        segmenter: SegmenterConfig::default(),
+                    },
+                    health.clone(),
+                )
+            });
         Ok(Self {
             stt: Pair {
-                primary: stt(p, p.stt, &health),
-                fallback: stt(p, p.stt_fallback, &health),
+                primary: stt(p, p.stt, &health, builtin_stt.as_ref()),
+                fallback: stt(p, p.stt_fallback, &health, builtin_stt.as_ref()),
             },
             llm: Pair {
                 primary: llm,
@@ -141,7 +164,16 @@ impl Providers {
                 fallback: tts(p, p.tts_fallback, &health)?,
             },
             health,
+            builtin_stt,
         })
+    }
+
+    /// Loads the built-in recogniser's model now, if it is used, so the first caller does
+    /// not wait for it (a server that serves calls calls this at start).
+    pub async fn preload(&self) {
+        if let Some(w) = &self.builtin_stt {
+            w.preload().await;
+        }
     }
 
     /// What is configured and how it has fared, for `/readyz`.
@@ -171,7 +203,10 @@ mod tests {
         .unwrap();
         let p = Providers::from_settings(&s.providers).unwrap();
         let d = p.describe();
-        assert_eq!(d["stt"], json!({"primary": "deepgram", "fallback": null}));
+        assert_eq!(
+            d["stt"],
+            json!({"primary": "deepgram", "fallback": "whisper"})
+        );
         assert_eq!(
             d["llm"],
             json!({"primary": "openai", "fallback": "openai-fallback"})
@@ -181,15 +216,15 @@ mod tests {
             json!({"primary": "deepgram", "fallback": "deepgram-rest"})
         );
         let health = d["health"].as_array().unwrap();
-        assert_eq!(health.len(), 5);
+        assert_eq!(health.len(), 6);
         assert!(health.iter().all(|h| h["state"] == "up"));
 
         let none =
             Providers::from_settings(&Settings::from_source(&Source::new()).unwrap().providers)
                 .unwrap();
-        // Without keys: no cloud provider; the built-in agent talks and speech is
-        // synthesized here.
-        assert!(none.stt.primary.is_none());
+        // Without keys: no cloud provider; speech is recognised and synthesized here and
+        // the built-in agent talks.
+        assert_eq!(none.describe()["stt"]["primary"], "whisper");
         assert_eq!(none.describe()["llm"]["primary"], "builtin");
         assert_eq!(none.describe()["tts"]["primary"], "builtin");
     }

@@ -72,7 +72,15 @@ pub async fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
         ("STREAM_TOKEN_SECRET".into(), TOKEN_SECRET.into()),
         ("DATABASE_URL".into(), database_url().await),
         ("LOG_LEVEL".into(), "warn".into()),
+        // Most tests exercise the line itself; the conversation's tests ask for the agent.
+        ("CALL_MODE".into(), "echo".into()),
     ];
+    // The model cache `callbridge models fetch` filled (scripts/test.sh runs it first).
+    for name in ["MODEL_CACHE_DIR", "XDG_CACHE_HOME", "HOME"] {
+        if let Ok(v) = std::env::var(name) {
+            env.push((name.into(), v));
+        }
+    }
     if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
         env.push(("REDIS_URL".into(), redis));
         env.push(("REDIS_KEY_PREFIX".into(), unique("cbtest")));

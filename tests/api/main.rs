@@ -3,8 +3,10 @@
 
 #![allow(clippy::disallowed_methods)] // Tests read TEST_* variables and time real servers.
 
+mod builtin_stt;
 mod call_control;
 mod conversation;
+mod demo;
 mod fakes;
 mod helpers;
 mod llm;

@@ -4,6 +4,9 @@
 
 pub mod deepgram;
 pub mod deepgram_wire;
+pub mod segmenter;
+pub mod whisper;
+pub mod whisper_engine;
 
 use tokio::sync::mpsc;
 

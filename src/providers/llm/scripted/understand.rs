@@ -204,19 +204,25 @@ fn name(text: &str, w: &[String]) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// The menu service the sentence names: the one most of whose words it says (plurals count);
-/// `Err` with the candidates when two fit equally and neither fully.
+/// A word as a service name spells it: singular, and the car word where a recogniser wrote
+/// its homophone or the other spelling (it cannot hear "brake" from "break").
+fn service_word(word: String) -> String {
+    let singular = word.trim_end_matches('s');
+    match singular {
+        "break" => "brake",
+        "tyre" => "tire",
+        other => other,
+    }
+    .to_string()
+}
+
+/// The menu service the sentence names: the one most of whose words it says (plurals and
+/// homophones count); `Err` with the candidates when two fit equally and neither fully.
 pub fn service<'a>(text: &str, menu: &'a [String]) -> Result<Option<&'a String>, Vec<&'a String>> {
-    let said: Vec<String> = words(text)
-        .into_iter()
-        .map(|w| w.trim_end_matches('s').to_string())
-        .collect();
+    let said: Vec<String> = words(text).into_iter().map(service_word).collect();
     let mut best: Vec<(&String, usize, usize)> = Vec::new();
     for item in menu {
-        let name: Vec<String> = words(item)
-            .into_iter()
-            .map(|w| w.trim_end_matches('s').to_string())
-            .collect();
+        let name: Vec<String> = words(item).into_iter().map(service_word).collect();
         let hits = name.iter().filter(|n| said.contains(n)).count();
         if hits > 0 {
             best.push((item, hits, name.len()));
@@ -321,6 +327,12 @@ mod tests {
         );
         assert_eq!(pick("my tires rotated"), Ok(Some("Tire rotation".into())));
         assert_eq!(pick("my brakes"), Err(2));
+        // As a recogniser writes what it heard.
+        assert_eq!(
+            pick("How much is a break inspection?"),
+            Ok(Some("Brake inspection".into()))
+        );
+        assert_eq!(pick("my tyres rotated"), Ok(Some("Tire rotation".into())));
         assert_eq!(pick("tuesday morning"), Ok(None));
     }
 }

@@ -1,0 +1,215 @@
+//! The built-in recogniser (whisper.cpp with the fetched tiny.en model) on real speech: the
+//! caller clips in `fixtures/calls/` transcribed with their word error rate printed and
+//! bounded, and the built-in voice's sentences recognised back with their key words. These
+//! need the model: `callbridge models fetch` (scripts/test.sh runs it first).
+
+use std::sync::Arc;
+
+use callbridge::audio::{AudioFormat, pcm, wav};
+use callbridge::config::{Settings, Source};
+use callbridge::providers::Providers;
+use callbridge::providers::stt::{SpeechToText, SttControl, SttEvent, SttStream};
+use callbridge::providers::tts::flite;
+
+use crate::helpers::{HANG, test_env};
+
+/// The built-in recogniser as the settings tests start from configure it.
+async fn recogniser() -> Arc<dyn SpeechToText> {
+    let settings = Settings::from_source(&Source::from_pairs(
+        test_env(&[("STT_PROVIDER", "builtin")]).await,
+    ))
+    .unwrap();
+    let model = &settings.providers.whisper_model;
+    assert!(
+        model.is_file(),
+        "the Whisper model is missing at {}: run `callbridge models fetch` (scripts/test.sh does)",
+        model.display()
+    );
+    let providers = Providers::from_settings(&settings.providers).unwrap();
+    providers.stt.primary.clone().expect("builtin STT")
+}
+
+/// Speaks `audio` (20 ms frames of `format`) and one second of silence into `stream`, then
+/// returns the text of the finals until one ends the utterance.
+async fn say(stream: &mut SttStream, audio: &[u8], format: AudioFormat) -> String {
+    let frame = format.bytes_per_ms().unwrap() * 20;
+    let silence = match format.encoding {
+        callbridge::audio::Encoding::Mulaw => vec![0xff; frame * 50],
+        _ => vec![0; frame * 50],
+    };
+    for chunk in audio.chunks(frame).chain(silence.chunks(frame)) {
+        assert!(
+            stream.push(chunk.to_vec()),
+            "frames are never dropped at this pace"
+        );
+        // Four times real time: the queue holds 5 s, time enough for the model to load.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut text = Vec::new();
+    tokio::time::timeout(HANG, async {
+        loop {
+            match stream.next().await.expect("the stream stays open") {
+                SttEvent::Final {
+                    text: t,
+                    speech_final,
+                    ..
+                } => {
+                    if !t.is_empty() {
+                        text.push(t);
+                    }
+                    if speech_final {
+                        return;
+                    }
+                }
+                SttEvent::Error(e) => panic!("recognition failed: {e}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("a final arrives");
+    text.join(" ")
+}
+
+/// Lower-case words without punctuation; digits Whisper may write are spelled out.
+fn words(text: &str) -> Vec<String> {
+    const NUMBERS: [&str; 13] = [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve",
+    ];
+    text.to_lowercase()
+        .split(|c: char| c.is_whitespace() || c == '-')
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .map(|w| match w.parse::<usize>() {
+            Ok(n) if n < NUMBERS.len() => NUMBERS[n].to_string(),
+            _ => w,
+        })
+        .collect()
+}
+
+/// Word-level edit distance: substitutions, insertions and deletions.
+fn word_errors(reference: &[String], heard: &[String]) -> usize {
+    let mut row: Vec<usize> = (0..=heard.len()).collect();
+    for (i, r) in reference.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, h) in heard.iter().enumerate() {
+            let substitution = diagonal + usize::from(r != h);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[heard.len()]
+}
+
+#[test]
+fn word_errors_count_edits() {
+    let w = |s: &str| words(s);
+    assert_eq!(word_errors(&w("a b c"), &w("a b c")), 0);
+    assert_eq!(word_errors(&w("a b c"), &w("a x c")), 1);
+    assert_eq!(word_errors(&w("a b c"), &w("a c")), 1);
+    assert_eq!(word_errors(&w("a b c"), &w("a b c d e")), 2);
+    assert_eq!(
+        word_errors(&w("Yes, 9 o'clock."), &w("yes nine o'clock")),
+        0
+    );
+}
+
+/// Word error rate bound on the caller clips. Measured: see the printed table (tiny.en on
+/// Flite's slt voice at 8 kHz: about 5%); the reference measured 1-11% on clear
+/// synthetic speech.
+const MAX_WER: f64 = 0.15;
+
+#[tokio::test]
+async fn the_caller_clips_are_transcribed_within_the_word_error_bound() {
+    let stt = recogniser().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls");
+    let sentences = std::fs::read_to_string(dir.join("sentences.txt")).unwrap();
+    let mut stream = stt.open(AudioFormat::MULAW_8K);
+    let (mut errors, mut total) = (0, 0);
+    for line in sentences
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (name, said) = line.split_once('|').unwrap();
+        let clip = wav::read(&std::fs::read(dir.join(format!("{name}.wav"))).unwrap()).unwrap();
+        assert_eq!(clip.format, AudioFormat::MULAW_8K);
+        let heard = say(&mut stream, &clip.data, clip.format).await;
+        let (reference, got) = (words(said), words(&heard));
+        let e = word_errors(&reference, &got);
+        println!(
+            "{name:16} {e}/{} said {said:?} heard {heard:?}",
+            reference.len()
+        );
+        errors += e;
+        total += reference.len();
+    }
+    let wer = errors as f64 / total as f64;
+    println!("built-in STT word error rate on the caller clips: {errors}/{total} = {wer:.3}");
+    assert!(wer <= MAX_WER, "WER {wer:.3} over {MAX_WER}");
+    stream.control(SttControl::Finish);
+    let rest = tokio::time::timeout(HANG, async {
+        let mut rest = Vec::new();
+        while let Some(e) = stream.next().await {
+            rest.push(e);
+        }
+        rest
+    })
+    .await
+    .unwrap();
+    assert_eq!(rest.last(), Some(&SttEvent::Closed), "{rest:?}");
+}
+
+#[tokio::test]
+async fn the_builtin_voice_recognised_back_keeps_its_key_words() {
+    let stt = recogniser().await;
+    // What the agent says most, and the words that must survive synthesis and recognition.
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "I can book an oil change on Tuesday at nine in the morning. Shall I book it?",
+            &["oil", "change", "tuesday", "nine", "morning", "book"],
+        ),
+        (
+            "Your brake inspection is moved to Thursday afternoon.",
+            &["brake", "inspection", "thursday", "afternoon"],
+        ),
+        (
+            "We are open Saturday from eight until two.",
+            &["open", "saturday", "eight", "two"],
+        ),
+        (
+            "Your appointment is cancelled. Is there anything else?",
+            &["appointment", "cancelled", "anything", "else"],
+        ),
+    ];
+    let mut stream = stt.open(flite::FORMAT);
+    let mut failures = Vec::new();
+    for (sentence, key_words) in cases {
+        let samples = tokio::task::spawn_blocking(move || flite::synthesize(sentence))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut audio = Vec::new();
+        pcm::encode_le(&samples, &mut audio);
+        let heard = say(&mut stream, &audio, flite::FORMAT).await;
+        println!("said {sentence:?} heard {heard:?}");
+        let got = words(&heard);
+        // A homophone or the other spelling counts: the audio cannot tell them apart.
+        let same = |k: &str, g: &str| {
+            k == g || matches!((k, g), ("brake", "break") | ("cancelled", "canceled"))
+        };
+        let missing: Vec<_> = key_words
+            .iter()
+            .filter(|k| !got.iter().any(|g| same(k, g)))
+            .collect();
+        if !missing.is_empty() {
+            failures.push(format!("{missing:?} missing from {heard:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
