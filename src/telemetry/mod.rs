@@ -52,6 +52,9 @@ pub const PROVIDER_RECONNECTS: &str = "callbridge_provider_reconnects_total";
 pub const PROVIDER_REQUESTS: &str = "callbridge_provider_requests_total";
 /// Caller audio frames dropped because speech-to-text fell behind, by `provider` (counter).
 pub const STT_DROPPED_FRAMES: &str = "callbridge_stt_dropped_frames_total";
+/// Utterances the built-in recogniser decoded again over Whisper's full window because the
+/// quick pass repeated itself (counter).
+pub const STT_REDECODES: &str = "callbridge_stt_redecodes_total";
 /// Tool calls, by `tool` and `outcome` (ok or the error code) (counter).
 pub const TOOL_CALLS: &str = "callbridge_tool_calls_total";
 /// TTS flushes held back to stay within the provider's budget, by `provider` (counter).
@@ -140,6 +143,10 @@ fn describe() {
     describe_counter!(
         STT_DROPPED_FRAMES,
         "Caller audio frames dropped because speech-to-text fell behind, by `provider`."
+    );
+    describe_counter!(
+        STT_REDECODES,
+        "Built-in recogniser utterances decoded again over the full window (the quick pass repeated itself)."
     );
     describe_counter!(
         TOOL_CALLS,

@@ -6,11 +6,16 @@
 //! Decoding is set for short telephone utterances: greedy, one thread per worker, English,
 //! no temperature fallback (a retry at a higher temperature costs another decode and invents
 //! words on a phone line), no context carried between utterances, one segment, and a cap on
-//! tokens (Whisper can repeat a phrase until its window fills). The encoder window is cut to
-//! the utterance (`audio_ctx`): with 10 s instead of 30 s a caller clip decodes in 0.43 s
-//! instead of 1.7 s with the same words (tiny.en, one core of this machine, the clips in
-//! `fixtures/calls/`); a window tighter than the audio makes Whisper loop, so it never goes
-//! below 10 s.
+//! tokens (Whisper can repeat a phrase until its window fills).
+//!
+//! The encoder window is cut to the utterance (`audio_ctx`): with 10 s instead of 30 s a
+//! caller clip decodes in 0.43 s instead of 1.7 s with the same words (tiny.en, one core of
+//! this machine, the clips in `fixtures/calls/`). A cut window sometimes makes Whisper say a
+//! sentence again after the audio ends ("My name is Sam Rivera. Actually, wait a second. My
+//! name is Sam Rivera.": 3 of 30 two-sentence utterances of 4-7 s at 10 s; none at 15 s or
+//! the full 30 s), and windows under 8 s make it loop outright. So a transcript that repeats
+//! itself, or fills the token cap, is decoded again over the full window: the slow pass is
+//! paid only where the quick one went wrong.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -184,6 +189,32 @@ fn decode(
     if samples.len() < MIN_SAMPLES {
         samples.resize(MIN_SAMPLES, 0.0);
     }
+    let quick = audio_ctx(samples.len());
+    let heard = decode_once(state, &samples, config, first_special, quick)?;
+    if quick == FULL_AUDIO_CTX || !(heard.repeats || heard.tokens >= config.max_tokens as usize) {
+        return Ok(heard.heard);
+    }
+    metrics::counter!(crate::telemetry::STT_REDECODES).increment(1);
+    tracing::debug!(text = %heard.heard.text, "the quick pass repeated itself; decoding over the full window");
+    Ok(decode_once(state, &samples, config, first_special, FULL_AUDIO_CTX)?.heard)
+}
+
+/// One decoding pass and what it suggests about itself.
+struct Pass {
+    heard: Heard,
+    /// Text tokens produced.
+    tokens: usize,
+    /// The text says something twice.
+    repeats: bool,
+}
+
+fn decode_once(
+    state: &mut WhisperState,
+    samples: &[f32],
+    config: &WhisperEngineConfig,
+    first_special: i32,
+    audio_ctx: usize,
+) -> Result<Pass, WhisperEngineError> {
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
     params.set_n_threads(1);
     params.set_language(Some("en"));
@@ -195,13 +226,13 @@ fn decode(
     params.set_no_timestamps(true);
     params.set_suppress_blank(true);
     params.set_max_tokens(config.max_tokens as i32);
-    params.set_audio_ctx(audio_ctx(samples.len()) as i32);
+    params.set_audio_ctx(audio_ctx as i32);
     params.set_print_progress(false);
     params.set_print_realtime(false);
     params.set_print_special(false);
     params.set_print_timestamps(false);
     state
-        .full(params, &samples)
+        .full(params, samples)
         .map_err(|e| WhisperEngineError::Decode(e.to_string()))?;
     let mut text = String::new();
     let (mut probability, mut tokens) = (0.0f64, 0usize);
@@ -216,14 +247,43 @@ fn decode(
             }
         }
     }
-    Ok(Heard {
-        text: clean(&text),
-        confidence: if tokens == 0 {
-            1.0
-        } else {
-            probability / tokens as f64
+    let text = clean(&text);
+    Ok(Pass {
+        repeats: repeats(&text),
+        heard: Heard {
+            text,
+            confidence: if tokens == 0 {
+                1.0
+            } else {
+                probability / tokens as f64
+            },
         },
+        tokens,
     })
+}
+
+/// Whether `text` says the same thing twice: a sentence again, or any four words in a row
+/// again. A caller seldom does within one utterance; a cut-window decode often does.
+fn repeats(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
+        .filter(|w: &String| !w.is_empty())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    if words.windows(4).any(|w| !seen.insert(w)) {
+        return true;
+    }
+    let mut sentences = std::collections::HashSet::new();
+    text.split(['.', '?', '!'])
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .any(|s| !sentences.insert(s))
 }
 
 /// The encoder window for `samples` of 16 kHz audio, frames.
@@ -271,6 +331,22 @@ mod tests {
             clean(" Yes, nine o'clock works for me."),
             "Yes, nine o'clock works for me."
         );
+    }
+
+    #[test]
+    fn a_transcript_that_says_something_twice_is_suspect() {
+        assert!(repeats(
+            "My name is Sam Rivera. Actually, wait a second. My name is Sam Rivera."
+        ));
+        assert!(repeats(
+            "I'd like to cancel my appointment, to cancel my appointment, to cancel my"
+        ));
+        assert!(repeats("Yes, that's right. Yes, that's right."));
+        assert!(!repeats("Yes. Yes, nine o'clock works for me."));
+        assert!(!repeats(
+            "I need to move my appointment to Thursday afternoon. I'd like to cancel my appointment, please."
+        ));
+        assert!(!repeats(""));
     }
 
     #[test]
