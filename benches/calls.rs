@@ -105,6 +105,7 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_callbridge"))
         .env_clear()
+        .env("CALL_MODE", "echo")
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
         .env(

@@ -168,10 +168,14 @@ impl Providers {
         })
     }
 
-    /// Loads the built-in recogniser's model now, if it is used, so the first caller does
-    /// not wait for it (a server that serves calls calls this at start).
+    /// Loads the built-in recogniser's model now when it is the primary, so the first caller
+    /// does not wait for it (a server that serves calls calls this at start). As a fallback
+    /// it loads when first needed (a fraction of a second), sparing the memory until then.
     pub async fn preload(&self) {
-        if let Some(w) = &self.builtin_stt {
+        let primary = self.stt.primary.as_ref().map(|s| s.name());
+        if let Some(w) = &self.builtin_stt
+            && primary == Some(super::stt::whisper::NAME)
+        {
             w.preload().await;
         }
     }
