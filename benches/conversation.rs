@@ -7,7 +7,10 @@
 //!
 //! Run: `cargo bench --bench conversation` (CALLS=1,50,200; ENDPOINTING_MS=500 LLM_MS=200
 //! TTS_MS=100 by default; the simulated carrier opens the stream CONNECT_DELAY_MS=300 after
-//! the webhook, as Twilio takes a moment to). Everything is on loopback, bounded in count and time; each level
+//! the webhook, as Twilio takes a moment to). `ENGINES=builtin` runs the server on the
+//! built-in engines instead (whisper.cpp, the scripted agent, Flite; the fetched model), with
+//! no fixed latencies: what the callers measure is the engines' own speed, e.g.
+//! `ENGINES=builtin CALLS=1,4,8`. Everything is on loopback, bounded in count and time; each level
 //! gets a fresh server process, ended by PID.
 
 #![allow(clippy::disallowed_methods)] // A load generator reads the clock and its environment.
@@ -58,6 +61,11 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// The server runs on the built-in engines (`ENGINES=builtin`) rather than the fakes.
+fn builtin() -> bool {
+    std::env::var("ENGINES").as_deref() == Ok("builtin")
+}
+
 fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_callbridge"));
     c.env_clear()
@@ -67,20 +75,27 @@ fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
         .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("DATABASE_URL", db)
         .env("STREAM_TOKEN_SECRET", "bench")
-        .env("MAX_CALLS", "1000")
-        .env("DEEPGRAM_API_KEY", KEY)
-        .env("DEEPGRAM_STT_URL", &fakes.stt.url)
-        .env("DEEPGRAM_TTS_URL", &fakes.tts.ws_url)
-        .env("DEEPGRAM_TTS_REST_URL", &fakes.tts.rest_url)
-        .env("DEEPGRAM_ENDPOINTING_MS", endpointing_ms.to_string())
-        .env("OPENAI_API_KEY", KEY)
-        .env("OPENAI_BASE_URL", &fakes.llm.base_url)
-        .env(
-            "LOG_LEVEL",
-            std::env::var("SERVER_LOG").unwrap_or_else(|_| "error".into()),
-        )
-        .env("LOG_FORMAT", "pretty")
-        .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)));
+        .env("MAX_CALLS", "1000");
+    if builtin() {
+        // Where `callbridge models fetch` left the model.
+        for name in ["MODEL_CACHE_DIR", "XDG_CACHE_HOME", "HOME"] {
+            c.envs(std::env::var(name).map(|v| (name, v)));
+        }
+    } else {
+        c.env("DEEPGRAM_API_KEY", KEY)
+            .env("DEEPGRAM_STT_URL", &fakes.stt.url)
+            .env("DEEPGRAM_TTS_URL", &fakes.tts.ws_url)
+            .env("DEEPGRAM_TTS_REST_URL", &fakes.tts.rest_url)
+            .env("DEEPGRAM_ENDPOINTING_MS", endpointing_ms.to_string())
+            .env("OPENAI_API_KEY", KEY)
+            .env("OPENAI_BASE_URL", &fakes.llm.base_url);
+    }
+    c.env(
+        "LOG_LEVEL",
+        std::env::var("SERVER_LOG").unwrap_or_else(|_| "error".into()),
+    )
+    .env("LOG_FORMAT", "pretty")
+    .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)));
     c
 }
 
@@ -120,7 +135,7 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Every call's recognizer hears the script; every LLM turn answers alike.
-    for _ in 0..calls {
+    for _ in 0..if builtin() { 0 } else { calls } {
         fakes.stt.push(ConnScript {
             phrases: SCRIPT.iter().map(|(_, p)| *p).collect(),
             ..ConnScript::default()
@@ -255,10 +270,14 @@ fn main() {
             llm: FakeOpenAi::start(Some(KEY)).await,
         };
         let floor = endpointing_ms + llm_ms + tts_ms;
-        println!(
-            "fixed provider latencies: endpointing {endpointing_ms} ms, LLM first token {llm_ms} ms, \
-             TTS first audio {tts_ms} ms; floor without local VAD {floor} ms"
-        );
+        if builtin() {
+            println!("built-in engines: whisper.cpp, the scripted agent, Flite (\"vs floor\": against {floor} ms)");
+        } else {
+            println!(
+                "fixed provider latencies: endpointing {endpointing_ms} ms, LLM first token {llm_ms} ms, \
+                 TTS first audio {tts_ms} ms; floor without local VAD {floor} ms"
+            );
+        }
         println!(
             "{:>5} {:>8} {:>8} {:>8} {:>10} {:>10} {:>14} {:>10} {:>8}",
             "calls",
