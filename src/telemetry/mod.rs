@@ -219,7 +219,8 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// Sets up structured logging. Safe to call more than once (later calls are ignored).
 pub fn init_logging(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(quiet_engines(filter)).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -234,9 +235,29 @@ pub fn init_logging(format: LogFormat, filter: &str) {
     };
 }
 
+/// whisper.cpp narrates every model load at its info level (forty lines of tensor sizes):
+/// unless the filter names it, only its warnings are shown.
+fn quiet_engines(filter: &str) -> String {
+    if filter.contains("whisper_rs") {
+        filter.to_string()
+    } else {
+        format!("{filter},whisper_rs=warn")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recogniser_is_quiet_unless_asked_for() {
+        assert_eq!(quiet_engines("info"), "info,whisper_rs=warn");
+        assert_eq!(
+            quiet_engines("info,whisper_rs=debug"),
+            "info,whisper_rs=debug"
+        );
+        assert!(EnvFilter::try_new(quiet_engines("callbridge=debug,info")).is_ok());
+    }
 
     #[test]
     fn latency_histograms_have_explicit_sub_second_buckets() {

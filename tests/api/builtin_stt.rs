@@ -242,3 +242,45 @@ async fn the_builtin_voice_recognised_back_keeps_its_key_words() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[tokio::test]
+async fn a_full_queue_refuses_work_at_once_rather_than_lag() {
+    use callbridge::providers::stt::whisper_engine::{
+        WhisperEngine, WhisperEngineConfig, WhisperEngineError,
+    };
+    let settings = Settings::from_source(&Source::from_pairs(test_env(&[]).await)).unwrap();
+    let engine = Arc::new(
+        tokio::task::spawn_blocking(move || {
+            WhisperEngine::load(WhisperEngineConfig {
+                model: settings.providers.whisper_model.clone(),
+                workers: 1,
+                queue: 1,
+                max_tokens: 64,
+            })
+        })
+        .await
+        .unwrap()
+        .expect("the model loads (run `callbridge models fetch`)"),
+    );
+    // One decoding, one waiting, the rest refused: a second of near-silence each.
+    let quiet: Vec<f32> = (0..16_000).map(|i| ((i % 7) as f32 - 3.0) * 1e-4).collect();
+    let tries: Vec<_> = (0..6)
+        .map(|_| {
+            let (engine, quiet) = (engine.clone(), quiet.clone());
+            tokio::spawn(async move { engine.transcribe(quiet).await })
+        })
+        .collect();
+    let mut busy = 0;
+    let mut done = 0;
+    for t in tries {
+        match tokio::time::timeout(HANG, t).await.unwrap().unwrap() {
+            Ok(_) => done += 1,
+            Err(WhisperEngineError::Busy(1)) => busy += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(
+        busy >= 3 && done >= 1 && busy + done == 6,
+        "{busy} busy, {done} done"
+    );
+}

@@ -103,26 +103,26 @@ impl SpeechToText for DeepgramStt {
     }
 
     fn open(&self, format: AudioFormat) -> SttStream {
-        let (audio_tx, audio_rx) = mpsc::channel(AUDIO_QUEUE);
-        let (control_tx, control_rx) = mpsc::unbounded_channel();
-        let (events_tx, events_rx) = mpsc::channel(64);
-        let session = Session {
-            config: self.config.clone(),
-            health: self.health.clone(),
-            buffer: ReplayBuffer::new(format, self.config.replay_secs),
-            audio: audio_rx,
-            control: control_rx,
-            events: events_tx,
-            started: Instant::now(),
-            first_result: false,
-            finishing: None,
-            held: Vec::new(),
-            held_since: None,
-            chunk_bytes: format.bytes_per_ms().unwrap_or(0)
-                * self.config.chunk.as_millis() as usize,
-        };
-        let task = tokio::spawn(session.run(format));
-        SttStream::new(NAME, audio_tx, control_tx, events_rx, task)
+        let (config, health) = (self.config.clone(), self.health.clone());
+        SttStream::spawn(NAME, AUDIO_QUEUE, move |ends| {
+            let chunk_bytes =
+                format.bytes_per_ms().unwrap_or(0) * config.chunk.as_millis() as usize;
+            let session = Session {
+                buffer: ReplayBuffer::new(format, config.replay_secs),
+                config,
+                health,
+                audio: ends.audio,
+                control: ends.control,
+                events: ends.events,
+                started: Instant::now(),
+                first_result: false,
+                finishing: None,
+                held: Vec::new(),
+                held_since: None,
+                chunk_bytes,
+            };
+            session.run(format)
+        })
     }
 }
 

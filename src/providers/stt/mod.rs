@@ -76,18 +76,36 @@ pub struct SttStream {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What a stream's task holds: the call's audio and controls in, events out.
+#[derive(Debug)]
+pub struct SttTaskEnds {
+    /// Audio frames the call pushed.
+    pub audio: mpsc::Receiver<Vec<u8>>,
+    /// Control messages.
+    pub control: mpsc::UnboundedReceiver<SttControl>,
+    /// Where events go.
+    pub events: mpsc::Sender<SttEvent>,
+}
+
 impl SttStream {
-    /// A stream served by `task` through these channels.
-    pub fn new(
-        provider: &'static str,
-        audio: mpsc::Sender<Vec<u8>>,
-        control: mpsc::UnboundedSender<SttControl>,
-        events: mpsc::Receiver<SttEvent>,
-        task: tokio::task::JoinHandle<()>,
-    ) -> Self {
+    /// A stream served by the task `serve` makes of its ends; up to `audio_queue` frames wait
+    /// for it before pushes are dropped.
+    pub fn spawn<F, Fut>(provider: &'static str, audio_queue: usize, serve: F) -> Self
+    where
+        F: FnOnce(SttTaskEnds) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (audio_tx, audio) = mpsc::channel(audio_queue);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::channel(64);
+        let task = tokio::spawn(serve(SttTaskEnds {
+            audio,
+            control: control_rx,
+            events: events_tx,
+        }));
         Self {
             audio: SttAudio {
-                tx: audio,
+                tx: audio_tx,
                 provider,
             },
             control,

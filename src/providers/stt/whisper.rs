@@ -101,18 +101,17 @@ impl SpeechToText for WhisperStt {
     }
 
     fn open(&self, format: AudioFormat) -> SttStream {
-        let (audio_tx, audio_rx) = mpsc::channel(AUDIO_QUEUE);
-        let (control_tx, control_rx) = mpsc::unbounded_channel();
-        let (events_tx, events_rx) = mpsc::channel(64);
         self.health.request(ProviderKind::Stt, NAME);
-        let stream = Stream {
-            stt: self.clone(),
-            audio: audio_rx,
-            control: control_rx,
-            events: events_tx,
-        };
-        let task = tokio::spawn(stream.run(format));
-        SttStream::new(NAME, audio_tx, control_tx, events_rx, task)
+        let stt = self.clone();
+        SttStream::spawn(NAME, AUDIO_QUEUE, move |ends| {
+            let stream = Stream {
+                stt,
+                audio: ends.audio,
+                control: ends.control,
+                events: ends.events,
+            };
+            stream.run(format)
+        })
     }
 }
 
