@@ -16,8 +16,8 @@ struct Cli {
     /// A `NAME=value` settings file, under the environment (`CALLBRIDGE_CONFIG` also names one).
     #[arg(long, global = true, env = "CALLBRIDGE_CONFIG")]
     config: Option<PathBuf>,
-    /// What calls are connected to (overrides `CALL_MODE`): `echo`, a line test that plays
-    /// callers their own voice back, or `agent`, the conversation (needs speech recognition).
+    /// What calls are connected to (overrides `CALL_MODE`): `agent`, the conversation (the
+    /// default), or `echo`, a line test that plays callers their own voice back.
     #[arg(long, global = true)]
     mode: Option<String>,
     #[command(subcommand)]

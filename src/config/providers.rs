@@ -82,9 +82,11 @@ pub struct ProviderSettings {
     /// `LLM_FALLBACK`: `builtin` (default: the built-in agent takes over a failed cloud LLM
     /// when no `LLM_FALLBACK_BASE_URL` is set) or `none` (the caller is transferred).
     pub llm_fallback_builtin: bool,
-    /// `TTS_PROVIDER`: `deepgram`, `deepgram-rest` or `none`.
+    /// `TTS_PROVIDER`: `deepgram`, `deepgram-rest`, `builtin` (the default without
+    /// `DEEPGRAM_API_KEY`) or `none`.
     pub tts: TtsChoice,
-    /// `TTS_FALLBACK`: `deepgram-rest`, `deepgram` or `none`.
+    /// `TTS_FALLBACK`: `builtin` (the default behind Deepgram), `deepgram-rest`, `deepgram`
+    /// or `none`.
     pub tts_fallback: TtsChoice,
     /// `DEEPGRAM_API_KEY`.
     pub deepgram_api_key: Option<Secret>,
@@ -269,9 +271,11 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
                 .filter(|k| !k.is_empty())
                 .map(Secret::new),
         });
-    // Without a key, speech is synthesized on this machine.
+    // Without a key, speech is synthesized on this machine; with one, the built-in voice
+    // stands behind Deepgram (an outage of Deepgram's WebSocket is seldom one of Deepgram
+    // alone, so its REST form is a choice, not the default).
     let (tts_default, tts_fallback_default) = if has_deepgram {
-        (TtsChoice::Deepgram, TtsChoice::DeepgramRest)
+        (TtsChoice::Deepgram, TtsChoice::Builtin)
     } else {
         (TtsChoice::Builtin, TtsChoice::None)
     };
@@ -396,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_choose_the_cloud_providers_with_the_rest_speech_fallback() {
+    fn keys_choose_the_cloud_providers_with_the_built_in_engines_behind_them() {
         // Empty choices (as in a copied .env.example) mean "the default".
         let p = load(&[
             ("DEEPGRAM_API_KEY", "dg"),
@@ -409,8 +413,15 @@ mod tests {
         assert_eq!(p.llm, LlmChoice::OpenAi);
         assert_eq!(
             (p.tts, p.tts_fallback),
-            (TtsChoice::Deepgram, TtsChoice::DeepgramRest)
+            (TtsChoice::Deepgram, TtsChoice::Builtin)
         );
+        assert_eq!(p.stt_fallback, SttChoice::Builtin);
+        let p = load(&[
+            ("DEEPGRAM_API_KEY", "dg"),
+            ("TTS_FALLBACK", "deepgram-rest"),
+        ])
+        .unwrap();
+        assert_eq!(p.tts_fallback, TtsChoice::DeepgramRest);
     }
 
     #[test]

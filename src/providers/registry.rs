@@ -217,7 +217,7 @@ mod tests {
         );
         assert_eq!(
             d["tts"],
-            json!({"primary": "deepgram", "fallback": "deepgram-rest"})
+            json!({"primary": "deepgram", "fallback": "builtin"})
         );
         let health = d["health"].as_array().unwrap();
         assert_eq!(health.len(), 6);

@@ -52,7 +52,7 @@ pub const PROVIDER_RECONNECTS: &str = "callbridge_provider_reconnects_total";
 pub const PROVIDER_REQUESTS: &str = "callbridge_provider_requests_total";
 /// Caller audio frames dropped because speech-to-text fell behind, by `provider` (counter).
 pub const STT_DROPPED_FRAMES: &str = "callbridge_stt_dropped_frames_total";
-/// Utterances the built-in recogniser decoded again over Whisper's full window because the
+/// Utterances the built-in recogniser decoded again over a wider window because the
 /// quick pass repeated itself (counter).
 pub const STT_REDECODES: &str = "callbridge_stt_redecodes_total";
 /// Tool calls, by `tool` and `outcome` (ok or the error code) (counter).
@@ -146,7 +146,7 @@ fn describe() {
     );
     describe_counter!(
         STT_REDECODES,
-        "Built-in recogniser utterances decoded again over the full window (the quick pass repeated itself)."
+        "Built-in recogniser utterances decoded again over a wider window (the quick pass repeated itself)."
     );
     describe_counter!(
         TOOL_CALLS,

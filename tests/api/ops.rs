@@ -48,7 +48,7 @@ async fn readyz_lists_the_providers_and_their_health_and_failures_are_counted() 
     let p = &body["providers"];
     assert_eq!(p["stt"]["primary"], "deepgram");
     assert_eq!(p["llm"]["primary"], "openai");
-    assert_eq!(p["tts"]["fallback"], "deepgram-rest");
+    assert_eq!(p["tts"]["fallback"], "builtin");
     assert!(
         p["health"]
             .as_array()
