@@ -790,3 +790,57 @@ fn free_slot_before_booking(turns: &[(String, String)]) -> (String, ()) {
     let end = offer.find(". Shall I").unwrap();
     (offer[at..end].to_string(), ())
 }
+
+#[tokio::test]
+async fn when_deepgram_is_down_the_built_in_recogniser_hears_the_caller() {
+    // Deepgram refuses every connection; the built-in recogniser stands behind it by default.
+    let line = Line::open_with(&[
+        ("DEEPGRAM_STT_URL", "ws://127.0.0.1:1/v1/listen"),
+        ("STT_MAX_RECONNECTS", "0"),
+        ("OPENAI_API_KEY", ""),
+        ("LLM_PROVIDER", "builtin"),
+    ])
+    .await;
+    assert_eq!(
+        line.app
+            .state
+            .providers
+            .stt
+            .fallback
+            .as_ref()
+            .map(|s| s.name()),
+        Some("whisper")
+    );
+    let sid = "CAconversation0000000stt00fallback";
+    // The fake's phrases are never used: nothing reaches it.
+    line.call(
+        MARIA,
+        sid,
+        &[
+            ("book_oil_change", ""),
+            ("tuesday_morning", ""),
+            ("yes_correct", ""),
+            ("thanks_bye", ""),
+        ],
+    )
+    .await;
+    let (outcome, turns) = line.record(sid).await;
+    assert_eq!(outcome.as_deref(), Some("booked"), "{turns:#?}");
+    let heard: Vec<&str> = turns
+        .iter()
+        .filter(|(s, _)| s == "caller")
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert!(heard[0].contains("oil change"), "{heard:?}");
+    assert!(heard[1].contains("Tuesday morning"), "{heard:?}");
+    let health = line.app.state.providers.health.to_json();
+    let deepgram = health
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["kind"] == "stt" && h["provider"] == "deepgram")
+        .unwrap()
+        .clone();
+    assert!(deepgram["errors"].as_u64().unwrap() >= 1, "{health}");
+    line.app.stop().await;
+}
