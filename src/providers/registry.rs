@@ -49,8 +49,8 @@ pub struct Providers {
     pub tts: Pair<dyn TextToSpeech>,
     /// Their health.
     pub health: ProviderHealth,
-    /// The built-in recogniser, when either STT slot uses it (one model in memory for both).
-    builtin_stt: Option<WhisperStt>,
+    /// The built-in recogniser when it is the primary: its model is loaded at start.
+    preload_stt: Option<WhisperStt>,
 }
 
 impl std::fmt::Debug for Providers {
@@ -134,6 +134,7 @@ impl Providers {
             None if p.llm == LlmChoice::OpenAi && p.llm_fallback_builtin => Some(scripted()),
             None => None,
         };
+        // One recogniser (one model in memory) serves whichever slots name it.
         let builtin_stt = [p.stt, p.stt_fallback]
             .contains(&SttChoice::Builtin)
             .then(|| {
@@ -164,7 +165,7 @@ impl Providers {
                 fallback: tts(p, p.tts_fallback, &health)?,
             },
             health,
-            builtin_stt,
+            preload_stt: builtin_stt.filter(|_| p.stt == SttChoice::Builtin),
         })
     }
 
@@ -172,10 +173,7 @@ impl Providers {
     /// does not wait for it (a server that serves calls calls this at start). As a fallback
     /// it loads when first needed (a fraction of a second), sparing the memory until then.
     pub async fn preload(&self) {
-        let primary = self.stt.primary.as_ref().map(|s| s.name());
-        if let Some(w) = &self.builtin_stt
-            && primary == Some(super::stt::whisper::NAME)
-        {
+        if let Some(w) = &self.preload_stt {
             w.preload().await;
         }
     }

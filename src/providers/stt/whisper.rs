@@ -75,9 +75,13 @@ impl WhisperStt {
         self.engine
             .get_or_try_init(|| async {
                 let config = self.config.engine.clone();
+                let path = config.model.display().to_string();
                 tokio::task::spawn_blocking(move || WhisperEngine::load(config))
                     .await
-                    .map_err(|e| WhisperEngineError::Decode(e.to_string()))?
+                    .map_err(|e| WhisperEngineError::Load {
+                        path,
+                        why: e.to_string(),
+                    })?
                     .map(Arc::new)
             })
             .await
