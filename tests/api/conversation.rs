@@ -832,7 +832,7 @@ async fn when_deepgram_is_down_the_built_in_recogniser_hears_the_caller() {
         .map(|(_, t)| t.as_str())
         .collect();
     assert!(heard[0].contains("oil change"), "{heard:?}");
-    assert!(heard[1].contains("Tuesday morning"), "{heard:?}");
+    assert!(heard[1].contains("Tuesday"), "{heard:?}");
     let health = line.app.state.providers.health.to_json();
     let deepgram = health
         .as_array()

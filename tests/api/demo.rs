@@ -65,10 +65,13 @@ async fn the_demo_call_books_an_oil_change_on_the_built_in_engines() {
     );
 
     // The printout: what was heard and said, each turn's latency, the booking.
-    assert!(
-        stdout.contains("caller: Hi, I'd like to book an oil change"),
-        "{stdout}"
-    );
+    // The recogniser's exact words vary with where the live audio is cut ("book an" was once
+    // heard as "boot and"); what the booking needs must be there.
+    let first_caller_line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("caller:"))
+        .expect("the caller's words are printed");
+    assert!(first_caller_line.contains("oil change"), "{stdout}");
     assert!(stdout.contains("Shall I book it?"), "{stdout}");
     let answered = stdout.matches("answered after ").count();
     assert_eq!(answered, 4, "every caller turn was answered: {stdout}");
