@@ -57,14 +57,7 @@ fn ctx(sid: &str, phone: &str) -> ToolContext {
 
 async fn run(tools: &Tools, cx: &ToolContext, id: &str, name: &str, args: &Value) -> Value {
     let reply = tools
-        .run(
-            cx,
-            &ToolCall {
-                id,
-                name,
-                arguments: &args.to_string(),
-            },
-        )
+        .run(cx, &ToolCall::parse(id, name, args.to_string()))
         .await;
     reply.content
 }

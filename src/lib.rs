@@ -1,25 +1,31 @@
 //! callbridge: answers a car service center's phone line by bridging a carrier's media stream
 //! to speech and language engines.
 //!
-//! The middle of the bridge is sans-IO (`audio`, `carrier`, `call` apart from its driver);
-//! `app`, `http`, `call::driver` and `session_store` do the IO. See `shared/DESIGN.md`.
+//! The IO-free core (carrier framing, audio, the call machine and the vocabulary everything
+//! else speaks) is the `callbridge-core` crate, re-exported here as [`audio`], [`carrier`] and
+//! [`call`]. This crate does the IO around it: `app` builds and runs the service, `http` serves
+//! the routes, [`driver`] executes one call's machine, `preparation` and `handoff` are the
+//! tasks around a call, `providers`, `tools`, `crm` and `session_store` talk to the outside.
+//! See `ARCHITECTURE.md`.
 
 pub mod app;
-pub mod audio;
-pub mod call;
 pub mod call_control;
-pub mod carrier;
 pub mod config;
 pub mod crm;
 pub mod db;
 pub mod domain;
+pub mod driver;
+pub mod handoff;
 pub mod http;
 pub mod models;
+pub mod preparation;
 pub mod providers;
 pub mod session_store;
 pub mod simulator;
+pub mod state;
 pub mod telemetry;
 pub mod tools;
 
 pub use app::Application;
+pub use callbridge_core::{audio, call, carrier};
 pub use config::Settings;

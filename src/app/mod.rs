@@ -1,33 +1,30 @@
-//! Building and running the application: listeners, shared state, the call cap, the call task
-//! tracker, the registry heartbeat, and shutdown with draining.
+//! Building and running the application: listeners, the shared state, the call task tracker,
+//! the registry heartbeat, and shutdown with draining.
 //!
 //! Shutdown happens in stages: stop admitting calls (readiness fails, the webhook answers busy),
 //! stop accepting HTTP, let active calls go on for the grace period, then end what is left
 //! cleanly and wait for those tasks. Upgraded WebSocket tasks are tracked here because axum's
 //! graceful shutdown does not wait for them.
 
-mod cap;
-
-use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use metrics_exporter_prometheus::PrometheusHandle;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use cap::{CallCap, CallSlot};
-
 use crate::config::Settings;
 use crate::db::{self, DbError};
+use crate::handoff::Handoffs;
+use crate::preparation::{PreparedCalls, Preparer};
 use crate::providers::Providers;
 use crate::session_store::{MemoryStore, RedisStore, SessionStore, StoreError};
+use crate::state::{AppState, CallCap, LocalCalls};
 use crate::telemetry;
+use crate::tools::Tools;
 
 /// How long ended calls get to close their sockets after the grace period.
 const FINAL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,68 +52,6 @@ pub enum AppError {
     /// A provider client could not be built.
     #[error("provider setup failed: {0}")]
     Provider(#[from] crate::providers::ProviderError),
-}
-
-/// The sids of calls streaming on this node, for the registry heartbeat.
-#[derive(Debug, Clone, Default)]
-pub struct LocalCalls(Arc<Mutex<HashSet<String>>>);
-
-impl LocalCalls {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        // Inserts and removes cannot be left half-done; a poisoned lock is usable.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Adds a call.
-    pub fn insert(&self, sid: &str) {
-        self.lock().insert(sid.to_string());
-    }
-
-    /// Removes a call.
-    pub fn remove(&self, sid: &str) {
-        self.lock().remove(sid);
-    }
-
-    /// A snapshot of the sids.
-    pub fn snapshot(&self) -> Vec<String> {
-        self.lock().iter().cloned().collect()
-    }
-}
-
-/// What every handler and call task shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// Validated settings.
-    pub settings: Arc<Settings>,
-    /// The database.
-    pub db: DatabaseConnection,
-    /// The live-call registry.
-    pub store: SessionStore,
-    /// The per-instance cap.
-    pub cap: CallCap,
-    /// Calls streaming here.
-    pub local_calls: LocalCalls,
-    /// Set when shutdown starts: no new calls.
-    pub draining: Arc<AtomicBool>,
-    /// Cancelled when the grace period is over: calls end now.
-    pub hard_stop: CancellationToken,
-    /// Every call task.
-    pub calls: TaskTracker,
-    /// Renders `/metrics`.
-    pub metrics: PrometheusHandle,
-    /// Speech and language providers.
-    pub providers: Arc<Providers>,
-    /// Agent calls prepared at the webhook, waiting for their media.
-    pub prepared: crate::call::prepare::PreparedCalls,
-    /// Where agent calls go once their stream closes (TwiML call control).
-    pub handoffs: crate::call::handoff::Handoffs,
-}
-
-impl AppState {
-    /// Whether shutdown has begun.
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
-    }
 }
 
 /// The application, built and bound, not yet serving.
@@ -157,10 +92,19 @@ impl Application {
             Err(e) => tracing::warn!(error = %e, "cannot read the service menu for STT keyterms"),
         }
         let providers = Arc::new(Providers::from_settings(&provider_settings)?);
+        let tools = Tools::new(db.clone(), settings.business.clone());
+        let handoffs = Handoffs::from_settings(&settings);
+        let settings = Arc::new(settings);
+        let prepared = PreparedCalls::new(Preparer::new(
+            settings.clone(),
+            tools.clone(),
+            providers.clone(),
+        ));
         let state = AppState {
             providers,
+            tools,
             cap: CallCap::new(settings.limits.max_calls),
-            settings: Arc::new(settings),
+            settings,
             db,
             store,
             local_calls: LocalCalls::default(),
@@ -168,8 +112,8 @@ impl Application {
             hard_stop: CancellationToken::new(),
             calls: TaskTracker::new(),
             metrics,
-            prepared: Default::default(),
-            handoffs: Default::default(),
+            prepared,
+            handoffs,
         };
         Ok(Application {
             listener,

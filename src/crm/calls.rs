@@ -12,27 +12,7 @@ use super::appointments::Page;
 use super::error::{CrmError, is_unique_violation};
 use entity::{call_log, call_turn};
 
-/// Who spoke a turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Speaker {
-    /// The person on the phone.
-    Caller,
-    /// callbridge.
-    Agent,
-    /// An event worth a line in the transcript (transfer, tool failure, hang-up).
-    System,
-}
-
-impl Speaker {
-    /// As stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Speaker::Caller => "caller",
-            Speaker::Agent => "agent",
-            Speaker::System => "system",
-        }
-    }
-}
+pub use callbridge_core::call::record::Speaker;
 
 /// Opens the log of a call; a second start for the same call sid returns the first log.
 pub async fn start(

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::twilio::signed;
-use crate::app::AppState;
-use crate::call::driver;
 use crate::carrier::CarrierKind;
+use crate::driver;
+use crate::state::AppState;
 
 /// Socket read buffer: a Twilio media frame is ~400 bytes, so 4 KiB holds several without the
 /// default 128 KiB buffer that is zero-filled before every read.

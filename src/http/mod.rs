@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Webhook and media routes, health, and the staff API.
 pub fn router(state: AppState) -> Router {

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The process is up.
 pub async fn healthz() -> &'static str {

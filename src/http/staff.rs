@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::api_error::ApiError;
-use crate::app::AppState;
 use crate::crm::appointments::{self, AppointmentFilter, Page, STATUSES};
 use crate::crm::{Schedule, booking, calls};
+use crate::state::AppState;
 
 /// Largest page a listing returns.
 const MAX_LIMIT: u64 = 200;

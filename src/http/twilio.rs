@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::{ActiveModelTrait, Set};
 
-use crate::app::AppState;
 use crate::carrier::{signature, stream_token, twiml};
 use crate::config::CallMode;
 use crate::session_store::{CallState, LiveCall, unix_now};
+use crate::state::AppState;
 use crate::telemetry;
 
 /// Header carrying Twilio's request signature.
@@ -129,7 +129,7 @@ pub async fn voice(
     if agent {
         // The greeting is synthesized while Twilio opens the stream.
         let to = param(&params, "To");
-        state.prepared.begin(&state, call_sid, from, to, ttl);
+        state.prepared.begin(call_sid, from, to, ttl);
     }
     let action = agent.then(|| settings.http_url("/twilio/after-stream"));
     xml(twiml::connect_stream(
@@ -162,7 +162,7 @@ pub async fn after_stream(
             "the stream ended without a decision; handing the caller on"
         );
     }
-    xml(crate::call::handoff::after_stream_twiml(
+    xml(crate::handoff::after_stream_twiml(
         decision,
         state.settings.carrier.service_desk_number.as_deref(),
     ))

@@ -10,27 +10,7 @@ use serde_json::{Value, json};
 
 use super::ProviderError;
 
-/// Which job a provider does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ProviderKind {
-    /// Speech to text.
-    Stt,
-    /// Language model.
-    Llm,
-    /// Text to speech.
-    Tts,
-}
-
-impl ProviderKind {
-    /// As labelled.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Stt => "stt",
-            ProviderKind::Llm => "llm",
-            ProviderKind::Tts => "tts",
-        }
-    }
-}
+pub use callbridge_core::provider::ProviderKind;
 
 #[derive(Debug, Clone, Default)]
 struct Entry {

@@ -4,7 +4,6 @@
 //! Wire formats are parsed by pure modules (`llm::sse`, `llm::assemble`, ...) tested at
 //! arbitrary byte boundaries.
 
-mod error;
 pub mod health;
 pub mod llm;
 pub mod registry;
@@ -12,6 +11,6 @@ pub mod stt;
 pub mod tts;
 pub mod ws;
 
-pub use error::{Deadline, ProviderError};
+pub use callbridge_core::provider::{Deadline, ProviderError};
 pub use health::{ProviderHealth, ProviderKind};
 pub use registry::Providers;

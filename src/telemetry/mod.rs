@@ -179,6 +179,28 @@ fn describe() {
     }
 }
 
+/// Records what a call machine observed (the core measures; this is where it is recorded).
+pub fn observe(o: crate::call::observe::Observation) {
+    use crate::call::observe::{Observation, Stage};
+    match o {
+        Observation::Latency(stage, d) => {
+            let name = match stage {
+                Stage::SttFinal => STT_FINAL_LATENCY,
+                Stage::LlmFirstToken => LLM_FIRST_TOKEN,
+                Stage::FirstSentence => FIRST_SENTENCE,
+                Stage::TtsFirstByte => TTS_FIRST_BYTE,
+                Stage::VoiceToVoice => VOICE_TO_VOICE,
+                Stage::BargeInToSilence => BARGE_IN_TO_SILENCE,
+            };
+            metrics::histogram!(name).record(d.as_secs_f64());
+        }
+        Observation::TurnAnswered => {
+            metrics::counter!(TURNS, "outcome" => "answered").increment(1);
+        }
+        Observation::BargeIn => metrics::counter!(BARGE_INS).increment(1),
+    }
+}
+
 /// Installs the process-wide metrics recorder once and returns the handle that renders it.
 /// Several `Application`s in one test process share it.
 pub fn metrics_handle() -> PrometheusHandle {

@@ -2,61 +2,52 @@
 //! answer. Refusals come back as [`ToolError`]s with stable codes.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::args;
-use super::reply::{ToolError, crm_error, slots_json};
-use super::{ToolCall, ToolContext, ToolName, Tools};
-use crate::crm::appointments::{self, AppointmentView, describe_vehicle};
+use super::reply::{
+    ToolError, appointment_json, caller_json, crm_error, slots_json, unknown_caller_json,
+    vehicle_json,
+};
+use super::{ToolContext, Tools};
+use crate::crm::appointments;
 use crate::crm::availability::PartOfDay;
 use crate::crm::booking::{self, Booked, BookingRequest, SlotQuery};
-use crate::crm::{CrmError, catalog, customers};
+use crate::crm::{CrmError, caller, catalog, customers};
 use crate::domain::{PhoneNumber, ServiceDate, Vin};
+use callbridge_core::tool::CrmRequest;
+use callbridge_core::tool::args::{self, PartOfDayArg};
 
-/// Dispatches to the tool's handler.
+/// Dispatches to the tool's handler; `id` is the model's id of the call (part of a booking's
+/// idempotency key).
 pub(super) async fn run(
     tools: &Tools,
-    tool: ToolName,
     ctx: &ToolContext,
-    call: &ToolCall<'_>,
+    id: &str,
+    request: &CrmRequest,
 ) -> Result<Value, ToolError> {
     let h = Handler { tools, ctx };
-    match tool {
-        ToolName::LookupCustomer => h.lookup_customer(parse(call)?).await,
-        ToolName::CreateCustomer => h.create_customer(parse(call)?).await,
-        ToolName::ListVehicles => h.list_vehicles(parse(call)?).await,
-        ToolName::AddVehicle => h.add_vehicle(parse(call)?).await,
-        ToolName::ListServices => {
-            parse::<args::ListServices>(call)?;
-            h.list_services().await
-        }
-        ToolName::FindAvailableSlots => h.find_available_slots(parse(call)?).await,
-        ToolName::BookAppointment => h.book_appointment(call.id, parse(call)?).await,
-        ToolName::RescheduleAppointment => h.reschedule_appointment(parse(call)?).await,
-        ToolName::CancelAppointment => h.cancel_appointment(parse(call)?).await,
-        ToolName::ListUpcomingAppointments => h.list_upcoming_appointments(parse(call)?).await,
-        ToolName::BusinessInfo => {
-            parse::<args::BusinessInfo>(call)?;
-            h.business_info().await
-        }
+    match request.clone() {
+        CrmRequest::LookupCustomer(a) => h.lookup_customer(a).await,
+        CrmRequest::CreateCustomer(a) => h.create_customer(a).await,
+        CrmRequest::ListVehicles(a) => h.list_vehicles(a).await,
+        CrmRequest::AddVehicle(a) => h.add_vehicle(a).await,
+        CrmRequest::ListServices => h.list_services().await,
+        CrmRequest::FindAvailableSlots(a) => h.find_available_slots(a).await,
+        CrmRequest::BookAppointment(a) => h.book_appointment(id, a).await,
+        CrmRequest::RescheduleAppointment(a) => h.reschedule_appointment(a).await,
+        CrmRequest::CancelAppointment(a) => h.cancel_appointment(a).await,
+        CrmRequest::ListUpcomingAppointments(a) => h.list_upcoming_appointments(a).await,
+        CrmRequest::BusinessInfo => h.business_info().await,
     }
 }
 
-fn parse<T: DeserializeOwned>(call: &ToolCall<'_>) -> Result<T, ToolError> {
-    let text = match call.arguments.trim() {
-        "" | "null" => "{}",
-        t => t,
-    };
-    serde_json::from_str(text).map_err(|e| {
-        ToolError::new(
-            "invalid_arguments",
-            format!(
-                "the arguments of {} are not valid: {e}; call it again with the fields its schema lists",
-                call.name
-            ),
-        )
-    })
+fn part_of_day(p: PartOfDayArg) -> PartOfDay {
+    match p {
+        PartOfDayArg::Morning => PartOfDay::Morning,
+        PartOfDayArg::Afternoon => PartOfDay::Afternoon,
+        PartOfDayArg::Evening => PartOfDay::Evening,
+        PartOfDayArg::Any => PartOfDay::Any,
+    }
 }
 
 /// A start time as the tools hand them out: "2026-11-24T09:00" in the shop's time zone (an
@@ -128,18 +119,6 @@ impl Handler<'_> {
         Ok(())
     }
 
-    fn appointment_json(v: &AppointmentView) -> Value {
-        json!({
-            "id": v.id,
-            "status": v.status,
-            "service": v.service,
-            "start": v.local_start,
-            "spoken": v.spoken,
-            "vehicle": v.vehicle,
-            "notes": v.notes,
-        })
-    }
-
     async fn appointment_views(
         &self,
         rows: Vec<entity::appointment::Model>,
@@ -147,7 +126,7 @@ impl Handler<'_> {
         let views = appointments::views(&self.tools.db, &self.tools.schedule, rows)
             .await
             .map_err(|e| self.crm(e))?;
-        Ok(views.iter().map(Self::appointment_json).collect())
+        Ok(views.iter().map(appointment_json).collect())
     }
 
     /// `{"appointment": ..., <replayed_flag>: bool}` for a booking change.
@@ -160,29 +139,13 @@ impl Handler<'_> {
 
     async fn lookup_customer(&self, a: args::LookupCustomer) -> Result<Value, ToolError> {
         let phone = self.phone(a.phone.as_deref())?;
-        let db = &self.tools.db;
-        let Some(c) = customers::by_phone(db, &phone)
-            .await
-            .map_err(|e| self.crm(e))?
-        else {
-            return Ok(json!({
-                "found": false,
-                "phone": phone.as_str(),
-                "hint": "no customer has this number; if they are new, ask for their name and call create_customer",
-            }));
-        };
-        let vehicles = customers::vehicles(db, c.id)
+        let record = caller::by_phone(&self.tools.db, &self.tools.schedule, &phone, self.ctx.now)
             .await
             .map_err(|e| self.crm(e))?;
-        let upcoming = booking::upcoming(db, c.id, self.ctx.now)
-            .await
-            .map_err(|e| self.crm(e))?;
-        Ok(json!({
-            "found": true,
-            "customer": { "id": c.id, "name": c.name, "phone": c.phone, "email": c.email },
-            "vehicles": vehicles.iter().map(vehicle_json).collect::<Vec<_>>(),
-            "upcoming_appointments": self.appointment_views(upcoming).await?,
-        }))
+        Ok(match record {
+            Some(r) => caller_json(&r),
+            None => unknown_caller_json(&phone),
+        })
     }
 
     async fn create_customer(&self, a: args::CreateCustomer) -> Result<Value, ToolError> {
@@ -269,7 +232,7 @@ impl Handler<'_> {
             service: &service,
             from,
             to,
-            part_of_day: a.part_of_day.map_or(PartOfDay::Any, Into::into),
+            part_of_day: a.part_of_day.map_or(PartOfDay::Any, part_of_day),
         };
         let slots = booking::find_slots(db, &self.tools.schedule, &q, limit, self.ctx.now)
             .await
@@ -423,15 +386,6 @@ fn idempotency_key(
     let digest = Sha256::digest(format!("{customer_id}|{service_id}|{}", starts.timestamp()));
     let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
     format!("{call_sid}:{tool_call_id}:{short}")
-}
-
-fn vehicle_json(v: &entity::vehicle::Model) -> Value {
-    json!({
-        "id": v.id,
-        "description": describe_vehicle(v),
-        "vin": v.vin,
-        "mileage": v.mileage,
-    })
 }
 
 /// "$89.99" for 8999 cents.

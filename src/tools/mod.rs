@@ -5,7 +5,6 @@
 //! structured answer (`{"ok": false, "error": {"code": ...}}`) the LLM can relay, so a tool
 //! problem is spoken about honestly instead of stalling the call.
 
-pub mod args;
 mod handlers;
 pub mod reply;
 
@@ -17,132 +16,63 @@ use serde_json::{Value, json};
 use crate::config::BusinessSettings;
 use crate::crm::Schedule;
 use crate::domain::PhoneNumber;
+pub use callbridge_core::tool::{
+    BookingChange, CrmRequest, ToolCall, ToolCallError, ToolName, ToolRequest, ToolResult, args,
+};
 pub use reply::ToolError;
 
-/// Every tool, by the name the LLM uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ToolName {
-    /// Find the customer by phone number.
-    LookupCustomer,
-    /// Add a customer.
-    CreateCustomer,
-    /// A customer's vehicles.
-    ListVehicles,
-    /// Add a vehicle.
-    AddVehicle,
-    /// The service menu.
-    ListServices,
-    /// Bookable times.
-    FindAvailableSlots,
-    /// Book.
-    BookAppointment,
-    /// Move a booking.
-    RescheduleAppointment,
-    /// Cancel a booking.
-    CancelAppointment,
-    /// A customer's coming appointments.
-    ListUpcomingAppointments,
-    /// Hours, address, phone.
-    BusinessInfo,
+/// When to use each tool, as the model is told.
+fn description(tool: ToolName) -> &'static str {
+    match tool {
+        ToolName::LookupCustomer => {
+            "Find the customer record, vehicles and coming appointments by phone number (by default the number the caller is calling from)."
+        }
+        ToolName::CreateCustomer => {
+            "Create a customer record for a new caller. Only after lookup_customer found none."
+        }
+        ToolName::ListVehicles => "List a customer's vehicles with their ids.",
+        ToolName::AddVehicle => "Add a vehicle to a customer's record.",
+        ToolName::ListServices => "The service menu with prices and how long each service takes.",
+        ToolName::FindAvailableSlots => {
+            "Find a few bookable start times for a service from a given day, optionally in a part of the day."
+        }
+        ToolName::BookAppointment => {
+            "Book an appointment at a start time from find_available_slots. Read the details back and get a yes first."
+        }
+        ToolName::RescheduleAppointment => {
+            "Move an existing appointment to a new start time from find_available_slots. Confirm with the caller first."
+        }
+        ToolName::CancelAppointment => {
+            "Cancel an existing appointment. Confirm with the caller first."
+        }
+        ToolName::ListUpcomingAppointments => {
+            "List a customer's coming appointments with their ids."
+        }
+        ToolName::BusinessInfo => "Opening hours, address and phone number of the shop.",
+        ToolName::EndCall => {
+            "End the call after you have said goodbye, when the caller has nothing more."
+        }
+        ToolName::TransferToServiceDesk => {
+            "Transfer the caller to a person at the service desk, when they ask for one or you cannot help."
+        }
+    }
 }
 
-impl ToolName {
-    /// Every tool, in the order they are offered.
-    pub const ALL: [ToolName; 11] = [
-        ToolName::LookupCustomer,
-        ToolName::CreateCustomer,
-        ToolName::ListVehicles,
-        ToolName::AddVehicle,
-        ToolName::ListServices,
-        ToolName::FindAvailableSlots,
-        ToolName::BookAppointment,
-        ToolName::RescheduleAppointment,
-        ToolName::CancelAppointment,
-        ToolName::ListUpcomingAppointments,
-        ToolName::BusinessInfo,
-    ];
-
-    /// The name the LLM calls it by.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ToolName::LookupCustomer => "lookup_customer",
-            ToolName::CreateCustomer => "create_customer",
-            ToolName::ListVehicles => "list_vehicles",
-            ToolName::AddVehicle => "add_vehicle",
-            ToolName::ListServices => "list_services",
-            ToolName::FindAvailableSlots => "find_available_slots",
-            ToolName::BookAppointment => "book_appointment",
-            ToolName::RescheduleAppointment => "reschedule_appointment",
-            ToolName::CancelAppointment => "cancel_appointment",
-            ToolName::ListUpcomingAppointments => "list_upcoming_appointments",
-            ToolName::BusinessInfo => "business_info",
-        }
-    }
-
-    /// The tool called `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == name)
-    }
-
-    /// Whether running it changes the CRM. A call that is interrupted still finishes these
-    /// (and keeps their result), and the agent confirms with the caller before calling them.
-    pub fn changes_data(self) -> bool {
-        matches!(
-            self,
-            ToolName::CreateCustomer
-                | ToolName::AddVehicle
-                | ToolName::BookAppointment
-                | ToolName::RescheduleAppointment
-                | ToolName::CancelAppointment
-        )
-    }
-
-    fn description(self) -> &'static str {
-        match self {
-            ToolName::LookupCustomer => {
-                "Find the customer record, vehicles and coming appointments by phone number (by default the number the caller is calling from)."
-            }
-            ToolName::CreateCustomer => {
-                "Create a customer record for a new caller. Only after lookup_customer found none."
-            }
-            ToolName::ListVehicles => "List a customer's vehicles with their ids.",
-            ToolName::AddVehicle => "Add a vehicle to a customer's record.",
-            ToolName::ListServices => {
-                "The service menu with prices and how long each service takes."
-            }
-            ToolName::FindAvailableSlots => {
-                "Find a few bookable start times for a service from a given day, optionally in a part of the day."
-            }
-            ToolName::BookAppointment => {
-                "Book an appointment at a start time from find_available_slots. Read the details back and get a yes first."
-            }
-            ToolName::RescheduleAppointment => {
-                "Move an existing appointment to a new start time from find_available_slots. Confirm with the caller first."
-            }
-            ToolName::CancelAppointment => {
-                "Cancel an existing appointment. Confirm with the caller first."
-            }
-            ToolName::ListUpcomingAppointments => {
-                "List a customer's coming appointments with their ids."
-            }
-            ToolName::BusinessInfo => "Opening hours, address and phone number of the shop.",
-        }
-    }
-
-    fn schema(self) -> Value {
-        match self {
-            ToolName::LookupCustomer => schema::<args::LookupCustomer>(),
-            ToolName::CreateCustomer => schema::<args::CreateCustomer>(),
-            ToolName::ListVehicles => schema::<args::ListVehicles>(),
-            ToolName::AddVehicle => schema::<args::AddVehicle>(),
-            ToolName::ListServices => schema::<args::ListServices>(),
-            ToolName::FindAvailableSlots => schema::<args::FindAvailableSlots>(),
-            ToolName::BookAppointment => schema::<args::BookAppointment>(),
-            ToolName::RescheduleAppointment => schema::<args::RescheduleAppointment>(),
-            ToolName::CancelAppointment => schema::<args::CancelAppointment>(),
-            ToolName::ListUpcomingAppointments => schema::<args::ListUpcomingAppointments>(),
-            ToolName::BusinessInfo => schema::<args::BusinessInfo>(),
-        }
+/// The JSON schema of each tool's arguments, from the argument types themselves.
+fn tool_schema(tool: ToolName) -> Value {
+    match tool {
+        ToolName::LookupCustomer => schema::<args::LookupCustomer>(),
+        ToolName::CreateCustomer => schema::<args::CreateCustomer>(),
+        ToolName::ListVehicles => schema::<args::ListVehicles>(),
+        ToolName::AddVehicle => schema::<args::AddVehicle>(),
+        ToolName::ListServices => schema::<args::ListServices>(),
+        ToolName::FindAvailableSlots => schema::<args::FindAvailableSlots>(),
+        ToolName::BookAppointment => schema::<args::BookAppointment>(),
+        ToolName::RescheduleAppointment => schema::<args::RescheduleAppointment>(),
+        ToolName::CancelAppointment => schema::<args::CancelAppointment>(),
+        ToolName::ListUpcomingAppointments => schema::<args::ListUpcomingAppointments>(),
+        ToolName::BusinessInfo => schema::<args::BusinessInfo>(),
+        ToolName::EndCall | ToolName::TransferToServiceDesk => schema::<args::NoArguments>(),
     }
 }
 
@@ -186,16 +116,30 @@ impl ToolDefinition {
     }
 }
 
-/// Every tool's definition.
+/// The CRM tools' definitions, in the order they are offered.
 pub fn definitions() -> Vec<ToolDefinition> {
-    ToolName::ALL
-        .into_iter()
-        .map(|t| ToolDefinition {
-            name: t.as_str(),
-            description: t.description(),
-            parameters: t.schema(),
-        })
+    offered()
+        .iter()
+        .filter(|d| ToolName::parse(d.name).is_some_and(|t| !t.is_call_control()))
+        .cloned()
         .collect()
+}
+
+/// Every tool offered to the model (the CRM's, then the call-control tools the call itself
+/// handles), built once: schemas are generated from the argument types, which is not
+/// something to redo on every turn of every call.
+pub fn offered() -> &'static [ToolDefinition] {
+    static OFFERED: std::sync::OnceLock<Vec<ToolDefinition>> = std::sync::OnceLock::new();
+    OFFERED.get_or_init(|| {
+        ToolName::ALL
+            .into_iter()
+            .map(|t| ToolDefinition {
+                name: t.as_str(),
+                description: description(t),
+                parameters: tool_schema(t),
+            })
+            .collect()
+    })
 }
 
 /// What a tool call knows beyond its arguments.
@@ -207,17 +151,6 @@ pub struct ToolContext {
     pub call_sid: Option<String>,
     /// Now.
     pub now: DateTime<Utc>,
-}
-
-/// One tool call from the LLM.
-#[derive(Debug, Clone)]
-pub struct ToolCall<'a> {
-    /// The LLM's id for the call (part of the idempotency key).
-    pub id: &'a str,
-    /// The tool's name.
-    pub name: &'a str,
-    /// The arguments as the LLM wrote them (a JSON object, as text).
-    pub arguments: &'a str,
 }
 
 /// A tool's answer.
@@ -256,46 +189,37 @@ impl Tools {
         }
     }
 
-    /// Runs a tool call with a deadline, as the call driver does. The call runs in its own
-    /// task, so a deadline that passes does not abort it halfway: a booking that was being
-    /// written is committed (or not) as a whole, and the LLM is told it may have gone through
-    /// (a replay with the same tool call id returns it rather than booking twice).
+    /// The shop's calendar the tools book in.
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The database the tools work on.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Runs a CRM request with a deadline, as the call's executor does. The request runs in
+    /// its own task, so a deadline that passes does not abort it halfway: a booking that was
+    /// being written is committed (or not) as a whole, and the LLM is told it may have gone
+    /// through (a replay with the same tool call id returns it rather than booking twice).
     pub async fn run_bounded(
         &self,
         ctx: &ToolContext,
         id: &str,
-        name: &str,
-        arguments: &str,
+        request: &CrmRequest,
         deadline: std::time::Duration,
     ) -> ToolReply {
-        let tools = self.clone();
-        let (ctx, id, name, arguments) = (
-            ctx.clone(),
-            id.to_string(),
-            name.to_string(),
-            arguments.to_string(),
-        );
-        let label = ToolName::parse(&name).map_or("unknown", ToolName::as_str);
+        let tool = request.tool();
+        let (tools, ctx, id, request) =
+            (self.clone(), ctx.clone(), id.to_string(), request.clone());
         let started = tokio::time::Instant::now();
-        let task = tokio::spawn(async move {
-            tools
-                .run(
-                    &ctx,
-                    &ToolCall {
-                        id: &id,
-                        name: &name,
-                        arguments: &arguments,
-                    },
-                )
-                .await
-        });
+        let task = tokio::spawn(async move { tools.run_request(&ctx, &id, &request).await });
         let reply = match tokio::time::timeout(deadline, task).await {
             Ok(Ok(reply)) => reply,
-            Ok(Err(join)) => {
-                ToolError::internal("tool task", &join).into_reply(ToolName::parse(label))
-            }
+            Ok(Err(join)) => ToolError::internal("tool task", &join).into_reply(Some(tool)),
             Err(_) => {
-                metrics::counter!(crate::telemetry::TOOL_CALLS, "tool" => label, "outcome" => "timeout")
+                metrics::counter!(crate::telemetry::TOOL_CALLS, "tool" => tool.as_str(), "outcome" => "timeout")
                     .increment(1);
                 ToolError::new(
                     "timeout",
@@ -303,28 +227,48 @@ impl Tools {
                      look the result up (list_upcoming_appointments) before trying again, since \
                      the change may still go through",
                 )
-                .into_reply(ToolName::parse(label))
+                .into_reply(Some(tool))
             }
         };
-        metrics::histogram!(crate::telemetry::TOOL_LATENCY, "tool" => label)
+        metrics::histogram!(crate::telemetry::TOOL_LATENCY, "tool" => tool.as_str())
             .record(started.elapsed().as_secs_f64());
         reply
     }
 
-    /// Runs one tool call. Never fails: see the module doc.
-    pub async fn run(&self, ctx: &ToolContext, call: &ToolCall<'_>) -> ToolReply {
-        let tool = ToolName::parse(call.name);
-        let result = match tool {
-            None => Err(ToolError::new(
-                "unknown_tool",
-                format!(
-                    "there is no tool called {:?}; the tools are {}",
-                    call.name,
-                    ToolName::ALL.map(ToolName::as_str).join(", ")
-                ),
-            )),
-            Some(t) => handlers::run(self, t, ctx, call).await,
+    /// Runs a tool call as the model wrote it (parsed by [`ToolCall::parse`]). Never fails:
+    /// see the module doc.
+    pub async fn run(&self, ctx: &ToolContext, call: &ToolCall) -> ToolReply {
+        let refused = |e: &ToolCallError| ToolReply {
+            tool: call.tool(),
+            outcome: e.code(),
+            content: e.to_json(),
         };
+        let reply = match &call.request {
+            Ok(ToolRequest::Crm(request)) => return self.run_request(ctx, &call.id, request).await,
+            Ok(ToolRequest::EndCall | ToolRequest::TransferToServiceDesk) => refused(
+                &ToolCallError::NotCrm(call.tool().map_or("?", ToolName::as_str)),
+            ),
+            Err(e) => refused(e),
+        };
+        metrics::counter!(
+            crate::telemetry::TOOL_CALLS,
+            "tool" => reply.tool.map_or("unknown", ToolName::as_str),
+            "outcome" => reply.outcome,
+        )
+        .increment(1);
+        reply
+    }
+
+    /// Runs one CRM request; `id` is the model's id of the call (part of a booking's
+    /// idempotency key). Never fails: see the module doc.
+    pub async fn run_request(
+        &self,
+        ctx: &ToolContext,
+        id: &str,
+        request: &CrmRequest,
+    ) -> ToolReply {
+        let tool = request.tool();
+        let result = handlers::run(self, ctx, id, request).await;
         let (outcome, content) = match result {
             Ok(mut value) => {
                 if let Some(map) = value.as_object_mut() {
@@ -336,12 +280,12 @@ impl Tools {
         };
         metrics::counter!(
             crate::telemetry::TOOL_CALLS,
-            "tool" => tool.map_or("unknown", ToolName::as_str),
+            "tool" => tool.as_str(),
             "outcome" => outcome,
         )
         .increment(1);
         ToolReply {
-            tool,
+            tool: Some(tool),
             outcome,
             content,
         }
@@ -354,9 +298,10 @@ mod tests {
 
     #[test]
     fn every_tool_has_an_object_schema_with_described_properties() {
-        let defs = definitions();
+        let defs = offered();
         assert_eq!(defs.len(), ToolName::ALL.len());
-        for d in &defs {
+        assert_eq!(definitions().len(), ToolName::ALL.len() - 2);
+        for d in defs {
             let p = &d.parameters;
             assert_eq!(p["type"], "object", "{}", d.name);
             assert!(p.get("$schema").is_none() && p.get("$defs").is_none());

@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
+use crate::crm::appointments::{AppointmentView, describe_vehicle};
 use crate::crm::availability::Slot;
+use crate::crm::caller::CallerRecord;
 use crate::crm::{CrmError, Schedule, Unavailable};
 use crate::domain::{DateError, PhoneError, VinError};
 
@@ -63,6 +65,50 @@ impl ToolError {
              later lookup shows it was, and offer to transfer the caller to the service desk",
         )
     }
+}
+
+/// An appointment as the LLM gets it.
+pub fn appointment_json(v: &AppointmentView) -> Value {
+    json!({
+        "id": v.id,
+        "status": v.status,
+        "service": v.service,
+        "start": v.local_start,
+        "spoken": v.spoken,
+        "vehicle": v.vehicle,
+        "notes": v.notes,
+    })
+}
+
+/// A vehicle as the LLM gets it.
+pub fn vehicle_json(v: &entity::vehicle::Model) -> Value {
+    json!({
+        "id": v.id,
+        "description": describe_vehicle(v),
+        "vin": v.vin,
+        "mileage": v.mileage,
+    })
+}
+
+/// A known caller as the LLM gets it: `lookup_customer`'s answer, and the record attached
+/// to the system prompt when the call is prepared.
+pub fn caller_json(r: &CallerRecord) -> Value {
+    let c = &r.customer;
+    json!({
+        "found": true,
+        "customer": { "id": c.id, "name": c.name, "phone": c.phone, "email": c.email },
+        "vehicles": r.vehicles.iter().map(vehicle_json).collect::<Vec<_>>(),
+        "upcoming_appointments": r.upcoming.iter().map(appointment_json).collect::<Vec<_>>(),
+    })
+}
+
+/// A number the CRM does not know, as the LLM gets it.
+pub fn unknown_caller_json(phone: &crate::domain::PhoneNumber) -> Value {
+    json!({
+        "found": false,
+        "phone": phone.as_str(),
+        "hint": "no customer has this number; if they are new, ask for their name and call create_customer",
+    })
 }
 
 /// Slots as the LLM gets them: the exact `start` to pass back and the words to say.

@@ -85,14 +85,7 @@ impl Line {
         let args = arguments.to_string();
         let reply = self
             .tools()
-            .run(
-                &ctx,
-                &ToolCall {
-                    id: "test",
-                    name,
-                    arguments: &args,
-                },
-            )
+            .run(&ctx, &ToolCall::parse("test", name, args))
             .await;
         assert!(reply.is_ok(), "{name}: {}", reply.content);
         reply.content

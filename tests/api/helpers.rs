@@ -4,9 +4,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use callbridge::Application;
-use callbridge::app::{AppError, AppState};
+use callbridge::app::AppError;
 use callbridge::carrier::{CarrierEvent, signature, twilio};
 use callbridge::config::{Settings, Source};
+use callbridge::state::AppState;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;

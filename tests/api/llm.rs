@@ -113,7 +113,8 @@ async fn a_tool_call_split_across_chunks_is_assembled_and_its_result_accepted_in
         .expect("tool calls");
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].id, "call_abc");
-    let args = calls[0].arguments.as_ref().unwrap();
+    assert!(calls[0].request.is_ok(), "{calls:?}");
+    let args: serde_json::Value = serde_json::from_str(&calls[0].raw_arguments).unwrap();
     assert_eq!(args["service"], "Oil change");
     assert!(events.contains(&LlmEvent::Finished(FinishReason::ToolCalls)));
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use callbridge::config::{BookingPolicy, BusinessSettings};
 use callbridge::domain::PhoneNumber;
-use callbridge::tools::{ToolCall, ToolContext, ToolReply, Tools};
+use callbridge::tools::{ToolCall, ToolContext, ToolReply, ToolRequest, Tools};
 
 use crate::helpers::database_url;
 
@@ -71,14 +71,7 @@ pub async fn call(
     args: Value,
 ) -> ToolReply {
     tools
-        .run(
-            ctx,
-            &ToolCall {
-                id,
-                name,
-                arguments: &args.to_string(),
-            },
-        )
+        .run(ctx, &ToolCall::parse(id, name, args.to_string()))
         .await
 }
 
@@ -749,11 +742,7 @@ async fn bad_inputs_get_clear_errors_and_change_nothing() {
             .tools
             .run(
                 &cx,
-                &ToolCall {
-                    id: &format!("bad{i}"),
-                    name: tool,
-                    arguments: args,
-                },
+                &ToolCall::parse(format!("bad{i}"), *tool, args.as_str()),
             )
             .await;
         let error = refused(&reply, code);
@@ -831,15 +820,13 @@ async fn a_booking_past_its_deadline_still_completes_once_and_a_retry_finds_it()
     let args =
         json!({"customer_id": customer, "service": "Oil change", "start": "2026-12-01T10:00"})
             .to_string();
+    let call = ToolCall::parse("call_slow", "book_appointment", args);
+    let Ok(ToolRequest::Crm(request)) = &call.request else {
+        panic!("{call:?}")
+    };
     let reply = c
         .tools
-        .run_bounded(
-            &cx,
-            "call_slow",
-            "book_appointment",
-            &args,
-            std::time::Duration::ZERO,
-        )
+        .run_bounded(&cx, "call_slow", request, std::time::Duration::ZERO)
         .await;
     let error = refused(&reply, "timeout");
     assert!(
@@ -861,8 +848,7 @@ async fn a_booking_past_its_deadline_still_completes_once_and_a_retry_finds_it()
         .run_bounded(
             &cx,
             "call_slow",
-            "book_appointment",
-            &args,
+            request,
             std::time::Duration::from_secs(30),
         )
         .await;

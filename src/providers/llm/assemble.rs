@@ -3,16 +3,17 @@
 //! Text deltas pass straight through (the caller should hear the first words while the model
 //! is still writing). Tool calls arrive as fragments keyed by `index`: the first fragment of
 //! an index carries `id` and `function.name`, later ones append to `function.arguments`.
-//! Arguments are parsed once, when the choice finishes, and must be a JSON object.
+//! Calls are parsed once, when the choice finishes, into typed requests (or a coded refusal
+//! handed back to the model as the tool's answer: see `callbridge_core::tool`).
 //! Some servers (older Ollama) finish a tool-calling turn with `stop`: assembled calls are
 //! emitted whatever the finish reason says.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{FinishReason, LlmEvent, ToolCallRequest, Usage};
+use super::{FinishReason, LlmEvent, ToolCall, Usage};
 use crate::providers::ProviderError;
 
 #[derive(Debug, Deserialize)]
@@ -172,13 +173,11 @@ impl CompletionAssembler {
         }
         self.finished = true;
         let mut out = Vec::new();
-        let calls: Vec<ToolCallRequest> = std::mem::take(&mut self.calls)
+        let calls: Vec<ToolCall> = std::mem::take(&mut self.calls)
             .into_iter()
-            .map(|(index, p)| ToolCallRequest {
-                id: p.id.unwrap_or_else(|| format!("call_{index}")),
-                arguments: parse_arguments(&p.name, &p.arguments),
-                name: p.name,
-                raw_arguments: p.arguments,
+            .map(|(index, p)| {
+                let id = p.id.unwrap_or_else(|| format!("call_{index}"));
+                ToolCall::parse(id, p.name, p.arguments)
             })
             .collect();
         let reason = match reason {
@@ -197,22 +196,10 @@ impl CompletionAssembler {
     }
 }
 
-/// The arguments as a JSON object, or why not (handed back to the model as a tool error).
-fn parse_arguments(name: &str, raw: &str) -> Result<Map<String, Value>, String> {
-    if name.is_empty() {
-        return Err("the tool call has no function name".into());
-    }
-    let text = if raw.trim().is_empty() { "{}" } else { raw };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(format!("arguments must be a JSON object, got {other}")),
-        Err(e) => Err(format!("arguments are not valid JSON: {e}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use callbridge_core::tool::{CrmRequest, ToolCallError, ToolRequest};
 
     fn chunk(delta: &str, finish: Option<&str>) -> String {
         let finish = finish.map_or("null".to_string(), |f| format!("\"{f}\""));
@@ -274,11 +261,18 @@ mod tests {
         assert_eq!(calls.len(), 2);
         assert_eq!(calls[0].id, "call_a");
         assert_eq!(calls[0].name, "find_available_slots");
-        let args = calls[0].arguments.as_ref().unwrap();
-        assert_eq!(args["service"], "Oil change");
-        assert_eq!(args["date"], "Tuesday");
+        let Ok(ToolRequest::Crm(CrmRequest::FindAvailableSlots(args))) = &calls[0].request else {
+            panic!("{calls:?}")
+        };
+        assert_eq!(
+            (args.service.as_str(), args.date.as_str()),
+            ("Oil change", "Tuesday")
+        );
         assert_eq!(calls[1].name, "business_info");
-        assert!(calls[1].arguments.as_ref().unwrap().is_empty());
+        assert!(matches!(
+            calls[1].request,
+            Ok(ToolRequest::Crm(CrmRequest::BusinessInfo))
+        ));
         assert_eq!(events[1], LlmEvent::Finished(FinishReason::ToolCalls));
         assert_eq!(
             events[2],
@@ -309,27 +303,13 @@ mod tests {
         let LlmEvent::ToolCalls(calls) = &events[0] else {
             panic!("{events:?}")
         };
-        assert!(
-            calls[0]
-                .arguments
-                .as_ref()
-                .unwrap_err()
-                .contains("not valid JSON")
-        );
+        let code = |i: usize| calls[i].request.as_ref().map_err(|e| e.code()).unwrap_err();
+        assert_eq!(code(0), "invalid_arguments");
         assert_eq!(calls[0].raw_arguments, "{\"start\": 2026-");
-        assert!(
-            calls[1]
-                .arguments
-                .as_ref()
-                .unwrap_err()
-                .contains("JSON object")
-        );
-        assert!(
-            calls[2]
-                .arguments
-                .as_ref()
-                .unwrap_err()
-                .contains("no function name")
+        assert_eq!(code(1), "invalid_arguments");
+        assert_eq!(
+            calls[2].request.as_ref().unwrap_err(),
+            &ToolCallError::NoName
         );
         assert_eq!(calls[2].id, "call_2");
     }

@@ -141,7 +141,7 @@ struct Session {
     health: ProviderHealth,
     buffer: ReplayBuffer,
     audio: mpsc::Receiver<Vec<u8>>,
-    control: mpsc::UnboundedReceiver<SttControl>,
+    control: mpsc::Receiver<SttControl>,
     events: mpsc::Sender<SttEvent>,
     started: Instant,
     first_result: bool,

@@ -10,68 +10,18 @@ pub mod whisper_engine;
 
 use tokio::sync::mpsc;
 
-use super::ProviderError;
 use crate::audio::AudioFormat;
+pub use callbridge_core::stt::{SttControl, SttEvent};
 
-/// What a transcription stream reports. Times are seconds of audio since the stream began
-/// (continuous across reconnects).
-#[derive(Debug, Clone, PartialEq)]
-pub enum SttEvent {
-    /// A guess that may still change.
-    Interim {
-        /// Text so far of the current segment.
-        text: String,
-    },
-    /// A segment that will not change.
-    Final {
-        /// Its text (may be empty: silence).
-        text: String,
-        /// The provider's endpointing saw the caller pause: the turn may be over.
-        speech_final: bool,
-        /// This final answers our `Finalize` (local voice activity ended the turn).
-        from_finalize: bool,
-        /// Segment start.
-        start: f64,
-        /// Segment end.
-        end: f64,
-        /// Confidence, 0 to 1.
-        confidence: f64,
-    },
-    /// The provider saw the end of an utterance by word timing (`utterance_end_ms`).
-    UtteranceEnd {
-        /// End of the last word.
-        last_word_end: f64,
-    },
-    /// The provider heard speech begin (voice activity).
-    SpeechStarted {
-        /// When.
-        at: f64,
-    },
-    /// The connection dropped and was re-established; buffered audio was replayed.
-    Reconnected {
-        /// Which attempt succeeded.
-        attempt: u32,
-    },
-    /// It failed for good; nothing more follows.
-    Error(ProviderError),
-    /// It ended after `finish` (or the provider closed it cleanly).
-    Closed,
-}
-
-/// What the driver can ask of a stream besides audio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SttControl {
-    /// Flush: transcribe what was heard so far now (local VAD saw the caller stop).
-    Finalize,
-    /// No more audio: deliver what is pending, then close.
-    Finish,
-}
+/// Control messages waiting for a recognition stream's task: a call sends one per turn, so a
+/// full queue means the task is stuck; the message is then dropped and counted.
+const CONTROL_QUEUE: usize = 8;
 
 /// A live transcription stream. Dropping it abandons the stream.
 #[derive(Debug)]
 pub struct SttStream {
     audio: SttAudio,
-    control: mpsc::UnboundedSender<SttControl>,
+    control: mpsc::Sender<SttControl>,
     events: mpsc::Receiver<SttEvent>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -82,7 +32,7 @@ pub struct SttTaskEnds {
     /// Audio frames the call pushed.
     pub audio: mpsc::Receiver<Vec<u8>>,
     /// Control messages.
-    pub control: mpsc::UnboundedReceiver<SttControl>,
+    pub control: mpsc::Receiver<SttControl>,
     /// Where events go.
     pub events: mpsc::Sender<SttEvent>,
 }
@@ -96,7 +46,7 @@ impl SttStream {
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let (audio_tx, audio) = mpsc::channel(audio_queue);
-        let (control, control_rx) = mpsc::unbounded_channel();
+        let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (events_tx, events) = mpsc::channel(64);
         let task = tokio::spawn(serve(SttTaskEnds {
             audio,
@@ -126,9 +76,12 @@ impl SttStream {
         self.audio.clone()
     }
 
-    /// Sends a control message.
+    /// Sends a control message; never waits (a full queue drops it, counted).
     pub fn control(&self, c: SttControl) {
-        let _ = self.control.send(c);
+        if self.control.try_send(c).is_err() {
+            metrics::counter!(crate::telemetry::STT_DROPPED_FRAMES, "provider" => self.audio.provider)
+                .increment(1);
+        }
     }
 
     /// The next event; `None` after the last.

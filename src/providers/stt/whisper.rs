@@ -126,7 +126,7 @@ type Pending = Pin<Box<dyn Future<Output = SttEvent> + Send>>;
 struct Stream {
     stt: WhisperStt,
     audio: mpsc::Receiver<Vec<u8>>,
-    control: mpsc::UnboundedReceiver<SttControl>,
+    control: mpsc::Receiver<SttControl>,
     events: mpsc::Sender<SttEvent>,
 }
 

@@ -94,7 +94,7 @@ impl TextToSpeech for DeepgramTts {
     }
 
     fn open(&self) -> TtsStream {
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, cmd_rx) = mpsc::channel(super::COMMAND_QUEUE);
         let (ev_tx, ev_rx) = mpsc::channel(256);
         let session = Session {
             budget: FlushBudget::new(self.config.flushes_per_window, self.config.flush_window),
@@ -118,7 +118,7 @@ impl TextToSpeech for DeepgramTts {
 struct Session {
     config: Arc<DeepgramTtsConfig>,
     health: ProviderHealth,
-    commands: mpsc::UnboundedReceiver<TtsCommand>,
+    commands: mpsc::Receiver<TtsCommand>,
     events: mpsc::Sender<TtsEvent>,
     budget: FlushBudget,
     /// A flush waiting for budget.

@@ -107,7 +107,7 @@ impl TextToSpeech for DeepgramSpeakRest {
     }
 
     fn open(&self) -> TtsStream {
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, cmd_rx) = mpsc::channel(super::COMMAND_QUEUE);
         let (ev_tx, ev_rx) = mpsc::channel(256);
         let client = self.clone();
         let task = tokio::spawn(client.run(cmd_rx, ev_tx));
@@ -116,11 +116,7 @@ impl TextToSpeech for DeepgramSpeakRest {
 }
 
 impl DeepgramSpeakRest {
-    async fn run(
-        self,
-        mut commands: mpsc::UnboundedReceiver<TtsCommand>,
-        events: mpsc::Sender<TtsEvent>,
-    ) {
+    async fn run(self, mut commands: mpsc::Receiver<TtsCommand>, events: mpsc::Sender<TtsEvent>) {
         self.health.request(ProviderKind::Tts, NAME);
         let mut text = String::new();
         let mut queue: VecDeque<(u64, String)> = VecDeque::new();

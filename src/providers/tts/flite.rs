@@ -130,7 +130,7 @@ impl TextToSpeech for FliteTts {
     }
 
     fn open(&self) -> TtsStream {
-        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, cmd_rx) = mpsc::channel(super::COMMAND_QUEUE);
         let (ev_tx, ev_rx) = mpsc::channel(256);
         let task = tokio::spawn(serve(cmd_rx, ev_tx, self.health.clone()));
         TtsStream::new(FORMAT, cmd_tx, ev_rx, task)
@@ -141,7 +141,7 @@ impl TextToSpeech for FliteTts {
 /// Commands that arrive while audio streams wait their turn; a clear drops them, the text
 /// gathered and the rest of the audio, and is confirmed with `Cleared`.
 async fn serve(
-    mut commands: mpsc::UnboundedReceiver<TtsCommand>,
+    mut commands: mpsc::Receiver<TtsCommand>,
     events: mpsc::Sender<TtsEvent>,
     health: ProviderHealth,
 ) {

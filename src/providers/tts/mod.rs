@@ -10,48 +10,18 @@ pub mod flite;
 
 use tokio::sync::mpsc;
 
-use super::ProviderError;
 use crate::audio::AudioFormat;
+pub use callbridge_core::tts::{TtsCommand, TtsEvent};
 
-/// What the driver asks of a stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TtsCommand {
-    /// More text to say.
-    Speak(String),
-    /// Produce the audio of all text so far now.
-    Flush,
-    /// Drop text and audio not yet delivered.
-    Clear,
-    /// End the stream after what is pending.
-    Close,
-}
-
-/// What a stream reports.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TtsEvent {
-    /// Audio in the stream's format.
-    Audio(Vec<u8>),
-    /// All audio for the text before the `n`th `Flush` of the stream (counted from 0) has
-    /// been delivered. A provider that merges flushes (Deepgram's flush budget) confirms only
-    /// the last of those it merged: a confirmation covers every flush up to `n`.
-    Flushed {
-        /// Which flush.
-        sequence_id: u64,
-    },
-    /// A `Clear` took effect: no audio of earlier text follows.
-    Cleared,
-    /// The provider warned about something (logged; the stream goes on).
-    Warning(String),
-    /// It failed; nothing more follows.
-    Error(ProviderError),
-    /// It ended after `Close`.
-    Closed,
-}
+/// Commands waiting for a synthesis stream's task. A call sends two per sentence and the
+/// task takes them as they come; a full queue means the task is stuck, and the call treats
+/// the stream as failed (refused, not waited on).
+pub const COMMAND_QUEUE: usize = 64;
 
 /// A live synthesis stream. Dropping it abandons the stream.
 #[derive(Debug)]
 pub struct TtsStream {
-    commands: mpsc::UnboundedSender<TtsCommand>,
+    commands: mpsc::Sender<TtsCommand>,
     events: mpsc::Receiver<TtsEvent>,
     format: AudioFormat,
     task: tokio::task::JoinHandle<()>,
@@ -61,7 +31,7 @@ impl TtsStream {
     /// A stream served by `task` through these channels.
     pub fn new(
         format: AudioFormat,
-        commands: mpsc::UnboundedSender<TtsCommand>,
+        commands: mpsc::Sender<TtsCommand>,
         events: mpsc::Receiver<TtsEvent>,
         task: tokio::task::JoinHandle<()>,
     ) -> Self {
@@ -78,24 +48,25 @@ impl TtsStream {
         self.format
     }
 
-    /// Sends a command (never waits).
-    pub fn send(&self, c: TtsCommand) {
-        let _ = self.commands.send(c);
+    /// Sends a command; never waits. False when the stream's queue is full or its task has
+    /// ended (the stream is no longer usable).
+    pub fn send(&self, c: TtsCommand) -> bool {
+        self.commands.try_send(c).is_ok()
     }
 
     /// More text.
-    pub fn speak(&self, text: impl Into<String>) {
-        self.send(TtsCommand::Speak(text.into()));
+    pub fn speak(&self, text: impl Into<String>) -> bool {
+        self.send(TtsCommand::Speak(text.into()))
     }
 
     /// Audio for everything so far, now.
-    pub fn flush(&self) {
-        self.send(TtsCommand::Flush);
+    pub fn flush(&self) -> bool {
+        self.send(TtsCommand::Flush)
     }
 
     /// Barge-in.
-    pub fn clear(&self) {
-        self.send(TtsCommand::Clear);
+    pub fn clear(&self) -> bool {
+        self.send(TtsCommand::Clear)
     }
 
     /// The next event; `None` after the last.

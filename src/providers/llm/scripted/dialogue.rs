@@ -498,10 +498,10 @@ fn cancel(s: &State) -> Step {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Map, Value, json};
+    use serde_json::{Value, json};
 
     use super::*;
-    use crate::providers::llm::ToolCallRequest;
+    use crate::providers::llm::ToolCall;
 
     /// A pretend CRM answering the tools like the real ones (shapes from `src/tools`).
     fn crm(known: bool, name: &str, args: &Value) -> Value {
@@ -592,12 +592,7 @@ mod tests {
                 let id = format!("c{}", self.messages.len());
                 self.messages.push(ChatMessage::assistant_tool_calls(
                     step.say.clone(),
-                    vec![ToolCallRequest {
-                        id: id.clone(),
-                        name: name.into(),
-                        arguments: Ok(args.as_object().cloned().unwrap_or_else(Map::new)),
-                        raw_arguments: args.to_string(),
-                    }],
+                    vec![ToolCall::parse(id.clone(), name, args.to_string())],
                 ));
                 if matches!(name, "end_call" | "transfer_to_service_desk") {
                     self.ended = Some(name);

@@ -8,10 +8,10 @@ pub mod dialogue;
 pub mod understand;
 
 use futures_util::future::BoxFuture;
-use serde_json::Value;
+
 use tokio::sync::mpsc;
 
-use super::{CompletionRequest, FinishReason, LanguageModel, LlmEvent, LlmStream, ToolCallRequest};
+use super::{CompletionRequest, FinishReason, LanguageModel, LlmEvent, LlmStream, ToolCall};
 use crate::providers::{ProviderError, ProviderHealth, ProviderKind};
 
 const NAME: &str = "builtin";
@@ -51,17 +51,7 @@ impl LanguageModel for ScriptedAgent {
             }
             let reason = match step.call {
                 Some((name, arguments)) => {
-                    let raw = arguments.to_string();
-                    let arguments = match arguments {
-                        Value::Object(map) => Ok(map),
-                        other => Err(format!("not an object: {other}")),
-                    };
-                    let call = ToolCallRequest {
-                        id,
-                        name: name.to_string(),
-                        arguments,
-                        raw_arguments: raw,
-                    };
+                    let call = ToolCall::parse(id, name, arguments.to_string());
                     let _ = tx.send(LlmEvent::ToolCalls(vec![call])).await;
                     FinishReason::ToolCalls
                 }

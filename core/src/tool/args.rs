@@ -6,10 +6,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::crm::availability::PartOfDay;
-
 /// `lookup_customer`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupCustomer {
     /// A phone number the caller gave, in any common format. Leave out to look up the number
@@ -19,7 +17,7 @@ pub struct LookupCustomer {
 }
 
 /// `create_customer`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
     /// The caller's full name as they said it.
@@ -33,7 +31,7 @@ pub struct CreateCustomer {
 }
 
 /// `list_vehicles`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListVehicles {
     /// The customer's id from lookup_customer or create_customer.
@@ -41,7 +39,7 @@ pub struct ListVehicles {
 }
 
 /// `add_vehicle`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddVehicle {
     /// The customer's id.
@@ -61,12 +59,12 @@ pub struct AddVehicle {
 }
 
 /// `list_services`: no arguments.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListServices {}
 
 /// A caller's preferred part of the day.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PartOfDayArg {
     /// Before noon.
@@ -79,19 +77,8 @@ pub enum PartOfDayArg {
     Any,
 }
 
-impl From<PartOfDayArg> for PartOfDay {
-    fn from(p: PartOfDayArg) -> Self {
-        match p {
-            PartOfDayArg::Morning => PartOfDay::Morning,
-            PartOfDayArg::Afternoon => PartOfDay::Afternoon,
-            PartOfDayArg::Evening => PartOfDay::Evening,
-            PartOfDayArg::Any => PartOfDay::Any,
-        }
-    }
-}
-
 /// `find_available_slots`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FindAvailableSlots {
     /// The service's name from the menu, e.g. "Oil change".
@@ -111,7 +98,7 @@ pub struct FindAvailableSlots {
 }
 
 /// `book_appointment`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookAppointment {
     /// The customer's id.
@@ -129,7 +116,7 @@ pub struct BookAppointment {
 }
 
 /// `reschedule_appointment`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RescheduleAppointment {
     /// The customer's id.
@@ -141,7 +128,7 @@ pub struct RescheduleAppointment {
 }
 
 /// `cancel_appointment`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelAppointment {
     /// The customer's id.
@@ -154,7 +141,7 @@ pub struct CancelAppointment {
 }
 
 /// `list_upcoming_appointments`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListUpcomingAppointments {
     /// The customer's id.
@@ -162,6 +149,11 @@ pub struct ListUpcomingAppointments {
 }
 
 /// `business_info`: no arguments.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessInfo {}
+
+/// `end_call` and `transfer_to_service_desk`: no arguments.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArguments {}

@@ -10,7 +10,7 @@
 //! trimming drops or keeps them together, because chat APIs refuse a tool result without its
 //! call (and a call without its results).
 
-use crate::providers::llm::{ChatMessage, Role};
+use crate::chat::{ChatMessage, Role};
 
 /// Tokens one message is assumed to cost.
 pub fn estimate_tokens(m: &ChatMessage) -> usize {
@@ -140,18 +140,15 @@ impl History {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Map;
-
     use super::*;
-    use crate::providers::llm::ToolCallRequest;
+    use crate::tool::ToolCall;
 
-    fn call(id: &str) -> ToolCallRequest {
-        ToolCallRequest {
-            id: id.into(),
-            name: "find_available_slots".into(),
-            arguments: Ok(Map::new()),
-            raw_arguments: "{\"service\":\"Oil change\",\"date\":\"Tuesday\"}".into(),
-        }
+    fn call(id: &str) -> ToolCall {
+        ToolCall::parse(
+            id,
+            "find_available_slots",
+            "{\"service\":\"Oil change\",\"date\":\"Tuesday\"}",
+        )
     }
 
     fn roles(ms: &[ChatMessage]) -> Vec<Role> {

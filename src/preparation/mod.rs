@@ -5,23 +5,26 @@
 //! `start`. A stream that arrives without a prepared call (another node took the webhook, or
 //! a carrier with no webhook) is prepared on the spot.
 
+pub mod prompt;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use super::agent::AgentConfig;
-use super::prompt::{self, MenuItem, PromptFacts};
-use crate::app::AppState;
 use crate::audio::AudioFormat;
-use crate::crm::{calls, catalog};
+use crate::call::Preparation;
+use crate::call::agent::AgentConfig;
+use crate::config::Settings;
+use crate::crm::{caller, calls, catalog};
 use crate::domain::PhoneNumber;
+use crate::providers::Providers;
 use crate::providers::stt::SttStream;
 use crate::providers::tts::TtsStream;
-use crate::tools::{ToolCall, ToolContext, Tools};
+use crate::tools::{Tools, reply};
+use prompt::{MenuItem, PromptFacts};
 
 /// How long a preparation may take before the call starts without it.
 const PREPARE_WAIT: Duration = Duration::from_secs(3);
@@ -44,6 +47,18 @@ pub struct PreparedCall {
     pub call_log_id: Option<i32>,
 }
 
+impl PreparedCall {
+    /// What the call machine needs of it (the streams stay with the executor).
+    pub fn preparation(&self) -> Preparation {
+        Preparation {
+            agent: self.agent.clone(),
+            stt_open: self.stt.is_some(),
+            tts_open: self.tts.is_some(),
+            greeting_sent: self.greeting_sent,
+        }
+    }
+}
+
 impl std::fmt::Debug for PreparedCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PreparedCall")
@@ -54,28 +69,51 @@ impl std::fmt::Debug for PreparedCall {
     }
 }
 
+/// What preparing a call reads and opens: the shop's settings, the CRM, the providers.
+#[derive(Clone)]
+pub struct Preparer {
+    settings: Arc<Settings>,
+    tools: Tools,
+    providers: Arc<Providers>,
+}
+
+impl Preparer {
+    /// A preparer over these.
+    pub fn new(settings: Arc<Settings>, tools: Tools, providers: Arc<Providers>) -> Self {
+        Self {
+            settings,
+            tools,
+            providers,
+        }
+    }
+}
+
 /// Calls being prepared or waiting for their media, by call sid.
-#[derive(Clone, Default)]
-pub struct PreparedCalls(Arc<Mutex<HashMap<String, JoinHandle<PreparedCall>>>>);
+#[derive(Clone)]
+pub struct PreparedCalls {
+    preparer: Preparer,
+    waiting: Arc<Mutex<HashMap<String, JoinHandle<PreparedCall>>>>,
+}
 
 impl PreparedCalls {
+    /// None waiting yet.
+    pub fn new(preparer: Preparer) -> Self {
+        Self {
+            preparer,
+            waiting: Arc::default(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, JoinHandle<PreparedCall>>> {
         // Inserts and removes cannot be left half-done; a poisoned lock is usable.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Starts preparing `call_sid` (Twilio's stream is mu-law 8 kHz). A call whose media
     /// never comes is dropped after `ttl`, closing its provider streams.
-    pub fn begin(
-        &self,
-        state: &AppState,
-        call_sid: &str,
-        from: Option<&str>,
-        to: Option<&str>,
-        ttl: Duration,
-    ) {
+    pub fn begin(&self, call_sid: &str, from: Option<&str>, to: Option<&str>, ttl: Duration) {
         let task = tokio::spawn(prepare(
-            state.clone(),
+            self.preparer.clone(),
             call_sid.to_string(),
             from.map(str::to_string),
             to.map(str::to_string),
@@ -99,7 +137,6 @@ impl PreparedCalls {
     /// when the stream's format is not the one it was prepared for.
     pub async fn take(
         &self,
-        state: &AppState,
         call_sid: &str,
         from: Option<&str>,
         format: AudioFormat,
@@ -123,7 +160,7 @@ impl PreparedCalls {
             Some(p) => p,
             None => {
                 prepare(
-                    state.clone(),
+                    self.preparer.clone(),
                     call_sid.to_string(),
                     from.map(str::to_string),
                     None,
@@ -133,57 +170,70 @@ impl PreparedCalls {
             }
         };
         if p.stt_format != format {
-            p.stt = state.providers.stt.primary.as_ref().map(|s| s.open(format));
+            p.stt = self
+                .preparer
+                .providers
+                .stt
+                .primary
+                .as_ref()
+                .map(|s| s.open(format));
             p.stt_format = format;
         }
         p
     }
 }
 
+/// The agent's tuning from settings, around this call's prompt and greeting.
+fn agent_config(
+    settings: &Settings,
+    system: String,
+    greeting: String,
+    has_llm_fallback: bool,
+) -> AgentConfig {
+    let c = &settings.conversation;
+    let mut agent = AgentConfig::new(system, greeting);
+    agent.finalize_grace = c.finalize_grace;
+    agent.barge_in_min_speech = c.barge_in_min_speech;
+    agent.max_tool_rounds = c.max_tool_rounds;
+    agent.filler_after = c.filler_after;
+    agent.silence_reprompt = c.silence_reprompt;
+    agent.max_reprompts = c.max_reprompts;
+    agent.transfer_digit = c.transfer_digit;
+    agent.token_budget = c.token_budget;
+    agent.has_llm_fallback = has_llm_fallback;
+    agent
+}
+
 /// Builds the agent's prompt and greeting for this caller, opens the providers and the log.
 async fn prepare(
-    state: AppState,
+    p: Preparer,
     call_sid: String,
     from: Option<String>,
     to: Option<String>,
     stt_format: AudioFormat,
 ) -> PreparedCall {
-    let providers = &state.providers;
+    let providers = &p.providers;
     // Connections first: they take the longest and need nothing else.
     let tts = providers.tts.primary.as_ref().map(|t| t.open());
     let stt = providers.stt.primary.as_ref().map(|s| s.open(stt_format));
-    let settings = &state.settings;
-    let db = &state.db;
+    let settings = &p.settings;
+    let db = p.tools.db();
     let now = Utc::now();
     let caller = from.as_deref().and_then(|f| PhoneNumber::parse(f).ok());
 
-    let lookup = match &caller {
-        Some(number) => {
-            let tools = Tools::new(db.clone(), settings.business.clone());
-            let ctx = ToolContext {
-                caller: Some(number.clone()),
-                call_sid: Some(call_sid.clone()),
-                now,
-            };
-            let reply = tools
-                .run(
-                    &ctx,
-                    &ToolCall {
-                        id: "prepare",
-                        name: "lookup_customer",
-                        arguments: "{}",
-                    },
-                )
-                .await;
-            reply.is_ok().then_some(reply.content)
-        }
-        None => None,
+    // What the CRM knows of the number: a record, that it knows none, or nothing (no
+    // number, or the look-up failed).
+    let (record, known) = match &caller {
+        Some(number) => match caller::by_phone(db, p.tools.schedule(), number, now).await {
+            Ok(Some(r)) => (Some(reply::caller_json(&r)), Some(r)),
+            Ok(None) => (Some(reply::unknown_caller_json(number)), None),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look the caller up; greeting them as new");
+                (None, None)
+            }
+        },
+        None => (None, None),
     };
-    let name = lookup
-        .as_ref()
-        .and_then(|v| v.pointer("/customer/name"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
     let hours = catalog::week_hours(db).await.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot read opening hours for the prompt");
         [None; 7]
@@ -206,22 +256,17 @@ async fn prepare(
         business: &settings.business,
         hours: &hours,
         menu: &menu,
-        caller: lookup,
+        caller: record,
         caller_number: caller.as_ref().map(PhoneNumber::as_str),
         now,
     });
-    let c = &settings.conversation;
-    let greeting = prompt::greeting(&c.greeting, &settings.business.name, name.as_deref());
-    let mut agent = AgentConfig::new(system, greeting);
-    agent.finalize_grace = c.finalize_grace;
-    agent.barge_in_min_speech = c.barge_in_min_speech;
-    agent.max_tool_rounds = c.max_tool_rounds;
-    agent.filler_after = c.filler_after;
-    agent.silence_reprompt = c.silence_reprompt;
-    agent.max_reprompts = c.max_reprompts;
-    agent.transfer_digit = c.transfer_digit;
-    agent.token_budget = c.token_budget;
-    agent.has_llm_fallback = providers.llm.fallback.is_some();
+    let name = known.as_ref().map(|r| r.customer.name.as_str());
+    let greeting = prompt::greeting(
+        &settings.conversation.greeting,
+        &settings.business.name,
+        name,
+    );
+    let agent = agent_config(settings, system, greeting, providers.llm.fallback.is_some());
 
     if let Some(t) = &tts {
         t.speak(agent.greeting.clone());

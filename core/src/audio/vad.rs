@@ -261,7 +261,10 @@ mod tests {
     use crate::audio::{g711, wav};
 
     fn clip(name: &str) -> Vec<u8> {
-        let path = format!("{}/fixtures/calls/{name}.wav", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../fixtures/calls/{name}.wav",
+            env!("CARGO_MANIFEST_DIR")
+        );
         wav::read(&std::fs::read(path).unwrap()).unwrap().data
     }
 

@@ -228,7 +228,7 @@ mod tests {
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(
-            "{}/fixtures/telnyx/{name}.json",
+            "{}/../fixtures/telnyx/{name}.json",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()

@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::echo::{EchoLine, EchoOutput};
+use super::end::EndCause;
+pub use super::io::StartedCall;
 use super::ledger::{
     Interruption, LedgerConfig, LedgerOutput, PlaybackLedger, UtteranceId, UtteranceProgress,
 };
@@ -17,43 +19,6 @@ use crate::carrier::{
 
 /// The format the far end works in by default: what speech engines take and give.
 pub const FAR_END_FORMAT: AudioFormat = AudioFormat::LINEAR16_16K;
-
-/// How a call ended, for the calls-total metric and the logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallOutcome {
-    /// The carrier sent `stop`.
-    Completed,
-    /// The socket closed without `stop`.
-    Disconnected,
-    /// The stream token was missing or wrong.
-    Rejected,
-    /// The call reached the maximum length.
-    MaxDuration,
-    /// The instance shut down and the grace period ran out.
-    Drained,
-    /// The stream could not be served (unsupported format, socket error).
-    Failed,
-    /// The agent handed the caller to the service desk.
-    Transferred,
-    /// The agent said goodbye and ended the call.
-    HungUp,
-}
-
-impl CallOutcome {
-    /// Stable label for metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallOutcome::Completed => "completed",
-            CallOutcome::Disconnected => "disconnected",
-            CallOutcome::Rejected => "rejected",
-            CallOutcome::MaxDuration => "max_duration",
-            CallOutcome::Drained => "drained",
-            CallOutcome::Failed => "failed",
-            CallOutcome::Transferred => "transferred",
-            CallOutcome::HungUp => "hung_up",
-        }
-    }
-}
 
 /// Per-call configuration.
 #[derive(Debug, Clone)]
@@ -95,21 +60,6 @@ pub enum FarEnd {
     External,
 }
 
-/// The stream's identity once `start` is accepted.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StartedCall {
-    /// Carrier call id.
-    pub call_id: String,
-    /// Carrier stream id.
-    pub stream_id: String,
-    /// Caller number, when known.
-    pub from: Option<String>,
-    /// Inbound format.
-    pub inbound: AudioFormat,
-    /// Outbound format.
-    pub outbound: AudioFormat,
-}
-
 /// What the session asks its driver to do or record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionOutput {
@@ -135,13 +85,8 @@ pub enum SessionOutput {
     },
     /// Something odd but harmless (an unknown mark); log it.
     Warning(String),
-    /// The call is over; close the socket.
-    End {
-        /// Why.
-        outcome: CallOutcome,
-        /// Detail for the log.
-        detail: String,
-    },
+    /// The media stream is over (or cannot go on), and why.
+    End(EndCause),
 }
 
 struct Media {
@@ -193,13 +138,10 @@ impl MediaSession {
         std::mem::take(&mut self.transcoded_bytes)
     }
 
-    fn end(&mut self, outcome: CallOutcome, detail: impl Into<String>) {
+    fn end(&mut self, cause: EndCause) {
         if !self.ended {
             self.ended = true;
-            self.out.push_back(SessionOutput::End {
-                outcome,
-                detail: detail.into(),
-            });
+            self.out.push_back(SessionOutput::End(cause));
         }
     }
 
@@ -230,12 +172,12 @@ impl MediaSession {
 
     /// The socket closed at the carrier's end.
     pub fn handle_disconnect(&mut self) {
-        self.end(CallOutcome::Disconnected, "socket closed without stop");
+        self.end(EndCause::Disconnected);
     }
 
     /// The instance is shutting down and the grace period is over.
     pub fn handle_shutdown(&mut self) {
-        self.end(CallOutcome::Drained, "instance shutting down");
+        self.end(EndCause::Drained);
     }
 
     /// Time passed; releases due audio and enforces the maximum call length.
@@ -244,7 +186,7 @@ impl MediaSession {
             return;
         }
         if now >= self.opened_at + self.config.max_call_duration {
-            self.end(CallOutcome::MaxDuration, "maximum call length reached");
+            self.end(EndCause::MaxDuration);
             return;
         }
         self.pump(now);
@@ -402,7 +344,7 @@ impl MediaSession {
                 self.out
                     .push_back(SessionOutput::CarrierError { code, detail });
             }
-            CarrierEvent::Stop => self.end(CallOutcome::Completed, "carrier sent stop"),
+            CarrierEvent::Stop => self.end(EndCause::CallerHungUp),
         }
     }
 
@@ -418,7 +360,7 @@ impl MediaSession {
             && let Err(e) =
                 stream_token::verify(&self.config.token_secret, token, &start.call_id, unix_now)
         {
-            self.end(CallOutcome::Rejected, format!("{}: {e}", e.reason()));
+            self.end(EndCause::Rejected(format!("{}: {e}", e.reason())));
             return;
         }
         let outbound = match self.config.carrier {
@@ -429,10 +371,10 @@ impl MediaSession {
             .bytes_per_ms()
             .filter(|_| outbound.encoding != Encoding::Opus)
         else {
-            self.end(
-                CallOutcome::Failed,
-                format!("outbound {} cannot be paced", outbound.encoding.as_str()),
-            );
+            self.end(EndCause::Failed(format!(
+                "outbound {} cannot be paced",
+                outbound.encoding.as_str()
+            )));
             return;
         };
         // Echoing untouched needs a constant-rate format; Opus is decoded to PCM regardless.
@@ -446,15 +388,15 @@ impl MediaSession {
         let (inbound, outbound_tc) = match built {
             Ok(pair) => pair,
             Err(e) => {
-                self.end(CallOutcome::Failed, format!("cannot transcode: {e}"));
+                self.end(EndCause::Failed(format!("cannot transcode: {e}")));
                 return;
             }
         };
         let Some(far_bpm) = far_end.bytes_per_ms() else {
-            self.end(
-                CallOutcome::Failed,
-                format!("the echo line cannot work in {}", far_end.encoding.as_str()),
-            );
+            self.end(EndCause::Failed(format!(
+                "the echo line cannot work in {}",
+                far_end.encoding.as_str()
+            )));
             return;
         };
         self.media = Some(Media {

@@ -134,7 +134,7 @@ mod tests {
     fn vectors() -> Vectors {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/twilio/signature_vectors.json"
+            "/../fixtures/twilio/signature_vectors.json"
         ))
         .unwrap();
         serde_json::from_str(&text).unwrap()

@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn the_committed_caller_clips_read_as_8k_mulaw() {
-        let clip = read(include_bytes!("../../fixtures/calls/yes_correct.wav")).unwrap();
+        let clip = read(include_bytes!("../../../fixtures/calls/yes_correct.wav")).unwrap();
         assert_eq!(clip.format, AudioFormat::MULAW_8K);
         assert!(clip.data.len() > 8000, "over a second of audio");
     }

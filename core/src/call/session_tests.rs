@@ -69,7 +69,7 @@ struct Carrier {
     marks_due: Vec<(u64, String)>,
     clears: usize,
     rejected: Vec<&'static str>,
-    ended: Option<CallOutcome>,
+    ended: Option<EndCause>,
     started: bool,
 }
 
@@ -87,7 +87,7 @@ impl Carrier {
                 },
                 SessionOutput::Rejected(e) => self.rejected.push(e.reason()),
                 SessionOutput::Started(_) => self.started = true,
-                SessionOutput::End { outcome, .. } => self.ended = Some(outcome),
+                SessionOutput::End(cause) => self.ended = Some(cause),
                 SessionOutput::Cleared(_) => self.clears += 1,
                 _ => {}
             }
@@ -244,7 +244,10 @@ fn a_bad_or_missing_token_ends_the_call_as_rejected() {
         let mut c = Carrier::default();
         s.handle_text(t0, UNIX_NOW, &start_frame(token));
         c.collect(&mut s, 0);
-        assert_eq!(c.ended, Some(CallOutcome::Rejected), "token {token:?}");
+        assert!(
+            matches!(c.ended, Some(EndCause::Rejected(_))),
+            "token {token:?}"
+        );
         assert!(!c.started);
     }
 }
@@ -257,7 +260,7 @@ fn an_expired_token_is_rejected() {
     let token = stream_token::issue(SECRET, "CA1", UNIX_NOW - 1);
     s.handle_text(t0, UNIX_NOW, &start_frame(&token));
     c.collect(&mut s, 0);
-    assert_eq!(c.ended, Some(CallOutcome::Rejected));
+    assert!(matches!(c.ended, Some(EndCause::Rejected(_))));
 }
 
 #[test]
@@ -308,7 +311,7 @@ fn stop_completes_and_the_call_length_is_capped() {
     );
     let mut c = Carrier::default();
     c.collect(&mut s, 0);
-    assert_eq!(c.ended, Some(CallOutcome::Completed));
+    assert_eq!(c.ended, Some(EndCause::CallerHungUp));
 
     let t0 = Instant::now();
     let mut s = MediaSession::new(config(), t0);
@@ -317,7 +320,7 @@ fn stop_completes_and_the_call_length_is_capped() {
     s.handle_timeout(limit);
     let mut c = Carrier::default();
     c.collect(&mut s, 0);
-    assert_eq!(c.ended, Some(CallOutcome::MaxDuration));
+    assert_eq!(c.ended, Some(EndCause::MaxDuration));
 }
 
 #[test]

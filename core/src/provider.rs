@@ -1,7 +1,30 @@
-//! What can go wrong with a speech or language provider, typed so the conversation engine can
-//! choose: retry, fall back to another provider, or hand the caller to a person.
+//! What can go wrong with a speech or language provider, typed so the call can choose: retry,
+//! fall back to another provider, or hand the caller to a person; and which job a provider
+//! does. The provider clients produce these; the call machine decides on them.
 
 use std::time::Duration;
+
+/// Which job a provider does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProviderKind {
+    /// Speech to text.
+    Stt,
+    /// Language model.
+    Llm,
+    /// Text to speech.
+    Tts,
+}
+
+impl ProviderKind {
+    /// As labelled in metrics and `/readyz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Stt => "stt",
+            ProviderKind::Llm => "llm",
+            ProviderKind::Tts => "tts",
+        }
+    }
+}
 
 /// Which deadline passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

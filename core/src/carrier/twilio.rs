@@ -215,7 +215,7 @@ mod tests {
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(format!(
-            "{}/fixtures/twilio/{name}.json",
+            "{}/../fixtures/twilio/{name}.json",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()

@@ -5,14 +5,18 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Map;
-
-use super::agent::{Action, Agent, AgentConfig, END_CALL, Input};
+use super::agent::{Action, Agent, AgentConfig, Input};
+use super::observe::Observation;
+use super::record::Speaker;
 use crate::audio::vad::VadEvent;
-use crate::crm::calls::Speaker;
-use crate::providers::llm::{FinishReason, LlmEvent, Role, ToolCallRequest};
-use crate::providers::stt::SttEvent;
-use crate::providers::{ProviderError, ProviderKind};
+use crate::chat::Role;
+use crate::llm::{FinishReason, LlmEvent};
+use crate::provider::{ProviderError, ProviderKind};
+use crate::stt::SttEvent;
+use crate::tool::{ToolCall, ToolName};
+
+const END_CALL: &str = "end_call";
+const TRANSFER: &str = "transfer_to_service_desk";
 
 struct Sim {
     agent: Agent,
@@ -88,13 +92,8 @@ fn final_(text: &str, from_finalize: bool) -> SttEvent {
     }
 }
 
-fn call(id: &str, name: &str, args: &str) -> ToolCallRequest {
-    ToolCallRequest {
-        id: id.into(),
-        name: name.into(),
-        arguments: serde_json::from_str::<Map<_, _>>(args).map_err(|e| e.to_string()),
-        raw_arguments: args.into(),
-    }
+fn call(id: &str, name: &str, args: &str) -> ToolCall {
+    ToolCall::parse(id, name, args)
 }
 
 fn spoken(actions: &[Action]) -> Vec<String> {
@@ -111,7 +110,7 @@ fn tools_run(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::RunTool { name, .. } => Some(name.clone()),
+            Action::RunTool { request, .. } => Some(request.tool().as_str().to_string()),
             _ => None,
         })
         .collect()
@@ -235,7 +234,10 @@ fn a_barge_in_stops_the_agent_and_the_history_keeps_only_what_was_heard() {
     // Real speech: stopped after the minimum.
     s.feed(Input::Voice(VadEvent::SpeechStarted { at_ms: 0 }));
     assert!(s.wait(200).is_empty());
-    assert_eq!(s.wait(60), [Action::StopSpeaking]);
+    assert_eq!(
+        s.wait(60),
+        [Action::Observe(Observation::BargeIn), Action::StopSpeaking]
+    );
     // The driver reports what played: half of the first sentence; the record says so.
     let out = s.feed(Input::Interrupted {
         heard: vec![(1500, 3000), (0, 2500)],
@@ -266,6 +268,7 @@ fn words_over_the_agent_while_it_thinks_cancel_the_turn_and_its_late_events_are_
     assert_eq!(
         out,
         [
+            Action::Observe(Observation::BargeIn),
             Action::StopSpeaking,
             Action::CancelLlm,
             Action::Record {
@@ -468,27 +471,20 @@ fn a_turn_without_a_final_in_time_goes_with_what_was_heard_or_nothing() {
 }
 
 #[test]
-fn the_control_tools_are_offered_with_names_the_engine_handles() {
-    let tools = super::agent::control_tools();
-    let names: Vec<&str> = tools.iter().map(|t| t.name).collect();
-    assert_eq!(names, [END_CALL, super::agent::TRANSFER]);
-    for t in &tools {
-        assert_eq!(t.to_openai()["function"]["parameters"]["type"], "object");
-        assert!(
-            crate::tools::ToolName::parse(t.name).is_none(),
-            "not a CRM tool"
-        );
-    }
+fn asking_for_a_person_ends_in_a_transfer_with_the_tool_answered() {
+    assert_eq!(
+        [END_CALL, TRANSFER].map(ToolName::parse),
+        [
+            Some(ToolName::EndCall),
+            Some(ToolName::TransferToServiceDesk)
+        ]
+    );
     // Asking for a person ends in a transfer, with the tool answered.
     let mut s = Sim::default();
     s.feed(Input::Started);
     s.feed(Input::PlaybackIdle);
     s.caller_says("Can I talk to a person?");
-    let out = s.llm(LlmEvent::ToolCalls(vec![call(
-        "t",
-        super::agent::TRANSFER,
-        "{}",
-    )]));
+    let out = s.llm(LlmEvent::ToolCalls(vec![call("t", TRANSFER, "{}")]));
     assert!(out.iter().any(|a| matches!(a, Action::Transfer { .. })));
     assert!(s.agent.history().unanswered_calls().is_empty());
 }

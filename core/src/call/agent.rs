@@ -16,35 +16,20 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::context::History;
+use super::end::{GoodbyeReason, TransferReason};
+use super::observe::Observation;
+use super::record::Speaker;
 use super::sentences::SentenceSplitter;
 use crate::audio::vad::VadEvent;
-use crate::crm::calls::Speaker;
-use crate::providers::ProviderKind;
-use crate::providers::llm::{ChatMessage, FinishReason, LlmEvent, ToolCallRequest};
-use crate::providers::stt::SttEvent;
+use crate::chat::ChatMessage;
+use crate::llm::{FinishReason, LlmEvent};
+use crate::provider::ProviderKind;
+use crate::stt::SttEvent;
+use crate::tool::{CrmRequest, ToolCall, ToolRequest};
 
-/// The tool the LLM uses to end the call (handled here, not by the CRM).
-pub const END_CALL: &str = "end_call";
-/// The tool the LLM uses to hand the caller to a person.
-pub const TRANSFER: &str = "transfer_to_service_desk";
-
-/// The call-control tools offered to the LLM beside the CRM tools: they end the call or hand
-/// it to a person, so the engine handles them itself.
-pub fn control_tools() -> Vec<crate::tools::ToolDefinition> {
-    let no_arguments = json!({"type": "object", "properties": {}, "additionalProperties": false});
-    vec![
-        crate::tools::ToolDefinition {
-            name: END_CALL,
-            description: "End the call after you have said goodbye, when the caller has nothing more.",
-            parameters: no_arguments.clone(),
-        },
-        crate::tools::ToolDefinition {
-            name: TRANSFER,
-            description: "Transfer the caller to a person at the service desk, when they ask for one or you cannot help.",
-            parameters: no_arguments,
-        },
-    ]
-}
+/// Tool calls running at once for one call; more in one round are answered "not run", so
+/// one model cannot flood the database or the call's result queue.
+pub const MAX_RUNNING_TOOLS: usize = 8;
 
 /// What the engine is tuned with.
 #[derive(Debug, Clone)]
@@ -177,21 +162,21 @@ pub enum Action {
     RunTool {
         /// The LLM's call id.
         id: String,
-        /// Tool name.
-        name: String,
-        /// Arguments (a JSON object, as text).
-        arguments: String,
+        /// What to run.
+        request: CrmRequest,
     },
     /// Hand the caller to the service desk once what is queued has played.
     Transfer {
-        /// Why, for the log.
-        reason: &'static str,
+        /// Why.
+        reason: TransferReason,
     },
     /// End the call once everything queued has played.
     HangUp {
-        /// Why, for the log.
-        reason: &'static str,
+        /// Why.
+        reason: GoodbyeReason,
     },
+    /// Something worth counting happened.
+    Observe(Observation),
     /// Persist a turn of the transcript.
     Record {
         /// Who.
@@ -280,6 +265,12 @@ impl Agent {
         &self.history
     }
 
+    /// Whether the completion of request `turn` is still awaited (its stream ending now
+    /// would leave the caller without an answer).
+    pub fn is_waiting_for(&self, turn: u64) -> bool {
+        self.phase == Phase::Thinking && self.turn == turn
+    }
+
     /// When the driver should send a `Tick` next.
     pub fn next_deadline(&self) -> Option<Instant> {
         // Asked on every turn of the call loop: no allocation.
@@ -336,7 +327,7 @@ impl Agent {
             Input::Interrupted { heard } => self.cut_to_heard(&heard, &mut out),
             Input::Dtmf(d) if d == self.config.transfer_digit => {
                 self.stop(&mut out);
-                self.end_with_transfer("caller pressed the transfer digit", &mut out);
+                self.end_with_transfer(TransferReason::TransferDigit, &mut out);
             }
             Input::Dtmf(_) => {}
             Input::ProviderDown(kind) => {
@@ -345,9 +336,9 @@ impl Agent {
                 self.stop(&mut out);
                 self.end_with_transfer(
                     match kind {
-                        ProviderKind::Stt => "speech-to-text is down",
-                        ProviderKind::Tts => "text-to-speech is down",
-                        ProviderKind::Llm => "the language model is down",
+                        ProviderKind::Stt => TransferReason::SttDown,
+                        ProviderKind::Tts => TransferReason::TtsDown,
+                        ProviderKind::Llm => TransferReason::LlmDown,
                     },
                     &mut out,
                 );
@@ -369,7 +360,7 @@ impl Agent {
         self.speaking = true;
     }
 
-    fn end_with_transfer(&mut self, reason: &'static str, out: &mut Vec<Action>) {
+    fn end_with_transfer(&mut self, reason: TransferReason, out: &mut Vec<Action>) {
         let line = self.config.transfer_line.clone();
         self.say_all(&line, out);
         out.push(Action::Transfer { reason });
@@ -433,7 +424,7 @@ impl Agent {
             SttEvent::SpeechStarted { .. } | SttEvent::Reconnected { .. } | SttEvent::Closed => {}
             SttEvent::Error(_) => {
                 self.stop(out);
-                self.end_with_transfer("speech-to-text failed", out);
+                self.end_with_transfer(TransferReason::SttDown, out);
             }
         }
     }
@@ -443,7 +434,7 @@ impl Agent {
         if !self.speaking && self.phase != Phase::Thinking {
             return;
         }
-        metrics::counter!(crate::telemetry::BARGE_INS).increment(1);
+        out.push(Action::Observe(Observation::BargeIn));
         self.stop(out);
         self.phase = Phase::CallerSpeaking;
     }
@@ -497,7 +488,7 @@ impl Agent {
 
     /// Ends the current reply: the rest of its text is spoken (unless interrupted) and it
     /// joins the history and the records.
-    fn close_reply(&mut self, calls: Option<Vec<ToolCallRequest>>, out: &mut Vec<Action>) {
+    fn close_reply(&mut self, calls: Option<Vec<ToolCall>>, out: &mut Vec<Action>) {
         let text = std::mem::take(&mut self.reply);
         let text = text.trim().to_string();
         match calls {
@@ -556,20 +547,19 @@ impl Agent {
                     self.speak_sentence(line, out);
                     self.ask_llm(out);
                 } else {
-                    self.end_with_transfer("the language model failed", out);
+                    self.end_with_transfer(TransferReason::LlmDown, out);
                 }
             }
         }
     }
 
-    fn tool_calls(&mut self, calls: Vec<ToolCallRequest>, now: Instant, out: &mut Vec<Action>) {
+    fn tool_calls(&mut self, calls: Vec<ToolCall>, now: Instant, out: &mut Vec<Action>) {
         self.close_reply(Some(calls.clone()), out);
         self.round += 1;
         let over_limit = self.round > self.config.max_tool_rounds;
-        let mut ending: Option<&'static str> = None;
-        for c in &calls {
-            let answer =
-                |ok: bool, message: &str| json!({"ok": ok, "message": message}).to_string();
+        let mut ending: Option<ToolRequest> = None;
+        let answer = |ok: bool, message: &str| json!({"ok": ok, "message": message}).to_string();
+        for c in calls {
             if over_limit {
                 self.history.push(ChatMessage::tool_result(
                     &c.id,
@@ -577,33 +567,33 @@ impl Agent {
                 ));
                 continue;
             }
-            match (&c.arguments, c.name.as_str()) {
-                (Err(why), _) => self.history.push(ChatMessage::tool_result(
-                    &c.id,
-                    json!({"ok": false, "error": {"code": "invalid_arguments", "message": why}})
-                        .to_string(),
-                )),
-                (Ok(_), END_CALL) => {
+            match c.request {
+                Err(why) => self
+                    .history
+                    .push(ChatMessage::tool_result(&c.id, why.to_json().to_string())),
+                Ok(ToolRequest::EndCall) => {
                     self.history.push(ChatMessage::tool_result(
                         &c.id,
                         answer(true, "the call ends after your goodbye"),
                     ));
-                    ending = Some(END_CALL);
+                    ending = Some(ToolRequest::EndCall);
                 }
-                (Ok(_), TRANSFER) => {
+                Ok(ToolRequest::TransferToServiceDesk) => {
                     self.history.push(ChatMessage::tool_result(
                         &c.id,
                         answer(true, "transferring"),
                     ));
-                    ending = Some(TRANSFER);
+                    ending = Some(ToolRequest::TransferToServiceDesk);
                 }
-                (Ok(_), _) => {
+                Ok(ToolRequest::Crm(_)) if self.pending_tools.len() >= MAX_RUNNING_TOOLS => {
+                    self.history.push(ChatMessage::tool_result(
+                        &c.id,
+                        answer(false, "not run: too many tool calls at once; call fewer"),
+                    ))
+                }
+                Ok(ToolRequest::Crm(request)) => {
                     self.pending_tools.insert(c.id.clone());
-                    out.push(Action::RunTool {
-                        id: c.id.clone(),
-                        name: c.name.clone(),
-                        arguments: c.raw_arguments.clone(),
-                    });
+                    out.push(Action::RunTool { id: c.id, request });
                 }
             }
         }
@@ -611,22 +601,22 @@ impl Agent {
             let line = self.config.apology_line.clone();
             self.speak_sentence(line, out);
             out.push(Action::Transfer {
-                reason: "too many tool rounds",
+                reason: TransferReason::TooManyToolRounds,
             });
             self.phase = Phase::Ending;
             return;
         }
         match ending {
-            Some(END_CALL) => {
-                // The goodbye was in the reply's text; the driver hangs up once it has played.
+            Some(ToolRequest::EndCall) => {
+                // The goodbye was in the reply's text; the call hangs up once it has played.
                 self.phase = Phase::Ending;
                 out.push(Action::HangUp {
-                    reason: "the caller was done",
+                    reason: GoodbyeReason::CallerDone,
                 });
                 return;
             }
             Some(_) => {
-                self.end_with_transfer("the caller asked for a person", out);
+                self.end_with_transfer(TransferReason::CallerAsked, out);
                 return;
             }
             None => {}
@@ -708,7 +698,7 @@ impl Agent {
                     self.say_all(&line, out);
                     self.phase = Phase::Ending;
                     out.push(Action::HangUp {
-                        reason: "the caller stayed silent",
+                        reason: GoodbyeReason::Silence,
                     });
                 } else {
                     let line = self.config.reprompt_line.clone();

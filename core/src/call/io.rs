@@ -1,0 +1,222 @@
+//! What goes into a [`super::Call`] and what comes out: the whole contract between the call
+//! machine and the executor that runs it. Inputs are things that happened (a frame, a provider
+//! event, a task's result, time); outputs are things to do (send a frame, command a provider,
+//! run a tool, store a record, hand the call on) and things to count. Nothing here holds a
+//! socket, a stream or a clock.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::agent::AgentConfig;
+use super::end::{CallEnd, Handoff};
+use super::observe::Observation;
+use super::record::Record;
+use crate::audio::AudioFormat;
+use crate::carrier::FrameError;
+use crate::chat::ChatMessage;
+use crate::llm::LlmEvent;
+use crate::stt::{SttControl, SttEvent};
+use crate::tool::{CrmRequest, ToolResult};
+use crate::tts::{TtsCommand, TtsEvent};
+
+/// Something that happened to the call.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// A text frame from the carrier; `unix_now` (seconds) checks the stream token's expiry.
+    CarrierText {
+        /// The frame.
+        text: &'a str,
+        /// Wall-clock seconds, for the token.
+        unix_now: u64,
+    },
+    /// A binary frame of this many bytes (carriers send text; it is refused and counted).
+    CarrierBinary(usize),
+    /// The carrier's socket closed or failed.
+    CarrierClosed,
+    /// The answer to [`Output::Admit`]: whether the call has room here.
+    Admission(bool),
+    /// The answer to [`Output::Prepare`].
+    Prepared(Box<Preparation>),
+    /// Speech recognition reported.
+    Stt(SttEvent),
+    /// The speech recognition stream ended (no more events will come from it).
+    SttClosed,
+    /// Speech synthesis reported.
+    Tts(TtsEvent),
+    /// The speech synthesis stream ended.
+    TtsClosed,
+    /// The completion of request `turn` reported.
+    Llm {
+        /// Which request.
+        turn: u64,
+        /// What it said.
+        event: LlmEvent,
+    },
+    /// The completion of request `turn` ended (no more events will come from it).
+    LlmClosed {
+        /// Which request.
+        turn: u64,
+    },
+    /// A CRM tool answered.
+    ToolDone(ToolResult),
+    /// The hand-off asked for by [`Output::HandOff`] was carried out (or could not be).
+    HandedOff,
+    /// The instance is shutting down and the call must end now.
+    Shutdown,
+    /// The time [`super::Call::poll_timeout`] asked for has come.
+    Timeout,
+}
+
+/// What the preparation of an agent call produced (the parts the machine needs; the
+/// executor keeps the streams it opened).
+#[derive(Debug, Clone)]
+pub struct Preparation {
+    /// Prompt, greeting and tuning.
+    pub agent: AgentConfig,
+    /// The primary speech recognition stream is open for the call's format.
+    pub stt_open: bool,
+    /// The primary speech synthesis stream is open.
+    pub tts_open: bool,
+    /// The greeting was already sent to that stream (spoken and flushed as flush 0).
+    pub greeting_sent: bool,
+}
+
+/// Which of a kind's providers a stream comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The one configured first.
+    Primary,
+    /// The one used when the primary fails.
+    Fallback,
+}
+
+/// The stream whose start was accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartedCall {
+    /// Carrier call id.
+    pub call_id: String,
+    /// Carrier stream id.
+    pub stream_id: String,
+    /// Caller number, when the carrier gave one.
+    pub from: Option<String>,
+    /// The caller's audio format.
+    pub inbound: AudioFormat,
+    /// The format played back.
+    pub outbound: AudioFormat,
+}
+
+/// Something for the executor to do or count.
+#[derive(Debug, PartialEq)]
+pub enum Output {
+    /// Send this text frame to the carrier.
+    Send(String),
+    /// An inbound frame was refused; count and log it (the call goes on).
+    Rejected(FrameError),
+    /// Something odd but harmless (an unknown mark, a carrier error report); log it.
+    Warning(String),
+    /// The stream started: check there is room for it and answer with [`Input::Admission`].
+    Admit(StartedCall),
+    /// Prepare the agent (or take what the webhook prepared) and answer with
+    /// [`Input::Prepared`].
+    Prepare(StartedCall),
+    /// Open a speech recognition stream for audio in `format`, replacing the current one.
+    OpenStt {
+        /// Which provider.
+        slot: Slot,
+        /// The caller's audio format.
+        format: AudioFormat,
+    },
+    /// Caller audio for speech recognition (never waited on: dropped and counted when the
+    /// stream's queue is full).
+    SttAudio(Vec<u8>),
+    /// A control message for speech recognition.
+    Stt(SttControl),
+    /// Open a speech synthesis stream, replacing the current one.
+    OpenTts(Slot),
+    /// A command for speech synthesis.
+    Tts(TtsCommand),
+    /// Start a completion (replacing any running one).
+    StartLlm {
+        /// Request number; its events come back with it.
+        turn: u64,
+        /// The trimmed history.
+        messages: Vec<ChatMessage>,
+        /// Which model.
+        slot: Slot,
+    },
+    /// Cancel the running completion.
+    CancelLlm,
+    /// Run a CRM tool and answer with [`Input::ToolDone`] (the tool runs to its end even if
+    /// the call ends first: a booking is never cut in half).
+    RunTool {
+        /// The model's call id (part of the booking's idempotency key).
+        id: String,
+        /// What to run.
+        request: CrmRequest,
+    },
+    /// Store this, in order.
+    Record(Record),
+    /// Count this.
+    Observe(Observation),
+    /// Tell the carrier where the caller goes after the stream and answer with
+    /// [`Input::HandedOff`].
+    HandOff(Handoff),
+    /// The call is over: close the socket, finish the log, release the call's place.
+    End(CallEnd),
+}
+
+/// The deadlines and limits of one agent call.
+#[derive(Debug, Clone)]
+pub struct ConversationConfig {
+    /// Local voice activity tuning.
+    pub vad: crate::audio::vad::VadConfig,
+    /// A fallback speech recogniser exists.
+    pub stt_fallback: bool,
+    /// The audio format of each speech synthesizer (`None`: not configured).
+    pub tts_formats: [Option<AudioFormat>; 2],
+    /// A primary language model exists.
+    pub llm_primary: bool,
+    /// Longest wait for the last words to play before a call is handed on regardless.
+    pub playout_limit: Duration,
+    /// Longest wait for the preparation before the call is given up as failed.
+    pub prepare_limit: Duration,
+    /// Longest wait for the carrier hand-off to be carried out.
+    pub handoff_limit: Duration,
+    /// Longest wait for running tools after the caller hung up (their results are kept).
+    pub tool_drain_limit: Duration,
+    /// Caller audio (frames) kept for speech recognition while the call is being prepared;
+    /// older frames are dropped first.
+    pub audio_backlog_frames: usize,
+}
+
+impl ConversationConfig {
+    /// The format of the synthesizer in `slot`.
+    pub fn tts_format(&self, slot: Slot) -> Option<AudioFormat> {
+        self.tts_formats[match slot {
+            Slot::Primary => 0,
+            Slot::Fallback => 1,
+        }]
+    }
+}
+
+/// Outputs waiting to be polled, in order.
+#[derive(Debug, Default)]
+pub(super) struct Outbox(VecDeque<Output>);
+
+impl Outbox {
+    pub(super) fn push(&mut self, o: Output) {
+        self.0.push_back(o);
+    }
+
+    pub(super) fn observe(&mut self, o: Observation) {
+        self.0.push_back(Output::Observe(o));
+    }
+
+    pub(super) fn record(&mut self, r: Record) {
+        self.0.push_back(Output::Record(r));
+    }
+
+    pub(super) fn pop(&mut self) -> Option<Output> {
+        self.0.pop_front()
+    }
+}

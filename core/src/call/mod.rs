@@ -1,0 +1,28 @@
+//! One call, as one sans-IO state machine: [`Call`] takes carrier frames, provider events,
+//! task results and time as [`Input`]s, and gives back [`Output`]s for the executor to carry
+//! out. Inside it: the media session ([`session`]: framing, transcoding, the playback
+//! [`ledger`], the [`echo`] line), and for agent calls the conversation (voice activity, the
+//! [`agent`] and its [`context`], what it is saying ([`speech`]), failover, stage clocks), and
+//! how the call ends ([`end`]). Nothing here reads a clock, opens a socket or spawns.
+
+pub mod agent;
+#[cfg(test)]
+mod agent_tests;
+mod clocks;
+pub mod context;
+mod conversation;
+pub mod echo;
+pub mod end;
+pub mod io;
+pub mod ledger;
+mod machine;
+pub mod observe;
+pub mod record;
+pub mod sentences;
+pub mod session;
+pub mod speech;
+
+pub use end::{CallEnd, Close, EndCause, GoodbyeReason, Handoff, TransferReason};
+pub use io::{ConversationConfig, Input, Output, Preparation, Slot, StartedCall};
+pub use machine::{Call, CallConfig};
+pub use session::{FAR_END_FORMAT, FarEnd, SessionConfig};

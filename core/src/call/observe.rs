@@ -1,0 +1,33 @@
+//! What the call machine measures, handed out as values: the executor records them as
+//! metrics (the core never touches a recorder). Stage latencies are measured here, where the
+//! events meet `now`.
+
+use std::time::Duration;
+
+/// A stage of a turn whose latency is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// End of the caller's speech to the final transcript.
+    SttFinal,
+    /// Request to the language model's first token.
+    LlmFirstToken,
+    /// Request to the first complete sentence.
+    FirstSentence,
+    /// A sentence sent to speech synthesis to its first audio.
+    TtsFirstByte,
+    /// End of the caller's speech to the agent's first audio (the turn's latency).
+    VoiceToVoice,
+    /// The caller starting to speak over the agent to the agent falling silent.
+    BargeInToSilence,
+}
+
+/// One observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// A stage took this long.
+    Latency(Stage, Duration),
+    /// A caller turn went to the language model.
+    TurnAnswered,
+    /// The caller interrupted the agent.
+    BargeIn,
+}

@@ -1,0 +1,66 @@
+//! A call's configuration, from the settings and the providers this instance has.
+
+use std::time::Duration;
+
+use crate::audio::vad::VadConfig;
+use crate::call::{CallConfig, ConversationConfig, FAR_END_FORMAT, FarEnd, SessionConfig};
+use crate::carrier::CarrierKind;
+use crate::config::CallMode;
+use crate::state::AppState;
+
+/// The key that clears playback on the echo line.
+const ECHO_CLEAR_DIGIT: char = '#';
+/// Longest wait for the agent's last words to play before the call is handed on regardless.
+const PLAYOUT_LIMIT: Duration = Duration::from_secs(20);
+/// Longest wait for a call's preparation (taking what the webhook prepared waits up to 3 s,
+/// then prepares again on the spot).
+const PREPARE_LIMIT: Duration = Duration::from_secs(10);
+/// Longest wait for a hand-off (a REST redirect is bounded at 5 s).
+const HANDOFF_LIMIT: Duration = Duration::from_secs(8);
+/// Caller audio kept while the call is prepared: 5 s of 20 ms frames.
+const AUDIO_BACKLOG_FRAMES: usize = 250;
+
+/// The configuration of a call on a `kind` socket.
+pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
+    let s = &state.settings;
+    let session = SessionConfig {
+        carrier: kind,
+        max_frame_bytes: s.limits.max_frame_bytes,
+        token_secret: s.carrier.stream_token_secret.expose().to_string(),
+        require_stream_token: kind == CarrierKind::Twilio,
+        outbound_format: match kind {
+            CarrierKind::Twilio => None,
+            CarrierKind::Telnyx => Some(s.carrier.telnyx_outbound_format),
+        },
+        lead: s.limits.playback_lead,
+        mark_interval: s.limits.mark_interval,
+        echo_delay: s.limits.echo_delay,
+        // Speech engines take the carrier's audio as it comes; the echo line may transcode.
+        far_end_format: (s.mode == CallMode::Echo && s.echo_transcode).then_some(FAR_END_FORMAT),
+        max_call_duration: s.limits.max_call_duration,
+        clear_digit: ECHO_CLEAR_DIGIT,
+        far_end: match s.mode {
+            CallMode::Echo => FarEnd::Echo,
+            CallMode::Agent => FarEnd::External,
+        },
+    };
+    let p = &state.providers;
+    let conversation = (s.mode == CallMode::Agent).then(|| ConversationConfig {
+        vad: VadConfig::default(),
+        stt_fallback: p.stt.fallback.is_some(),
+        tts_formats: [
+            p.tts.primary.as_ref().map(|t| t.format()),
+            p.tts.fallback.as_ref().map(|t| t.format()),
+        ],
+        llm_primary: p.llm.primary.is_some(),
+        playout_limit: PLAYOUT_LIMIT,
+        prepare_limit: PREPARE_LIMIT,
+        handoff_limit: HANDOFF_LIMIT,
+        tool_drain_limit: s.conversation.tool_timeout + Duration::from_secs(1),
+        audio_backlog_frames: AUDIO_BACKLOG_FRAMES,
+    });
+    CallConfig {
+        session,
+        conversation,
+    }
+}

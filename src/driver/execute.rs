@@ -1,0 +1,204 @@
+//! Carrying out what the call machine asks: frames to the socket, commands to the provider
+//! streams, tasks for admission, preparation, tools and hand-offs, records to the writer,
+//! observations to the metrics. Nothing here waits: tasks report back through the executor's
+//! bounded result queue.
+
+use std::time::Instant;
+
+use axum::extract::ws::Message;
+
+use super::streams::provider;
+use super::{Admitted, CallDriver, TaskDone};
+use crate::call::{Input, Output, StartedCall};
+use crate::providers::ProviderError;
+use crate::providers::llm::{CompletionRequest, LlmEvent};
+use crate::providers::tts::{TtsCommand, TtsEvent};
+use crate::session_store::{CallState, LiveCall, unix_now};
+use crate::telemetry;
+use crate::tools::{CrmRequest, ToolContext, ToolResult};
+
+/// Refused frames and warnings logged one by one before logging thins out.
+const LOGGED_IN_FULL: u64 = 10;
+
+/// Whether the `n`th of a kind of message is logged: the first few, then every hundredth
+/// (a peer sending garbage on every frame must not flood the logs; the metric counts all).
+fn worth_logging(n: u64) -> bool {
+    n <= LOGGED_IN_FULL || n.is_multiple_of(100)
+}
+
+impl CallDriver {
+    /// Carries out every output the call has, feeding back the answers that are known at
+    /// once (admission, a provider that cannot be opened).
+    pub(super) fn execute_outputs(&mut self, now: Instant) {
+        while let Some(output) = self.call.poll_output() {
+            self.execute(now, output);
+        }
+    }
+
+    fn execute(&mut self, now: Instant, output: Output) {
+        match output {
+            Output::Send(text) => {
+                metrics::counter!(telemetry::FRAMES_OUT, "carrier" => self.carrier).increment(1);
+                self.outgoing.push(Message::Text(text.into()));
+            }
+            Output::Rejected(e) => {
+                metrics::counter!(telemetry::MALFORMED_FRAMES, "carrier" => self.carrier, "reason" => e.reason())
+                    .increment(1);
+                self.rejected += 1;
+                if worth_logging(self.rejected) {
+                    tracing::warn!(reason = e.reason(), error = %e, rejected = self.rejected, "carrier frame refused; call continues");
+                }
+            }
+            Output::Warning(w) => {
+                self.warnings += 1;
+                if worth_logging(self.warnings) {
+                    let w: String = w.chars().take(200).collect();
+                    tracing::warn!(warning = %w, warnings = self.warnings, "media session");
+                }
+            }
+            Output::Admit(started) => self.admit(now, started),
+            Output::Prepare(started) => self.prepare(started),
+            Output::OpenStt { slot, format } => {
+                self.streams.stt =
+                    provider(&self.state.providers.stt, slot).map(|s| s.open(format));
+                if self.streams.stt.is_none() {
+                    self.call.handle_input(now, Input::SttClosed);
+                }
+            }
+            Output::SttAudio(audio) => {
+                if let Some(stt) = &self.streams.stt {
+                    stt.push(audio);
+                }
+            }
+            Output::Stt(control) => {
+                if let Some(stt) = &self.streams.stt {
+                    stt.control(control);
+                }
+            }
+            Output::OpenTts(slot) => {
+                self.streams.tts = provider(&self.state.providers.tts, slot).map(|t| t.open());
+                if self.streams.tts.is_none() {
+                    self.call.handle_input(now, Input::TtsClosed);
+                }
+            }
+            Output::Tts(command) => self.tts(now, command),
+            Output::StartLlm {
+                turn,
+                messages,
+                slot,
+            } => {
+                let request = CompletionRequest {
+                    messages,
+                    tools: crate::tools::offered().to_vec(),
+                };
+                if !self
+                    .streams
+                    .start_llm(&self.state.providers, slot, turn, request)
+                {
+                    let event = LlmEvent::Error(ProviderError::NotConfigured("language model"));
+                    self.call.handle_input(now, Input::Llm { turn, event });
+                }
+            }
+            Output::CancelLlm => self.streams.llm = None,
+            Output::RunTool { id, request } => self.run_tool(id, request),
+            Output::Record(r) => {
+                if let Some(records) = &self.records {
+                    records.record(r);
+                }
+            }
+            Output::Observe(o) => telemetry::observe(o),
+            Output::HandOff(handoff) => {
+                let (tasks, handoffs) = (self.tasks.clone(), self.state.handoffs.clone());
+                let mode = self.state.settings.conversation.call_control;
+                let sid = self.call_sid().to_string();
+                tokio::spawn(async move {
+                    handoffs.carry_out(mode, &sid, handoff).await;
+                    let _ = tasks.send(TaskDone::HandedOff).await;
+                });
+            }
+            Output::End(end) => self.end = Some(end),
+        }
+    }
+
+    fn call_sid(&self) -> &str {
+        self.admitted.as_ref().map_or("", |a| a.call_sid.as_str())
+    }
+
+    /// A command for synthesis; a stream that refuses it (stuck or gone) has failed.
+    fn tts(&mut self, now: Instant, command: TtsCommand) {
+        let closing = command == TtsCommand::Close;
+        let Some(tts) = &self.streams.tts else {
+            return;
+        };
+        if !tts.send(command) && !closing {
+            self.streams.tts = None;
+            let e = ProviderError::Cut("the synthesis stream does not take commands".into());
+            self.call.handle_input(now, Input::Tts(TtsEvent::Error(e)));
+        }
+    }
+
+    /// The stream started: it takes a place under the cap and is registered.
+    fn admit(&mut self, now: Instant, started: StartedCall) {
+        tracing::Span::current().record("call_sid", started.call_id.as_str());
+        let Some(slot) = self.state.cap.try_start(&started.call_id, now) else {
+            self.call.handle_input(now, Input::Admission(false));
+            return;
+        };
+        metrics::gauge!(telemetry::ACTIVE_CALLS).increment(1.0);
+        self.state.local_calls.insert(&started.call_id);
+        tracing::info!(
+            stream_id = %started.stream_id,
+            inbound = started.inbound.encoding.as_str(),
+            inbound_hz = started.inbound.sample_rate.hz(),
+            outbound = started.outbound.encoding.as_str(),
+            "call streaming"
+        );
+        let entry = LiveCall {
+            call_sid: started.call_id.clone(),
+            node: self.state.settings.node_id.clone(),
+            state: CallState::Streaming,
+            started_at: unix_now(),
+        };
+        let (tasks, store) = (self.tasks.clone(), self.state.store.clone());
+        let ttl = self.state.settings.limits.call_ttl;
+        tokio::spawn(async move {
+            let r = store.register(&entry, ttl).await;
+            let _ = tasks.send(TaskDone::Registered(r)).await;
+        });
+        self.admitted = Some(Admitted {
+            call_sid: started.call_id,
+            _slot: slot,
+            started: now,
+        });
+        self.call.handle_input(now, Input::Admission(true));
+    }
+
+    fn prepare(&mut self, started: StartedCall) {
+        let (tasks, prepared) = (self.tasks.clone(), self.state.prepared.clone());
+        tokio::spawn(async move {
+            let p = prepared
+                .take(&started.call_id, started.from.as_deref(), started.inbound)
+                .await;
+            let _ = tasks.send(TaskDone::Prepared(Box::new(p))).await;
+        });
+    }
+
+    fn run_tool(&mut self, id: String, request: CrmRequest) {
+        let ctx = ToolContext {
+            caller: self.caller.clone(),
+            call_sid: Some(self.call_sid().to_string()),
+            now: self.clock.at(Instant::now()),
+        };
+        let (tasks, tools) = (self.tasks.clone(), self.state.tools.clone());
+        let deadline = self.state.settings.conversation.tool_timeout;
+        tokio::spawn(async move {
+            let reply = tools.run_bounded(&ctx, &id, &request, deadline).await;
+            let result = ToolResult {
+                id,
+                ok: reply.is_ok(),
+                content: reply.content.to_string(),
+            };
+            let _ = tasks.send(TaskDone::Tool(result)).await;
+        });
+    }
+}

@@ -1,0 +1,314 @@
+//! The one task of a call: an executor for its [`Call`] machine. Each loop turn reads the
+//! clock once, waits in one `select!` (the carrier socket, the call's next timeout, its
+//! provider streams, the results of its tasks, socket writes, shutdown), hands what happened
+//! to the call, and carries out what the call asks. It decides nothing: admission comes from
+//! the cap, preparation, tools, hand-offs and registry writes run as tasks whose results come
+//! back as inputs, and the socket is read at all times.
+
+#![allow(clippy::disallowed_methods)] // The executor is where the clock is read.
+
+mod config;
+mod execute;
+pub mod records;
+mod socket;
+mod streams;
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::SplitStream;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use crate::call::{Call, CallEnd, Input};
+use crate::carrier::CarrierKind;
+use crate::preparation::PreparedCall;
+use crate::session_store::unix_now;
+use crate::state::{AppState, CallSlot};
+use crate::telemetry;
+use records::{CallRecorder, WallClock};
+use socket::{Outgoing, Sink};
+use streams::{Streams, next_llm, next_stt, next_tts};
+
+pub use config::call_config;
+
+/// Results of a call's tasks waiting for the executor. The tasks are bounded in number (one
+/// preparation, one hand-off, one registration, at most `MAX_RUNNING_TOOLS` tools), and a
+/// task waits for room rather than dropping its result.
+const TASK_RESULTS: usize = 16;
+
+/// How long the last frames and the close frame get once the call has ended.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// A task's result, on its way back to the call.
+#[derive(Debug)]
+enum TaskDone {
+    Prepared(Box<PreparedCall>),
+    Tool(crate::tools::ToolResult),
+    HandedOff,
+    Registered(Result<(), crate::session_store::StoreError>),
+}
+
+/// What woke the executor.
+enum Wake {
+    Socket(Option<Result<Message, axum::Error>>),
+    Timeout,
+    Stt(Option<crate::providers::stt::SttEvent>),
+    Tts(Option<crate::providers::tts::TtsEvent>),
+    Llm(u64, Option<crate::providers::llm::LlmEvent>),
+    Task(TaskDone),
+    Written(Result<(), axum::Error>),
+    Shutdown,
+}
+
+/// A call admitted on this node.
+struct Admitted {
+    call_sid: String,
+    _slot: CallSlot,
+    started: Instant,
+}
+
+/// The executor of one call.
+struct CallDriver {
+    state: AppState,
+    call: Call,
+    carrier: &'static str,
+    sink: Sink,
+    /// `None` once the socket closed.
+    incoming: Option<SplitStream<WebSocket>>,
+    outgoing: Outgoing,
+    streams: Streams,
+    tasks: mpsc::Sender<TaskDone>,
+    results: mpsc::Receiver<TaskDone>,
+    admitted: Option<Admitted>,
+    records: Option<CallRecorder>,
+    caller: Option<crate::domain::PhoneNumber>,
+    clock: WallClock,
+    shutting_down: bool,
+    /// Refused frames and warnings so far, for thinning the logs.
+    rejected: u64,
+    warnings: u64,
+    end: Option<CallEnd>,
+}
+
+/// Runs one call over `socket` until it ends.
+pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
+    let span = tracing::info_span!(
+        "call",
+        carrier = kind.as_str(),
+        call_sid = tracing::field::Empty
+    );
+    async move {
+        let (sink, incoming) = socket.split();
+        let (tasks, results) = mpsc::channel(TASK_RESULTS);
+        let clock = WallClock::now();
+        let driver = CallDriver {
+            call: Call::new(call_config(kind, &state), Instant::now()),
+            state,
+            carrier: kind.as_str(),
+            sink,
+            incoming: Some(incoming),
+            outgoing: Outgoing::default(),
+            streams: Streams::default(),
+            tasks,
+            results,
+            admitted: None,
+            records: None,
+            caller: None,
+            clock,
+            shutting_down: false,
+            rejected: 0,
+            warnings: 0,
+            end: None,
+        };
+        driver.run().await;
+    }
+    .instrument(span)
+    .await;
+}
+
+impl CallDriver {
+    async fn run(mut self) {
+        let frames_in = metrics::counter!(telemetry::FRAMES_IN, "carrier" => self.carrier);
+        let transcoded = metrics::counter!(telemetry::TRANSCODED_BYTES);
+        let mut now = Instant::now();
+        loop {
+            self.execute_outputs(now);
+            transcoded.increment(self.call.take_transcoded_bytes());
+            if self.end.is_some() {
+                break;
+            }
+            let deadline = self
+                .call
+                .poll_timeout()
+                .unwrap_or(now + Duration::from_secs(3600));
+            let wake = self.wait(deadline).await;
+            now = Instant::now();
+            match wake {
+                Wake::Socket(Some(Ok(Message::Text(text)))) => {
+                    frames_in.increment(1);
+                    let input = Input::CarrierText {
+                        text: text.as_str(),
+                        unix_now: unix_now(),
+                    };
+                    self.call.handle_input(now, input);
+                }
+                Wake::Socket(Some(Ok(Message::Binary(bytes)))) => {
+                    frames_in.increment(1);
+                    self.call
+                        .handle_input(now, Input::CarrierBinary(bytes.len()));
+                }
+                Wake::Socket(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                Wake::Socket(Some(Ok(Message::Close(_))) | None) => self.socket_closed(now),
+                Wake::Socket(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "carrier socket failed");
+                    self.socket_closed(now);
+                }
+                Wake::Timeout => self.call.handle_input(now, Input::Timeout),
+                Wake::Stt(e) => self.stt_event(now, e),
+                Wake::Tts(e) => self.tts_event(now, e),
+                Wake::Llm(turn, e) => self.llm_event(now, turn, e),
+                Wake::Task(done) => self.task_done(now, done),
+                Wake::Written(Ok(())) => {}
+                Wake::Written(Err(e)) => {
+                    tracing::warn!(error = %e, "socket write failed");
+                    self.outgoing = Outgoing::default();
+                    self.socket_closed(now);
+                }
+                Wake::Shutdown => {
+                    self.shutting_down = true;
+                    self.call.handle_input(now, Input::Shutdown);
+                }
+            }
+        }
+        self.close().await;
+    }
+
+    /// The one place the executor waits.
+    async fn wait(&mut self, deadline: Instant) -> Wake {
+        let Self {
+            state,
+            sink,
+            incoming,
+            outgoing,
+            streams,
+            results,
+            shutting_down,
+            ..
+        } = self;
+        let writing = outgoing.is_pending();
+        tokio::select! {
+            m = async { incoming.as_mut()?.next().await }, if incoming.is_some() => Wake::Socket(m),
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => Wake::Timeout,
+            e = next_stt(&mut streams.stt), if streams.stt.is_some() => Wake::Stt(e),
+            e = next_tts(&mut streams.tts), if streams.tts.is_some() => Wake::Tts(e),
+            (turn, e) = next_llm(&mut streams.llm), if streams.llm.is_some() => Wake::Llm(turn, e),
+            Some(done) = results.recv() => Wake::Task(done),
+            r = outgoing.write(sink), if writing => Wake::Written(r),
+            _ = state.hard_stop.cancelled(), if !*shutting_down => Wake::Shutdown,
+        }
+    }
+
+    fn socket_closed(&mut self, now: Instant) {
+        self.incoming = None;
+        self.call.handle_input(now, Input::CarrierClosed);
+    }
+
+    fn stt_event(&mut self, now: Instant, e: Option<crate::providers::stt::SttEvent>) {
+        match e {
+            Some(e) => self.call.handle_input(now, Input::Stt(e)),
+            None => {
+                self.streams.stt = None;
+                self.call.handle_input(now, Input::SttClosed);
+            }
+        }
+    }
+
+    fn tts_event(&mut self, now: Instant, e: Option<crate::providers::tts::TtsEvent>) {
+        match e {
+            Some(e) => self.call.handle_input(now, Input::Tts(e)),
+            None => {
+                self.streams.tts = None;
+                self.call.handle_input(now, Input::TtsClosed);
+            }
+        }
+    }
+
+    fn llm_event(&mut self, now: Instant, turn: u64, e: Option<crate::providers::llm::LlmEvent>) {
+        match e {
+            Some(event) => self.call.handle_input(now, Input::Llm { turn, event }),
+            None => {
+                if self.streams.llm.as_ref().is_some_and(|(t, _)| *t == turn) {
+                    self.streams.llm = None;
+                }
+                self.call.handle_input(now, Input::LlmClosed { turn });
+            }
+        }
+    }
+
+    fn task_done(&mut self, now: Instant, done: TaskDone) {
+        match done {
+            TaskDone::Prepared(p) => {
+                let p = *p;
+                let preparation = p.preparation();
+                self.caller = p.caller.clone();
+                self.records = Some(CallRecorder::spawn(
+                    self.state.db.clone(),
+                    p.call_log_id,
+                    self.clock,
+                    &self.state.calls,
+                ));
+                self.streams.stt = p.stt;
+                self.streams.tts = p.tts;
+                self.call
+                    .handle_input(now, Input::Prepared(Box::new(preparation)));
+            }
+            TaskDone::Tool(result) => self.call.handle_input(now, Input::ToolDone(result)),
+            TaskDone::HandedOff => self.call.handle_input(now, Input::HandedOff),
+            TaskDone::Registered(Ok(())) => {}
+            TaskDone::Registered(Err(e)) => {
+                metrics::counter!(telemetry::STORE_ERRORS, "op" => "register").increment(1);
+                tracing::warn!(error = %e, "could not register the call");
+            }
+        }
+    }
+
+    /// Sends what is left, closes the socket as the call's end says, and settles the books:
+    /// the log's outcome, the metrics, the registry.
+    async fn close(mut self) {
+        let Some(end) = self.end.take() else {
+            return;
+        };
+        let (close, reason) = end.close();
+        self.outgoing.push(Message::Close(Some(CloseFrame {
+            code: close.code(),
+            reason: reason.into(),
+        })));
+        let _ = tokio::time::timeout(CLOSE_WAIT, self.outgoing.write(&mut self.sink)).await;
+        let _ = tokio::time::timeout(CLOSE_WAIT, self.sink.close()).await;
+        if let Some(records) = self.records.take() {
+            records.finish(end.outcome()).await;
+        }
+        metrics::counter!(telemetry::CALLS_TOTAL, "outcome" => end.label()).increment(1);
+        if let Some(call) = self.admitted.take() {
+            metrics::gauge!(telemetry::ACTIVE_CALLS).decrement(1.0);
+            metrics::histogram!(telemetry::CALL_DURATION)
+                .record(call.started.elapsed().as_secs_f64());
+            self.state.local_calls.remove(&call.call_sid);
+            let store = self.state.store.clone();
+            self.state.calls.spawn(async move {
+                if let Err(e) = store.remove(&call.call_sid).await {
+                    metrics::counter!(telemetry::STORE_ERRORS, "op" => "remove").increment(1);
+                    tracing::warn!(error = %e, "could not remove the call from the registry");
+                }
+            });
+        }
+        let detail = end.cause.describe();
+        if end.is_fault() {
+            tracing::warn!(outcome = end.label(), %detail, "call ended");
+        } else {
+            tracing::info!(outcome = end.label(), record = end.outcome(), %detail, "call ended");
+        }
+    }
+}

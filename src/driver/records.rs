@@ -1,0 +1,150 @@
+//! The call's transcript on its way to the database: the executor queues records without
+//! waiting, and one writer per call stores them in order, so a slow database never holds up
+//! the audio. The queue is bounded: when the database falls that far behind, further turns are
+//! dropped and counted (`callbridge_record_errors_total`) rather than held in memory without
+//! limit; the call's outcome is always queued, waiting for room if it must.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
+use tokio_util::task::TaskTracker;
+
+use crate::call::record::{Record, Turn};
+use crate::crm::calls::{self, Speaker, TurnRecord};
+use crate::telemetry;
+
+/// Records waiting for the writer, per call: a call makes a few per turn.
+const QUEUE: usize = 256;
+
+/// Longest wait for room in the queue for the call's outcome.
+const FINISH_WAIT: Duration = Duration::from_secs(10);
+
+/// What to store.
+#[derive(Debug)]
+enum Job {
+    Turn(Speaker, TurnRecord),
+    Heard(String),
+    Finish(String),
+}
+
+/// Maps the call machine's instants to wall-clock time, from one reading of each.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    instant: Instant,
+    wall: DateTime<Utc>,
+}
+
+impl WallClock {
+    /// Both clocks read now.
+    #[allow(clippy::disallowed_methods)] // The executor is where clocks are read.
+    pub fn now() -> Self {
+        Self {
+            instant: Instant::now(),
+            wall: Utc::now(),
+        }
+    }
+
+    /// The wall-clock time of `at`.
+    pub fn at(&self, at: Instant) -> DateTime<Utc> {
+        let since = at.saturating_duration_since(self.instant);
+        self.wall + chrono::Duration::from_std(since).unwrap_or_default()
+    }
+}
+
+fn ms(d: Option<Duration>) -> Option<i32> {
+    d.map(|d| d.as_millis().min(i32::MAX as u128) as i32)
+}
+
+/// Queues a call's records for its writer.
+#[derive(Debug)]
+pub struct CallRecorder {
+    tx: Option<mpsc::Sender<Job>>,
+    clock: WallClock,
+}
+
+impl CallRecorder {
+    /// A recorder for the call log `call_log_id`, its writer tracked by `tasks` (shutdown
+    /// waits for it); `None` (the log could not be opened) keeps nothing but lets the call go
+    /// on.
+    pub fn spawn(
+        db: DatabaseConnection,
+        call_log_id: Option<i32>,
+        clock: WallClock,
+        tasks: &TaskTracker,
+    ) -> Self {
+        let Some(id) = call_log_id else {
+            return Self { tx: None, clock };
+        };
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        tasks.spawn(async move {
+            while let Some(job) = rx.recv().await {
+                let result = match &job {
+                    Job::Turn(speaker, turn) => {
+                        calls::append_turn(&db, id, *speaker, turn).await.map(drop)
+                    }
+                    Job::Heard(heard) => calls::set_heard(&db, id, heard).await,
+                    Job::Finish(outcome) => {
+                        #[allow(clippy::disallowed_methods)] // The writer stamps the end.
+                        let ended = Utc::now();
+                        calls::finish(&db, id, outcome, None, ended).await
+                    }
+                };
+                if let Err(e) = result {
+                    metrics::counter!(telemetry::RECORD_ERRORS).increment(1);
+                    tracing::warn!(error = %e, call_log_id = id, "could not record the call");
+                }
+            }
+        });
+        Self {
+            tx: Some(tx),
+            clock,
+        }
+    }
+
+    fn queue(&self, job: Job) {
+        if let Some(tx) = &self.tx
+            && tx.try_send(job).is_err()
+        {
+            metrics::counter!(telemetry::RECORD_ERRORS).increment(1);
+            tracing::warn!("the call's record queue is full; a record is dropped");
+        }
+    }
+
+    /// Something the call machine wants stored.
+    pub fn record(&self, record: Record) {
+        match record {
+            Record::Turn(t) => self.turn(t),
+            Record::Heard(heard) => self.queue(Job::Heard(heard)),
+        }
+    }
+
+    fn turn(&self, t: Turn) {
+        let turn = TurnRecord {
+            text: t.text,
+            heard_text: t.heard,
+            started_at: self.clock.at(t.at),
+            stt_ms: ms(t.stt),
+            llm_first_token_ms: ms(t.llm_first_token),
+            tts_first_byte_ms: ms(t.tts_first_byte),
+        };
+        self.queue(Job::Turn(t.speaker, turn));
+    }
+
+    /// The call is over with `outcome`: queued after everything else, waiting for room (up
+    /// to a limit) rather than being dropped.
+    pub async fn finish(self, outcome: &str) {
+        let Some(tx) = self.tx else {
+            return;
+        };
+        let job = Job::Finish(outcome.to_string());
+        if tokio::time::timeout(FINISH_WAIT, tx.send(job))
+            .await
+            .is_err()
+        {
+            metrics::counter!(telemetry::RECORD_ERRORS).increment(1);
+            tracing::warn!(outcome, "the call's outcome could not be queued");
+        }
+    }
+}

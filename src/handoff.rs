@@ -1,0 +1,128 @@
+//! Handing a call on when the agent is done with it: to the service desk or a goodbye. With
+//! TwiML control the decision waits here until Twilio, having seen us close the stream, asks
+//! the `<Connect action>` URL what comes next; with REST control the live call is redirected
+//! through Twilio's API, which ends the stream itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use crate::call::Handoff;
+use crate::call_control::TwilioCallControl;
+use crate::carrier::twiml;
+use crate::config::{CallControlMode, Settings};
+use crate::telemetry;
+
+/// Decisions older than this are dropped (the caller hung up before Twilio asked).
+const DECISION_TTL: Duration = Duration::from_secs(300);
+
+/// How long a REST hand-off may take.
+const REST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Said when the service desk is wanted but no number is configured.
+const NO_DESK: &str = "Our service desk cannot take your call right now. Please call back during opening hours. Goodbye.";
+
+/// Said when the stream ended without the agent deciding (a failure on our side).
+const APOLOGY: &str = "Sorry, something went wrong on our side.";
+
+/// Decisions waiting for Twilio's after-stream request, by call sid, and the REST client
+/// that redirects live calls (built once, when `CALL_CONTROL=rest`).
+#[derive(Debug, Clone, Default)]
+pub struct Handoffs {
+    decisions: Arc<Mutex<HashMap<String, (Handoff, Instant)>>>,
+    control: Option<TwilioCallControl>,
+    service_desk: Option<String>,
+}
+
+impl Handoffs {
+    /// Hand-offs as `settings` configure them. With REST call control and no credentials the
+    /// client is missing: hand-offs are then logged as failed and the stream simply closes.
+    pub fn from_settings(settings: &Settings) -> Self {
+        let carrier = &settings.carrier;
+        let control = match settings.conversation.call_control {
+            CallControlMode::Twiml => None,
+            CallControlMode::Rest => match TwilioCallControl::new(
+                carrier.twilio_api_base_url.clone(),
+                carrier.twilio_account_sid.as_deref(),
+                carrier.twilio_auth_token.as_ref(),
+                REST_TIMEOUT,
+            ) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "REST call control is not usable: calls cannot be handed on");
+                    None
+                }
+            },
+        };
+        Self {
+            decisions: Arc::default(),
+            control,
+            service_desk: carrier.service_desk_number.clone(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Handoff, Instant)>> {
+        self.decisions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the decision for `call_sid` at `now`.
+    pub fn set(&self, call_sid: &str, handoff: Handoff, now: Instant) {
+        let mut map = self.lock();
+        map.retain(|_, (_, at)| now.saturating_duration_since(*at) < DECISION_TTL);
+        map.insert(call_sid.to_string(), (handoff, now));
+    }
+
+    /// Takes the decision for `call_sid`.
+    pub fn take(&self, call_sid: &str) -> Option<Handoff> {
+        self.lock().remove(call_sid).map(|(h, _)| h)
+    }
+
+    /// Where calls are handed on (for the `via` label).
+    fn via(&self, settings_mode: CallControlMode) -> &'static str {
+        match settings_mode {
+            CallControlMode::Twiml => "twiml",
+            CallControlMode::Rest => "rest",
+        }
+    }
+
+    /// Carries out `handoff` for `call_sid`: with TwiML control the decision waits for
+    /// Twilio's after-stream request; with REST control the live call is redirected (bounded
+    /// by the client's timeout). Returns once the stream may be closed.
+    #[allow(clippy::disallowed_methods)] // IO edge: the decision is stamped with the clock.
+    pub async fn carry_out(&self, mode: CallControlMode, call_sid: &str, handoff: Handoff) {
+        let via = self.via(mode);
+        metrics::counter!(telemetry::CALL_CONTROL, "action" => handoff.as_str(), "via" => via)
+            .increment(1);
+        if mode == CallControlMode::Twiml {
+            self.set(call_sid, handoff, Instant::now());
+            return;
+        }
+        let Some(control) = &self.control else {
+            tracing::error!("cannot hand the call on: REST call control is not configured");
+            return;
+        };
+        let result = match (handoff, self.service_desk.as_deref()) {
+            (Handoff::Transfer, Some(desk)) => control.transfer(call_sid, "", desk).await,
+            (Handoff::Transfer, None) => control.say_goodbye(call_sid, NO_DESK).await,
+            (Handoff::HangUp, _) => control.hang_up(call_sid).await,
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, action = handoff.as_str(), "Twilio refused to hand the call on; closing the stream");
+        }
+    }
+}
+
+/// The TwiML that follows the stream for `handoff` (`None`: the stream ended without a
+/// decision, so the caller is not simply dropped).
+pub fn after_stream_twiml(handoff: Option<Handoff>, service_desk: Option<&str>) -> String {
+    match (handoff, service_desk) {
+        (Some(Handoff::Transfer), Some(desk)) => twiml::transfer("", desk),
+        (Some(Handoff::Transfer), None) => twiml::goodbye(NO_DESK),
+        (Some(Handoff::HangUp), _) => twiml::goodbye(""),
+        (None, Some(desk)) => twiml::transfer(
+            &format!("{APOLOGY} Let me connect you with our service desk."),
+            desk,
+        ),
+        (None, None) => twiml::goodbye(&format!("{APOLOGY} Please call back. Goodbye.")),
+    }
+}
