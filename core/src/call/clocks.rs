@@ -105,11 +105,9 @@ impl Clocks {
         }
     }
 
-    /// The first audio of an utterance arrived. True when it answered a sentence the clocks
-    /// were waiting for (the turn's record can now carry its synthesis time).
-    pub(super) fn first_audio(&mut self, now: Instant, out: &mut Outbox) -> bool {
-        let asked = self.tts_asked.take();
-        if let Some(asked) = asked {
+    /// The first audio of an utterance arrived.
+    pub(super) fn first_audio(&mut self, now: Instant, out: &mut Outbox) {
+        if let Some(asked) = self.tts_asked.take() {
             let d = now - asked;
             self.tts_first_byte.get_or_insert(d);
             out.observe(latency(Stage::TtsFirstByte, d));
@@ -117,7 +115,6 @@ impl Clocks {
         if let Some(end) = self.awaiting_voice.take() {
             out.observe(latency(Stage::VoiceToVoice, now - end));
         }
-        asked.is_some()
     }
 
     /// The agent was stopped; `by_voice`: the caller's voice stopped it (not a key or a

@@ -51,6 +51,8 @@ pub(super) struct Conversation {
     /// The agent's latest turn, held until its first audio so the record carries how long
     /// synthesis took (the agent's words are settled before they are heard).
     unvoiced_turn: Option<Turn>,
+    /// System lines that came after the held-back turn, recorded after it.
+    held_after: Vec<Turn>,
     /// Audio was queued and the agent has not been told it played out.
     speaking: bool,
     /// The agent decided how the call ends, at this time.
@@ -104,6 +106,7 @@ impl Conversation {
             llm_turn: None,
             running_tools: HashMap::new(),
             unvoiced_turn: None,
+            held_after: Vec::new(),
             speaking: false,
             ending: None,
             clocks: Clocks::default(),
@@ -226,9 +229,11 @@ impl Conversation {
             TtsEvent::Audio(audio) => {
                 match self.speech.audio(session, now, &audio, self.tts_format) {
                     Ok(true) => {
-                        if self.clocks.first_audio(now, out) {
-                            self.record_unvoiced_turn(out);
-                        }
+                        // The held-back turn is being heard: it is recorded now, with its
+                        // synthesis time when one was measured (not for the greeting
+                        // synthesized at the webhook).
+                        self.clocks.first_audio(now, out);
+                        self.record_unvoiced_turn(out);
                     }
                     Ok(false) => {}
                     Err(e) => {
@@ -525,22 +530,31 @@ impl Conversation {
         }
     }
 
-    /// Records the agent turn held for its first audio, with or without it.
+    /// Records the agent turn held for its first audio, with or without it, and the system
+    /// lines that followed it.
     fn record_unvoiced_turn(&mut self, out: &mut Outbox) {
         if let Some(mut turn) = self.unvoiced_turn.take() {
             turn.tts_first_byte = self.clocks.tts_first_byte();
             out.record(Record::Turn(turn));
         }
+        for turn in self.held_after.drain(..) {
+            out.record(Record::Turn(turn));
+        }
     }
 
     fn end(&mut self, cause: EndCause, now: Instant, out: &mut Outbox) {
-        self.record_unvoiced_turn(out);
         let text = match &cause {
             EndCause::Transferred(r) => format!("transfer to the service desk: {}", r.describe()),
             EndCause::Goodbye(r) => format!("hang-up: {}", r.describe()),
             other => other.describe(),
         };
-        out.record(Record::Turn(Turn::new(Speaker::System, text, now)));
+        let line = Turn::new(Speaker::System, text, now);
+        if self.unvoiced_turn.is_some() {
+            // The last words are still on their way to synthesis: the line follows them.
+            self.held_after.push(line);
+        } else {
+            out.record(Record::Turn(line));
+        }
         if self.ending.is_none() {
             self.ending = Some((cause, now));
         }
