@@ -28,4 +28,7 @@ echo "callbridge tests: database=${TEST_DATABASE_URL:-sqlite (embedded)} redis=$
 # converted once per machine into MODEL_CACHE_DIR (default ~/.cache/callbridge/models),
 # outside the clone; later runs find it there.
 cargo run --quiet --locked --bin callbridge -- models fetch
+# The code's shape: the core crate's dependencies, import directions, file length, rustfmt,
+# clippy with warnings as errors.
+./scripts/check-code.sh
 cargo test --workspace --locked

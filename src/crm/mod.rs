@@ -10,6 +10,7 @@ pub mod customers;
 pub mod error;
 pub mod schedule;
 pub mod seed;
+pub mod slots;
 
 pub use error::{CrmError, Unavailable};
 pub use schedule::Schedule;

@@ -135,6 +135,7 @@ fn open_day(day: NaiveDate, open: &[Weekday], closed: &[NaiveDate]) -> NaiveDate
 
 /// Loads `data` into `db` in one transaction. Bookings are placed `day_offset` days after
 /// `today` (in `tz`), moved to the next open day when they fall on a closed one.
+#[allow(clippy::disallowed_methods)] // Seeding is IO: rows are stamped with when they were made.
 pub async fn seed(
     db: &DatabaseConnection,
     data: &DemoData,

@@ -205,6 +205,7 @@ fn agent_config(
 }
 
 /// Builds the agent's prompt and greeting for this caller, opens the providers and the log.
+#[allow(clippy::disallowed_methods)] // Preparation is IO: the prompt says today's date, the log when the call began.
 async fn prepare(
     p: Preparer,
     call_sid: String,

@@ -15,6 +15,7 @@ use super::observe::Observation;
 use super::record::{Record, Speaker, Turn};
 use super::session::MediaSession;
 use super::speech::SpeechTrack;
+use super::transcript::Transcript;
 use crate::audio::AudioFormat;
 use crate::audio::vad::{VadEvent, VoiceActivity};
 use crate::chat::ChatMessage;
@@ -48,11 +49,8 @@ pub(super) struct Conversation {
     llm_turn: Option<u64>,
     /// Tool calls running, with the change to the appointment book each would make.
     running_tools: HashMap<String, Option<BookingChange>>,
-    /// The agent's latest turn, held until its first audio so the record carries how long
-    /// synthesis took (the agent's words are settled before they are heard).
-    unvoiced_turn: Option<Turn>,
-    /// System lines that came after the held-back turn, recorded after it.
-    held_after: Vec<Turn>,
+    /// The order the transcript is written in.
+    transcript: Transcript,
     /// Audio was queued and the agent has not been told it played out.
     speaking: bool,
     /// The agent decided how the call ends, at this time.
@@ -105,8 +103,7 @@ impl Conversation {
             prewarmed,
             llm_turn: None,
             running_tools: HashMap::new(),
-            unvoiced_turn: None,
-            held_after: Vec::new(),
+            transcript: Transcript::default(),
             speaking: false,
             ending: None,
             clocks: Clocks::default(),
@@ -522,24 +519,14 @@ impl Conversation {
             }
             Speaker::System => {}
         }
-        self.record_unvoiced_turn(out);
-        if speaker == Speaker::Agent && turn.tts_first_byte.is_none() && self.speaking {
-            self.unvoiced_turn = Some(turn);
-        } else {
-            out.record(Record::Turn(turn));
-        }
+        let tts_first_byte = self.clocks.tts_first_byte();
+        self.transcript
+            .turn(turn, self.speaking, tts_first_byte, out);
     }
 
-    /// Records the agent turn held for its first audio, with or without it, and the system
-    /// lines that followed it.
+    /// Records the agent turn held for its first audio, with or without it.
     fn record_unvoiced_turn(&mut self, out: &mut Outbox) {
-        if let Some(mut turn) = self.unvoiced_turn.take() {
-            turn.tts_first_byte = self.clocks.tts_first_byte();
-            out.record(Record::Turn(turn));
-        }
-        for turn in self.held_after.drain(..) {
-            out.record(Record::Turn(turn));
-        }
+        self.transcript.release(self.clocks.tts_first_byte(), out);
     }
 
     fn end(&mut self, cause: EndCause, now: Instant, out: &mut Outbox) {
@@ -548,13 +535,8 @@ impl Conversation {
             EndCause::Goodbye(r) => format!("hang-up: {}", r.describe()),
             other => other.describe(),
         };
-        let line = Turn::new(Speaker::System, text, now);
-        if self.unvoiced_turn.is_some() {
-            // The last words are still on their way to synthesis: the line follows them.
-            self.held_after.push(line);
-        } else {
-            out.record(Record::Turn(line));
-        }
+        self.transcript
+            .system_line(Turn::new(Speaker::System, text, now), out);
         if self.ending.is_none() {
             self.ending = Some((cause, now));
         }

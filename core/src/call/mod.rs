@@ -6,8 +6,6 @@
 //! how the call ends ([`end`]). Nothing here reads a clock, opens a socket or spawns.
 
 pub mod agent;
-#[cfg(test)]
-mod agent_tests;
 mod clocks;
 pub mod context;
 mod conversation;
@@ -21,6 +19,7 @@ pub mod record;
 pub mod sentences;
 pub mod session;
 pub mod speech;
+mod transcript;
 
 pub use end::{CallEnd, Close, EndCause, GoodbyeReason, Handoff, TransferReason};
 pub use io::{ConversationConfig, Input, Output, Preparation, Slot, StartedCall};

@@ -13,8 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use callbridge_core::audio::AudioFormat;
 use callbridge_core::audio::vad::VadConfig;
-use callbridge_core::audio::{AudioFormat, g711, wav};
 use callbridge_core::call::agent::AgentConfig;
 use callbridge_core::call::observe::Observation;
 use callbridge_core::call::record::{Record, Speaker};
@@ -23,12 +23,14 @@ use callbridge_core::call::{
     SessionConfig, Slot,
 };
 use callbridge_core::carrier::{CarrierKind, stream_token};
-use callbridge_core::chat::ChatMessage;
 use callbridge_core::llm::{FinishReason, LlmEvent};
 use callbridge_core::provider::ProviderError;
 use callbridge_core::stt::{SttControl, SttEvent};
 use callbridge_core::tool::{CrmRequest, ToolCall, ToolResult};
+
+mod fakes;
 use callbridge_core::tts::{TtsCommand, TtsEvent};
+pub use fakes::{FakeLlm, FakeStt, FakeTts, clip, label, tone};
 
 pub const SECRET: &str = "test-secret";
 pub const UNIX_NOW: u64 = 1_700_000_000;
@@ -37,66 +39,6 @@ pub const GREETING: &str = "Thanks for calling Lone Star Auto Service. How can I
 const STEP: Duration = Duration::from_millis(5);
 /// Synthesized speech per word.
 const MS_PER_WORD: u64 = 250;
-
-/// What the fake speech synthesizer does.
-#[derive(Debug, Default)]
-pub struct FakeTts {
-    /// The slot of the open stream.
-    pub slot: Option<Slot>,
-    /// Text spoken since the last flush.
-    pending: Vec<String>,
-    next_flush: u64,
-    /// Everything sent, in order, with the slot it went to.
-    pub spoken: Vec<(Slot, String)>,
-    /// Events to deliver, at their time.
-    queued: VecDeque<(Instant, TtsEvent)>,
-    /// Audio per flush is delivered in this many pieces, `gap` apart.
-    pub pieces: u64,
-    pub latency: Duration,
-    pub clears: usize,
-    pub closed: bool,
-}
-
-/// What the fake speech recogniser saw.
-#[derive(Debug, Default)]
-pub struct FakeStt {
-    pub slot: Option<Slot>,
-    /// Audio frames pushed, per slot (primary, fallback).
-    pub frames: [usize; 2],
-    pub finalizes: usize,
-    pub finished: bool,
-}
-
-/// What the fake language model was asked.
-#[derive(Debug, Default)]
-pub struct FakeLlm {
-    /// The running request.
-    pub turn: Option<u64>,
-    pub slot: Option<Slot>,
-    pub requests: Vec<(Slot, Vec<ChatMessage>)>,
-    pub cancels: usize,
-}
-
-/// A loud 440 Hz tone in mu-law, `ms` long.
-pub fn tone(ms: u64) -> Vec<u8> {
-    let pcm: Vec<i16> = (0..ms * 8)
-        .map(|n| ((n as f32 / 8000.0 * 440.0 * std::f32::consts::TAU).sin() * 8000.0) as i16)
-        .collect();
-    let mut out = Vec::new();
-    g711::encode_mulaw(&pcm, &mut out);
-    out
-}
-
-/// A caller clip from `fixtures/calls`, as 20 ms mu-law frames.
-pub fn clip(name: &str) -> Vec<Vec<u8>> {
-    let path = format!(
-        "{}/../fixtures/calls/{name}.wav",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let w = wav::read(&std::fs::read(path).expect("clip")).expect("wav");
-    assert_eq!(w.format, AudioFormat::MULAW_8K);
-    w.data.chunks(160).map(<[u8]>::to_vec).collect()
-}
 
 /// The configuration of an agent call on a Twilio socket.
 pub fn agent_config() -> CallConfig {
@@ -595,29 +537,5 @@ impl Line {
             }
             other => panic!("unexpected outbound event {other:?}: {text}"),
         }
-    }
-}
-
-/// A short name for an output, for order assertions.
-fn label(o: &Output) -> String {
-    match o {
-        Output::Send(_) => "send".into(),
-        Output::Rejected(_) => "rejected".into(),
-        Output::Warning(_) => "warning".into(),
-        Output::Admit(_) => "admit".into(),
-        Output::Prepare(_) => "prepare".into(),
-        Output::OpenStt { slot, .. } => format!("open_stt:{slot:?}"),
-        Output::SttAudio(_) => "stt_audio".into(),
-        Output::Stt(c) => format!("stt:{c:?}"),
-        Output::OpenTts(slot) => format!("open_tts:{slot:?}"),
-        Output::Tts(TtsCommand::Speak(t)) => format!("speak:{t}"),
-        Output::Tts(c) => format!("tts:{c:?}"),
-        Output::StartLlm { slot, .. } => format!("llm:{slot:?}"),
-        Output::CancelLlm => "cancel_llm".into(),
-        Output::RunTool { request, .. } => format!("tool:{}", request.tool().as_str()),
-        Output::Record(_) => "record".into(),
-        Output::Observe(_) => "observe".into(),
-        Output::HandOff(h) => format!("handoff:{}", h.as_str()),
-        Output::End(e) => format!("end:{}", e.label()),
     }
 }

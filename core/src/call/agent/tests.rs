@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::agent::{Action, Agent, AgentConfig, Input};
-use super::observe::Observation;
-use super::record::Speaker;
+use super::{Action, Agent, AgentConfig, Input};
 use crate::audio::vad::VadEvent;
+use crate::call::observe::Observation;
+use crate::call::record::Speaker;
 use crate::chat::Role;
 use crate::llm::{FinishReason, LlmEvent};
 use crate::provider::{ProviderError, ProviderKind};

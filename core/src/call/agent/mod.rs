@@ -10,185 +10,34 @@
 //! VAD for `barge_in_min_speech`, or transcribed words) stops the agent at once; the history
 //! keeps only what the caller heard, and tools already running finish and keep their results.
 
+mod config;
+mod events;
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 
-use super::context::History;
-use super::end::{GoodbyeReason, TransferReason};
-use super::observe::Observation;
-use super::record::Speaker;
-use super::sentences::SentenceSplitter;
+pub use config::AgentConfig;
+pub use events::{Action, Input};
+
 use crate::audio::vad::VadEvent;
+use crate::call::context::History;
+use crate::call::end::{GoodbyeReason, TransferReason};
+use crate::call::observe::Observation;
+use crate::call::record::Speaker;
+use crate::call::sentences::SentenceSplitter;
 use crate::chat::ChatMessage;
 use crate::llm::{FinishReason, LlmEvent};
 use crate::provider::ProviderKind;
 use crate::stt::SttEvent;
-use crate::tool::{CrmRequest, ToolCall, ToolRequest};
+use crate::tool::{ToolCall, ToolRequest};
 
 /// Tool calls running at once for one call; more in one round are answered "not run", so
 /// one model cannot flood the database or the call's result queue.
 pub const MAX_RUNNING_TOOLS: usize = 8;
-
-/// What the engine is tuned with.
-#[derive(Debug, Clone)]
-pub struct AgentConfig {
-    /// First words, already personalised.
-    pub greeting: String,
-    /// After local VAD ends a turn and `Finalize` is sent, how long to wait for the final.
-    pub finalize_grace: Duration,
-    /// Caller speech over the agent this long is a barge-in (transcribed words are at once).
-    pub barge_in_min_speech: Duration,
-    /// Rounds of tool calls in one turn before the agent apologises instead.
-    pub max_tool_rounds: u32,
-    /// Tools still running after this long: say `filler_line`.
-    pub filler_after: Duration,
-    /// "One moment while I check."
-    pub filler_line: String,
-    /// Silence from the caller this long: re-prompt.
-    pub silence_reprompt: Duration,
-    /// Re-prompts before a polite hang-up.
-    pub max_reprompts: u32,
-    /// "Are you still there?"
-    pub reprompt_line: String,
-    /// Said before hanging up on silence.
-    pub goodbye_line: String,
-    /// DTMF digit that transfers to the service desk.
-    pub transfer_digit: char,
-    /// Said before a transfer.
-    pub transfer_line: String,
-    /// Said when the tool-round limit is hit.
-    pub apology_line: String,
-    /// Said when the LLM fails and a fallback takes over.
-    pub llm_retry_line: String,
-    /// Whether a fallback LLM exists.
-    pub has_llm_fallback: bool,
-    /// History budget, tokens.
-    pub token_budget: usize,
-    /// System prompt.
-    pub system_prompt: String,
-}
-
-impl AgentConfig {
-    /// Reasonable defaults around `system_prompt` and `greeting`.
-    pub fn new(system_prompt: impl Into<String>, greeting: impl Into<String>) -> Self {
-        Self {
-            greeting: greeting.into(),
-            finalize_grace: Duration::from_millis(500),
-            barge_in_min_speech: Duration::from_millis(250),
-            max_tool_rounds: 5,
-            filler_after: Duration::from_millis(700),
-            filler_line: "One moment while I check that.".into(),
-            silence_reprompt: Duration::from_secs(8),
-            max_reprompts: 2,
-            reprompt_line: "Are you still there?".into(),
-            goodbye_line:
-                "I haven't heard anything, so I'll hang up now. Please call back any time. Goodbye."
-                    .into(),
-            transfer_digit: '0',
-            transfer_line: "Let me connect you with our service desk.".into(),
-            apology_line:
-                "I'm sorry, I'm having trouble with that. Let me connect you with our service desk."
-                    .into(),
-            llm_retry_line: "Sorry, one moment.".into(),
-            has_llm_fallback: false,
-            token_budget: 3000,
-            system_prompt: system_prompt.into(),
-        }
-    }
-}
-
-/// What happened.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    /// The media stream started.
-    Started,
-    /// Local voice activity on the caller's line.
-    Voice(VadEvent),
-    /// Speech-to-text.
-    Transcript(SttEvent),
-    /// The LLM stream of turn `turn`.
-    Llm {
-        /// Which request (stale ones are ignored).
-        turn: u64,
-        /// What it said.
-        event: LlmEvent,
-    },
-    /// A tool finished (or timed out: `content` says so).
-    ToolDone {
-        /// The LLM's call id.
-        id: String,
-        /// The JSON answer for the LLM.
-        content: String,
-    },
-    /// Everything the agent said has played.
-    PlaybackIdle,
-    /// Playback was cleared after a barge-in: per sentence of the agent's current turn, in
-    /// order, ms heard and ms long.
-    Interrupted {
-        /// (heard, total) per sentence.
-        heard: Vec<(u64, u64)>,
-    },
-    /// A key was pressed.
-    Dtmf(char),
-    /// A provider is down for this call.
-    ProviderDown(ProviderKind),
-    /// Time passed.
-    Tick,
-}
-
-/// What to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Synthesize and play one sentence.
-    Speak(String),
-    /// Stop the agent now: clear the carrier's playback and the TTS stream.
-    StopSpeaking,
-    /// Ask STT to finalise what it has heard.
-    FinalizeStt,
-    /// Start a completion.
-    StartLlm {
-        /// Request number (its events come back with it).
-        turn: u64,
-        /// The trimmed history.
-        messages: Vec<ChatMessage>,
-        /// Use the fallback LLM.
-        fallback: bool,
-    },
-    /// Cancel the running completion.
-    CancelLlm,
-    /// Run a CRM tool.
-    RunTool {
-        /// The LLM's call id.
-        id: String,
-        /// What to run.
-        request: CrmRequest,
-    },
-    /// Hand the caller to the service desk once what is queued has played.
-    Transfer {
-        /// Why.
-        reason: TransferReason,
-    },
-    /// End the call once everything queued has played.
-    HangUp {
-        /// Why.
-        reason: GoodbyeReason,
-    },
-    /// Something worth counting happened.
-    Observe(Observation),
-    /// Persist a turn of the transcript.
-    Record {
-        /// Who.
-        speaker: Speaker,
-        /// What was said.
-        text: String,
-        /// Agent turns: what the caller heard, when less than all.
-        heard: Option<String>,
-    },
-    /// The caller interrupted the agent's last recorded turn and heard only this of it.
-    RecordHeard(String),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {

@@ -1,0 +1,71 @@
+//! How the agent is tuned: its lines, its patience and its limits.
+
+use std::time::Duration;
+
+/// What the engine is tuned with.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// First words, already personalised.
+    pub greeting: String,
+    /// After local VAD ends a turn and `Finalize` is sent, how long to wait for the final.
+    pub finalize_grace: Duration,
+    /// Caller speech over the agent this long is a barge-in (transcribed words are at once).
+    pub barge_in_min_speech: Duration,
+    /// Rounds of tool calls in one turn before the agent apologises instead.
+    pub max_tool_rounds: u32,
+    /// Tools still running after this long: say `filler_line`.
+    pub filler_after: Duration,
+    /// "One moment while I check."
+    pub filler_line: String,
+    /// Silence from the caller this long: re-prompt.
+    pub silence_reprompt: Duration,
+    /// Re-prompts before a polite hang-up.
+    pub max_reprompts: u32,
+    /// "Are you still there?"
+    pub reprompt_line: String,
+    /// Said before hanging up on silence.
+    pub goodbye_line: String,
+    /// DTMF digit that transfers to the service desk.
+    pub transfer_digit: char,
+    /// Said before a transfer.
+    pub transfer_line: String,
+    /// Said when the tool-round limit is hit.
+    pub apology_line: String,
+    /// Said when the LLM fails and a fallback takes over.
+    pub llm_retry_line: String,
+    /// Whether a fallback LLM exists.
+    pub has_llm_fallback: bool,
+    /// History budget, tokens.
+    pub token_budget: usize,
+    /// System prompt.
+    pub system_prompt: String,
+}
+
+impl AgentConfig {
+    /// Reasonable defaults around `system_prompt` and `greeting`.
+    pub fn new(system_prompt: impl Into<String>, greeting: impl Into<String>) -> Self {
+        Self {
+            greeting: greeting.into(),
+            finalize_grace: Duration::from_millis(500),
+            barge_in_min_speech: Duration::from_millis(250),
+            max_tool_rounds: 5,
+            filler_after: Duration::from_millis(700),
+            filler_line: "One moment while I check that.".into(),
+            silence_reprompt: Duration::from_secs(8),
+            max_reprompts: 2,
+            reprompt_line: "Are you still there?".into(),
+            goodbye_line:
+                "I haven't heard anything, so I'll hang up now. Please call back any time. Goodbye."
+                    .into(),
+            transfer_digit: '0',
+            transfer_line: "Let me connect you with our service desk.".into(),
+            apology_line:
+                "I'm sorry, I'm having trouble with that. Let me connect you with our service desk."
+                    .into(),
+            llm_retry_line: "Sorry, one moment.".into(),
+            has_llm_fallback: false,
+            token_budget: 3000,
+            system_prompt: system_prompt.into(),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Tests of `dialogue`.
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::providers::llm::ToolCall;
+
+/// A pretend CRM answering the tools like the real ones (shapes from `src/tools`).
+fn crm(known: bool, name: &str, args: &Value) -> Value {
+    let slot = |day: &str| {
+        let (start, spoken) = match day {
+            "thursday" => ("2026-11-26T13:00", "Thursday, November 26 at 1:00 PM"),
+            _ => ("2026-11-24T09:00", "Tuesday, November 24 at 9:00 AM"),
+        };
+        json!({"start": start, "spoken": spoken})
+    };
+    match name {
+        "lookup_customer" if known => json!({"ok": true, "found": true,
+            "customer": {"id": 1, "name": "Maria Gonzalez"},
+            "vehicles": [{"id": 7, "make": "Honda", "model": "Accord"}],
+            "upcoming_appointments": [{"id": 42, "service": "Oil change", "start": "2026-11-23T08:00", "spoken": "Monday, November 23 at 8:00 AM"}]}),
+        "lookup_customer" => json!({"ok": true, "found": false, "phone": "+15125550177"}),
+        "create_customer" => json!({"ok": true, "customer": {"id": 11, "name": args["name"]}}),
+        "list_services" => json!({"ok": true, "services": [
+            {"name": "Oil change", "price": "$89.99", "duration_minutes": 45},
+            {"name": "Brake inspection", "price": "$69.99", "duration_minutes": 60},
+            {"name": "Brake pad replacement", "price": "$249.00", "duration_minutes": 120}]}),
+        "business_info" => json!({"ok": true, "hours": [
+            {"day": "Friday", "opens": "7:30 AM", "closes": "6:00 PM"},
+            {"day": "Saturday", "opens": "8:00 AM", "closes": "2:00 PM"},
+            {"day": "Sunday", "closed": true}]}),
+        "find_available_slots" => {
+            let mut slots = vec![slot(args["date"].as_str().unwrap_or_default())];
+            if args["date"] == "friday" {
+                slots.push(json!({"start": "2026-11-27T14:00", "spoken": "Friday, November 27 at 2:00 PM"}));
+            }
+            json!({"ok": true, "service": args["service"], "slots": slots})
+        }
+        "book_appointment" | "reschedule_appointment" => {
+            let start = args
+                .get("start")
+                .or(args.get("new_start"))
+                .cloned()
+                .unwrap_or_default();
+            let spoken = if start.as_str().unwrap_or_default().contains("26") {
+                "Thursday, November 26 at 1:00 PM"
+            } else {
+                "Tuesday, November 24 at 9:00 AM"
+            };
+            json!({"ok": true, "appointment": {"id": 42, "service": "Oil change", "spoken": spoken}})
+        }
+        "cancel_appointment" => {
+            json!({"ok": true, "appointment": {"id": 42, "status": "cancelled"}})
+        }
+        other => panic!("unexpected tool {other}"),
+    }
+}
+
+/// A conversation: runs the agent's steps (tools answered by `crm`) until it waits for
+/// the caller; returns what it said and the tools it called with their arguments.
+struct Talk {
+    messages: Vec<ChatMessage>,
+    known: bool,
+    tools: Vec<(String, Value)>,
+    ended: Option<&'static str>,
+}
+
+impl Talk {
+    fn new(known: bool) -> Self {
+        Self {
+            messages: vec![
+                ChatMessage::system("prompt"),
+                ChatMessage::assistant("Thanks for calling."),
+            ],
+            known,
+            tools: Vec::new(),
+            ended: None,
+        }
+    }
+
+    fn caller(&mut self, text: &str) -> String {
+        self.messages.push(ChatMessage::user(text));
+        let mut said = Vec::new();
+        for _ in 0..10 {
+            let step = next_step(&self.messages, "Lone Star Auto Service");
+            if let Some(t) = &step.say {
+                said.push(t.clone());
+            }
+            let Some((name, args)) = step.call else {
+                self.messages
+                    .push(ChatMessage::assistant(step.say.unwrap_or_default()));
+                return said.join(" ");
+            };
+            let id = format!("c{}", self.messages.len());
+            self.messages.push(ChatMessage::assistant_tool_calls(
+                step.say.clone(),
+                vec![ToolCall::parse(id.clone(), name, args.to_string())],
+            ));
+            if matches!(name, "end_call" | "transfer_to_service_desk") {
+                self.ended = Some(name);
+                return said.join(" ");
+            }
+            self.tools.push((name.to_string(), args.clone()));
+            let result = crm(self.known, name, &args);
+            self.messages
+                .push(ChatMessage::tool_result(id, result.to_string()));
+        }
+        panic!("the agent never waited for the caller");
+    }
+
+    fn last_tool(&self, name: &str) -> Value {
+        self.tools
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a.clone())
+            .unwrap_or(Value::Null)
+    }
+}
+
+#[test]
+fn a_booking_with_a_correction_is_read_back_confirmed_and_made_once() {
+    let mut t = Talk::new(true);
+    let a = t.caller("Hi, I'd like to book an oil change for my Honda.");
+    assert!(a.contains("What day would suit you"), "{a}");
+    let a = t.caller("Tuesday morning would be great.");
+    assert_eq!(
+        t.last_tool("find_available_slots"),
+        json!({"service": "Oil change", "date": "tuesday", "part_of_day": "morning"})
+    );
+    assert!(
+        a.contains("Tuesday, November 24 at 9:00 AM") && a.contains("Shall I book it?"),
+        "{a}"
+    );
+    let a = t.caller("No, Thursday, not Tuesday.");
+    assert_eq!(t.last_tool("find_available_slots")["date"], "thursday");
+    assert!(
+        a.contains("Thursday, November 26") && a.contains("Shall I"),
+        "{a}"
+    );
+    assert!(
+        t.tools.iter().all(|(n, _)| n != "book_appointment"),
+        "no booking without a yes"
+    );
+    let a = t.caller("Yes, that's right.");
+    assert_eq!(
+        t.last_tool("book_appointment"),
+        json!({"customer_id": 1, "vehicle_id": 7, "service": "Oil change", "start": "2026-11-26T13:00"})
+    );
+    assert!(
+        a.starts_with("You're all set: your oil change is booked for Thursday"),
+        "{a}"
+    );
+    let a = t.caller("That's all, thank you. Goodbye.");
+    assert!(a.contains("Goodbye"), "{a}");
+    assert_eq!(t.ended, Some("end_call"));
+    assert_eq!(
+        t.tools
+            .iter()
+            .filter(|(n, _)| n == "book_appointment")
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_time_the_caller_names_is_preferred_among_the_slots_found() {
+    let mut t = Talk::new(true);
+    t.caller("I'd like to book an oil change.");
+    let a = t.caller("Friday at 2 pm, please.");
+    assert!(a.contains("Friday, November 27 at 2:00 PM"), "{a}");
+}
+
+#[test]
+fn an_unknown_caller_is_asked_for_a_name_and_created_before_booking() {
+    let mut t = Talk::new(false);
+    let a = t.caller("I need to book an oil change.");
+    assert!(a.contains("May I have your name"), "{a}");
+    let a = t.caller("My name is Sam Rivera.");
+    assert_eq!(
+        t.last_tool("create_customer"),
+        json!({"name": "Sam Rivera"})
+    );
+    assert!(
+        a.contains("What day would suit you for the oil change"),
+        "{a}"
+    );
+}
+
+#[test]
+fn moving_and_cancelling_use_the_callers_appointment_after_a_yes() {
+    let mut t = Talk::new(true);
+    let a = t.caller("I need to move my appointment to Thursday afternoon.");
+    assert_eq!(
+        t.last_tool("find_available_slots"),
+        json!({"service": "Oil change", "date": "thursday", "part_of_day": "afternoon"})
+    );
+    assert!(
+        a.contains("from Monday, November 23 at 8:00 AM to Thursday"),
+        "{a}"
+    );
+    let a = t.caller("Yes, please.");
+    assert_eq!(
+        t.last_tool("reschedule_appointment"),
+        json!({"customer_id": 1, "appointment_id": 42, "new_start": "2026-11-26T13:00"})
+    );
+    assert!(a.starts_with("Done"), "{a}");
+
+    let mut t = Talk::new(true);
+    let a = t.caller("I'd like to cancel my appointment, please.");
+    assert!(a.contains("Shall I cancel it?"), "{a}");
+    let a = t.caller("No, keep it.");
+    assert!(a.contains("left it as it is"), "{a}");
+    assert!(t.tools.iter().all(|(n, _)| n != "cancel_appointment"));
+    t.caller("Actually yes, cancel my appointment.");
+    let a = t.caller("Yes.");
+    assert_eq!(
+        t.last_tool("cancel_appointment"),
+        json!({"customer_id": 1, "appointment_id": 42})
+    );
+    assert!(a.contains("cancelled"), "{a}");
+}
+
+#[test]
+fn hours_and_prices_are_answered_and_anything_else_goes_to_a_person() {
+    let mut t = Talk::new(true);
+    let a = t.caller("What time do you open on Saturday?");
+    assert!(
+        a.starts_with("On Saturday we are open from 8:00 AM to 2:00 PM."),
+        "{a}"
+    );
+    let a = t.caller("How much is a brake inspection?");
+    assert!(a.contains("$69.99") && a.contains("60 minutes"), "{a}");
+    let a = t.caller("How much are brakes?");
+    assert!(
+        a.contains("Brake inspection or Brake pad replacement"),
+        "{a}"
+    );
+
+    let mut t = Talk::new(true);
+    t.caller("The weather is lovely.");
+    t.caller("Purple monkeys dishwasher.");
+    assert_eq!(t.ended, Some("transfer_to_service_desk"));
+    let mut t = Talk::new(true);
+    t.caller("Can I talk to a person?");
+    assert_eq!(t.ended, Some("transfer_to_service_desk"));
+}
