@@ -10,7 +10,9 @@
 //! the webhook, as Twilio takes a moment to). `ENGINES=builtin` runs the server on the
 //! built-in engines instead (whisper.cpp, the scripted agent, Flite; the fetched model), with
 //! no fixed latencies: what the callers measure is the engines' own speed, e.g.
-//! `ENGINES=builtin CALLS=1,4,8`. Everything is on loopback, bounded in count and time; each level
+//! `ENGINES=builtin CALLS=1,4,8`. `SERVER_WRAPPER` runs the server under a profiler
+//! (`SERVER_WRAPPER="valgrind --tool=massif --massif-out-file=/tmp/massif.out" CALLS=4`).
+//! Everything is on loopback, bounded in count and time; each level
 //! gets a fresh server process, ended by PID.
 
 #![allow(clippy::disallowed_methods)] // A load generator reads the clock and its environment.
@@ -67,7 +69,17 @@ fn builtin() -> bool {
 }
 
 fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_callbridge"));
+    // `SERVER_WRAPPER="valgrind --tool=massif"` (say) runs the server under a profiler.
+    let wrapper = std::env::var("SERVER_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    let mut c = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(env!("CARGO_BIN_EXE_callbridge"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_callbridge")),
+    };
     c.env_clear()
         .env("CALL_MODE", "agent")
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))

@@ -19,6 +19,9 @@ const PREPARE_LIMIT: Duration = Duration::from_secs(10);
 const HANDOFF_LIMIT: Duration = Duration::from_secs(8);
 /// Caller audio kept while the call is prepared: 5 s of 20 ms frames.
 const AUDIO_BACKLOG_FRAMES: usize = 250;
+/// Caller audio goes to speech recognition in 100 ms pieces: Deepgram takes 20 to 250 ms per
+/// message, every message is a wakeup and a write, and a turn's end flushes what is held.
+const STT_BATCH_FRAMES: usize = 5;
 
 /// The configuration of a call on a `kind` socket.
 pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
@@ -58,6 +61,7 @@ pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
         handoff_limit: HANDOFF_LIMIT,
         tool_drain_limit: s.conversation.tool_timeout + Duration::from_secs(1),
         audio_backlog_frames: AUDIO_BACKLOG_FRAMES,
+        stt_batch_frames: STT_BATCH_FRAMES,
     });
     CallConfig {
         session,

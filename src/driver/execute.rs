@@ -38,7 +38,7 @@ impl CallDriver {
     fn execute(&mut self, now: Instant, output: Output) {
         match output {
             Output::Send(text) => {
-                metrics::counter!(telemetry::FRAMES_OUT, "carrier" => self.carrier).increment(1);
+                self.frames_out.increment(1);
                 self.outgoing.push(Message::Text(text.into()));
             }
             Output::Rejected(e) => {

@@ -38,6 +38,10 @@ pub use config::call_config;
 /// task waits for room rather than dropping its result.
 const TASK_RESULTS: usize = 16;
 
+/// Provider events already waiting that are handled in the same loop turn as the one that
+/// woke the executor (a bounded batch, so the socket is read between bursts).
+const BURST: usize = 32;
+
 /// How long the last frames and the close frame get once the call has ended.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
@@ -81,6 +85,12 @@ struct CallDriver {
     streams: Streams,
     tasks: mpsc::Sender<TaskDone>,
     results: mpsc::Receiver<TaskDone>,
+    /// The call's next timeout, one timer reset when the deadline moves (registering a new
+    /// timer on every frame costs more than the frame's own work).
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    timer_at: Instant,
+    /// Frames sent to the carrier (a handle, not a registry look-up per frame).
+    frames_out: metrics::Counter,
     admitted: Option<Admitted>,
     records: Option<CallRecorder>,
     caller: Option<crate::domain::PhoneNumber>,
@@ -103,8 +113,15 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
         let (sink, incoming) = socket.split();
         let (tasks, results) = mpsc::channel(TASK_RESULTS);
         let clock = WallClock::now();
+        let now = Instant::now();
+        let idle = now + Duration::from_secs(3600);
         let driver = CallDriver {
-            call: Call::new(call_config(kind, &state), Instant::now()),
+            call: Call::new(call_config(kind, &state), now),
+            timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
+                idle,
+            ))),
+            timer_at: idle,
+            frames_out: metrics::counter!(telemetry::FRAMES_OUT, "carrier" => kind.as_str()),
             state,
             carrier: kind.as_str(),
             sink,
@@ -187,6 +204,12 @@ impl CallDriver {
 
     /// The one place the executor waits.
     async fn wait(&mut self, deadline: Instant) -> Wake {
+        if deadline != self.timer_at {
+            self.timer_at = deadline;
+            self.timer
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(deadline));
+        }
         let Self {
             state,
             sink,
@@ -195,12 +218,13 @@ impl CallDriver {
             streams,
             results,
             shutting_down,
+            timer,
             ..
         } = self;
         let writing = outgoing.is_pending();
         tokio::select! {
             m = async { incoming.as_mut()?.next().await }, if incoming.is_some() => Wake::Socket(m),
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => Wake::Timeout,
+            _ = timer.as_mut() => Wake::Timeout,
             e = next_stt(&mut streams.stt), if streams.stt.is_some() => Wake::Stt(e),
             e = next_tts(&mut streams.tts), if streams.tts.is_some() => Wake::Tts(e),
             (turn, e) = next_llm(&mut streams.llm), if streams.llm.is_some() => Wake::Llm(turn, e),
@@ -217,7 +241,15 @@ impl CallDriver {
 
     fn stt_event(&mut self, now: Instant, e: Option<crate::providers::stt::SttEvent>) {
         match e {
-            Some(e) => self.call.handle_input(now, Input::Stt(e)),
+            Some(e) => {
+                self.call.handle_input(now, Input::Stt(e));
+                for _ in 0..BURST {
+                    let Some(e) = self.streams.stt.as_mut().and_then(|t| t.try_next()) else {
+                        break;
+                    };
+                    self.call.handle_input(now, Input::Stt(e));
+                }
+            }
             None => {
                 self.streams.stt = None;
                 self.call.handle_input(now, Input::SttClosed);
@@ -227,7 +259,16 @@ impl CallDriver {
 
     fn tts_event(&mut self, now: Instant, e: Option<crate::providers::tts::TtsEvent>) {
         match e {
-            Some(e) => self.call.handle_input(now, Input::Tts(e)),
+            Some(e) => {
+                self.call.handle_input(now, Input::Tts(e));
+                // The rest of a burst, in the same loop turn.
+                for _ in 0..BURST {
+                    let Some(e) = self.streams.tts.as_mut().and_then(|t| t.try_next()) else {
+                        break;
+                    };
+                    self.call.handle_input(now, Input::Tts(e));
+                }
+            }
             None => {
                 self.streams.tts = None;
                 self.call.handle_input(now, Input::TtsClosed);

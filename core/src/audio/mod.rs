@@ -9,6 +9,7 @@ pub mod opus;
 pub mod pcm;
 pub mod resample;
 pub mod transcode;
+pub mod upsample;
 pub mod vad;
 pub mod wav;
 

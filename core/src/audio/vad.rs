@@ -12,14 +12,21 @@
 //! dips between syllables keep the floor down. Speech starts after `start_ms` of speech frames and ends after `end_ms` of others,
 //! so a pause between words does not end a turn. Times are positions in the audio (ms), not
 //! clock readings.
+//!
+//! Telephone audio (8 kHz) is framed and levelled at its own rate and doubled to 16 kHz
+//! ([`Upsampler2x`]) only for the frames the detector scores: a caller is quiet most of a call,
+//! and a quiet frame then costs a level and nothing else.
 
 use earshot::Detector;
 
 use super::transcode::Transcoder;
-use super::{AudioFormat, pcm};
+use super::upsample::Upsampler2x;
+use super::{AudioFormat, Encoding, SampleRate, g711, pcm};
 
 /// Samples per detector frame (16 ms at 16 kHz).
 const FRAME: usize = 256;
+/// The same 16 ms at 8 kHz.
+const NARROW_FRAME: usize = FRAME / 2;
 /// Milliseconds per detector frame.
 const FRAME_MS: u64 = 16;
 
@@ -67,13 +74,116 @@ pub enum VadEvent {
     },
 }
 
-/// Voice activity on one caller's audio.
-pub struct VoiceActivity {
+/// How the caller's audio is framed for the detector.
+enum Input {
+    /// 16 kHz PCM, framed as it is.
+    Wide,
+    /// 8 kHz telephone audio (G.711 or PCM), framed at 8 kHz.
+    Narrow(Encoding),
+    /// Anything else: converted to 16 kHz PCM first.
+    Transcoded(Box<Transcoder>),
+}
+
+/// A detector frame (16 ms): 16 kHz samples, or 8 kHz ones.
+#[derive(Clone, Copy)]
+enum Frame<'a> {
+    Wide(&'a [i16]),
+    Narrow(&'a [i16]),
+}
+
+impl Frame<'_> {
+    fn samples(&self) -> &[i16] {
+        match self {
+            Frame::Wide(s) | Frame::Narrow(s) => s,
+        }
+    }
+}
+
+/// Decides whether each frame is voiced: its level against the floor, then the detector.
+struct FrameJudge {
     detector: Box<Detector>,
     config: VadConfig,
-    to_16k: Option<Transcoder>,
+    floor_db: f32,
+    seen_any: bool,
+    /// Doubles narrow frames for the detector, its history kept through quiet frames.
+    up: Upsampler2x,
+    wide: Vec<i16>,
+    /// The detector has not seen the frames since the last loud one (they were too quiet to
+    /// be speech whatever it said); these are the last two of them, to warm it up again.
+    skipped: Vec<i16>,
+    skipped_narrow: bool,
+    detector_stale: bool,
+}
+
+impl FrameJudge {
+    fn voiced(&mut self, frame: Frame<'_>) -> bool {
+        let level = level_dbfs(frame.samples());
+        // The floor drops to any quieter frame and creeps up over about a second and a half.
+        self.floor_db = if !self.seen_any || level < self.floor_db {
+            level
+        } else {
+            self.floor_db + (level - self.floor_db) * 0.01
+        };
+        self.seen_any = true;
+        let loud = level >= self.config.min_level_dbfs
+            && level >= self.floor_db + self.config.above_floor_db;
+        if !loud {
+            // The detector (most of the cost) only scores frames loud enough to be speech: a
+            // caller is quiet most of a call.
+            let samples = frame.samples();
+            if let Frame::Narrow(s) = frame {
+                self.up.prime(s);
+            }
+            let keep = 2 * samples.len();
+            if self.skipped.len() + samples.len() > keep {
+                let extra = self.skipped.len() + samples.len() - keep;
+                self.skipped.drain(..extra.min(self.skipped.len()));
+            }
+            self.skipped.extend_from_slice(samples);
+            self.skipped_narrow = matches!(frame, Frame::Narrow(_));
+            self.detector_stale = true;
+            return false;
+        }
+        if self.detector_stale {
+            // Its window spans three frames: it is first shown the last two quiet ones.
+            self.warm_up();
+        }
+        let wide: &[i16] = match frame {
+            Frame::Wide(s) => s,
+            Frame::Narrow(s) => {
+                self.wide.clear();
+                self.up.process(s, &mut self.wide);
+                &self.wide
+            }
+        };
+        self.detector.predict_i16(wide) >= self.config.threshold
+    }
+
+    fn warm_up(&mut self) {
+        if self.skipped_narrow {
+            let mut up = Upsampler2x::new();
+            self.wide.clear();
+            up.process(&self.skipped, &mut self.wide);
+            for quiet in self.wide.chunks_exact(FRAME) {
+                self.detector.predict_i16(quiet);
+            }
+        } else {
+            for quiet in self.skipped.chunks_exact(FRAME) {
+                self.detector.predict_i16(quiet);
+            }
+        }
+        self.skipped.clear();
+        self.detector_stale = false;
+    }
+}
+
+/// Voice activity on one caller's audio.
+pub struct VoiceActivity {
+    input: Input,
+    judge: FrameJudge,
     bytes: Vec<u8>,
     samples: Vec<i16>,
+    /// Samples not yet framed (at 8 kHz for narrow input, 16 kHz otherwise).
     pending: Vec<i16>,
     position_ms: u64,
     speaking: bool,
@@ -82,11 +192,6 @@ pub struct VoiceActivity {
     run_started_at: u64,
     silence_started_at: u64,
     speech_ms: u64,
-    floor_db: f32,
-    /// The detector has not seen the frames since the last loud one (they were too quiet to
-    /// be speech whatever it said); these are the last of them, to warm it up again.
-    skipped: Vec<i16>,
-    detector_stale: bool,
 }
 
 impl std::fmt::Debug for VoiceActivity {
@@ -109,20 +214,35 @@ fn level_dbfs(frame: &[i16]) -> f32 {
 }
 
 impl VoiceActivity {
-    /// A detector for audio in `format` (converted to 16 kHz PCM inside).
+    /// A detector for audio in `format`.
     pub fn new(
         config: VadConfig,
         format: AudioFormat,
     ) -> Result<Self, super::transcode::TranscodeError> {
-        let to_16k = if format == AudioFormat::LINEAR16_16K {
-            None
-        } else {
-            Some(Transcoder::new(format, AudioFormat::LINEAR16_16K)?)
+        let input = match (format.encoding, format.sample_rate) {
+            _ if format == AudioFormat::LINEAR16_16K => Input::Wide,
+            (
+                e @ (Encoding::Mulaw | Encoding::Alaw | Encoding::Linear16 | Encoding::Linear16Be),
+                SampleRate::Hz8000,
+            ) => Input::Narrow(e),
+            _ => Input::Transcoded(Box::new(Transcoder::new(
+                format,
+                AudioFormat::LINEAR16_16K,
+            )?)),
         };
         Ok(Self {
-            detector: Detector::default_boxed(),
-            config,
-            to_16k,
+            input,
+            judge: FrameJudge {
+                detector: Detector::default_boxed(),
+                config,
+                floor_db: -90.0,
+                seen_any: false,
+                up: Upsampler2x::new(),
+                wide: Vec::with_capacity(FRAME),
+                skipped: Vec::with_capacity(2 * FRAME),
+                skipped_narrow: false,
+                detector_stale: false,
+            },
             bytes: Vec::new(),
             samples: Vec::new(),
             pending: Vec::new(),
@@ -133,9 +253,6 @@ impl VoiceActivity {
             run_started_at: 0,
             silence_started_at: 0,
             speech_ms: 0,
-            floor_db: -90.0,
-            skipped: Vec::with_capacity(2 * FRAME),
-            detector_stale: false,
         })
     }
 
@@ -156,61 +273,54 @@ impl VoiceActivity {
 
     /// Feeds the caller's audio in the format given at creation.
     pub fn push(&mut self, audio: &[u8]) -> Vec<VadEvent> {
-        self.bytes.clear();
-        let bytes: &[u8] = match self.to_16k.as_mut() {
-            Some(t) => {
-                if t.process(audio, &mut self.bytes).is_err() {
-                    return Vec::new();
-                }
-                &self.bytes
-            }
-            None => audio,
-        };
         let mut samples = std::mem::take(&mut self.samples);
         samples.clear();
-        pcm::decode_le(bytes, &mut samples);
-        let events = self.push_pcm16k(&samples);
+        let narrow = match &mut self.input {
+            Input::Wide => {
+                pcm::decode_le(audio, &mut samples);
+                false
+            }
+            Input::Narrow(encoding) => {
+                match encoding {
+                    Encoding::Mulaw => g711::decode_mulaw(audio, &mut samples),
+                    Encoding::Alaw => g711::decode_alaw(audio, &mut samples),
+                    Encoding::Linear16Be => pcm::decode_be(audio, &mut samples),
+                    _ => pcm::decode_le(audio, &mut samples),
+                }
+                true
+            }
+            Input::Transcoded(t) => {
+                self.bytes.clear();
+                if t.process(audio, &mut self.bytes).is_ok() {
+                    pcm::decode_le(&self.bytes, &mut samples);
+                }
+                false
+            }
+        };
+        let events = self.push_samples(&samples, narrow);
         self.samples = samples;
         events
     }
 
     /// Feeds 16 kHz PCM.
     pub fn push_pcm16k(&mut self, samples: &[i16]) -> Vec<VadEvent> {
+        self.push_samples(samples, false)
+    }
+
+    fn push_samples(&mut self, samples: &[i16], narrow: bool) -> Vec<VadEvent> {
         self.pending.extend_from_slice(samples);
+        let size = if narrow { NARROW_FRAME } else { FRAME };
         let mut events = Vec::new();
         let mut at = 0;
-        while self.pending.len() - at >= FRAME {
-            let frame = &self.pending[at..at + FRAME];
-            let level = level_dbfs(frame);
-            // The floor drops to any quieter frame and creeps up over about a second and a half.
-            self.floor_db = if self.position_ms == 0 || level < self.floor_db {
-                level
+        while self.pending.len() - at >= size {
+            let s = &self.pending[at..at + size];
+            let frame = if narrow {
+                Frame::Narrow(s)
             } else {
-                self.floor_db + (level - self.floor_db) * 0.01
+                Frame::Wide(s)
             };
-            let loud = level >= self.config.min_level_dbfs
-                && level >= self.floor_db + self.config.above_floor_db;
-            // The detector (most of the cost) only scores frames loud enough to be speech:
-            // a caller is quiet most of a call. After quiet frames it is first shown the last
-            // two of them, as its window spans three frames.
-            let voiced = if loud {
-                if self.detector_stale {
-                    for quiet in self.skipped.chunks_exact(FRAME) {
-                        self.detector.predict_i16(quiet);
-                    }
-                    self.skipped.clear();
-                    self.detector_stale = false;
-                }
-                self.detector.predict_i16(frame) >= self.config.threshold
-            } else {
-                if self.skipped.len() >= 2 * FRAME {
-                    self.skipped.drain(..FRAME);
-                }
-                self.skipped.extend_from_slice(frame);
-                self.detector_stale = true;
-                false
-            };
-            at += FRAME;
+            let voiced = self.judge.voiced(frame);
+            at += size;
             if let Some(e) = self.step(voiced) {
                 events.push(e);
             }
@@ -230,7 +340,7 @@ impl VoiceActivity {
             self.silence_run_ms = 0;
             if self.speaking {
                 self.speech_ms += FRAME_MS;
-            } else if self.speech_run_ms >= self.config.start_ms {
+            } else if self.speech_run_ms >= self.judge.config.start_ms {
                 self.speaking = true;
                 self.speech_ms = self.speech_run_ms;
                 return Some(VadEvent::SpeechStarted {
@@ -244,7 +354,7 @@ impl VoiceActivity {
         }
         self.silence_run_ms += FRAME_MS;
         self.speech_run_ms = 0;
-        if self.speaking && self.silence_run_ms >= self.config.end_ms {
+        if self.speaking && self.silence_run_ms >= self.judge.config.end_ms {
             self.speaking = false;
             return Some(VadEvent::SpeechEnded {
                 at_ms: self.silence_started_at,

@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::agent::{Action, Agent, Input as AgentInput};
 use super::clocks::Clocks;
 use super::end::EndCause;
+use super::hearing::Hearing;
 use super::io::{ConversationConfig, Outbox, Output, Preparation, Slot};
 use super::observe::Observation;
 use super::record::{Record, Speaker, Turn};
@@ -17,11 +18,11 @@ use super::session::MediaSession;
 use super::speech::SpeechTrack;
 use super::transcript::Transcript;
 use crate::audio::AudioFormat;
-use crate::audio::vad::{VadEvent, VoiceActivity};
+use crate::audio::vad::VadEvent;
 use crate::chat::ChatMessage;
 use crate::llm::LlmEvent;
 use crate::provider::{ProviderError, ProviderKind};
-use crate::stt::{SttControl, SttEvent};
+use crate::stt::SttEvent;
 use crate::tool::{BookingChange, ToolResult};
 use crate::tts::{TtsCommand, TtsEvent};
 
@@ -37,9 +38,7 @@ struct Stream {
 pub(super) struct Conversation {
     config: ConversationConfig,
     agent: Agent,
-    vad: Option<VoiceActivity>,
-    stt: Stream,
-    stt_format: AudioFormat,
+    hearing: Hearing,
     tts: Stream,
     tts_format: AudioFormat,
     speech: SpeechTrack,
@@ -71,13 +70,7 @@ impl Conversation {
         inbound: AudioFormat,
         now: Instant,
     ) -> Self {
-        let vad = match VoiceActivity::new(config.vad, inbound) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::warn!(error = %e, "no local voice activity for this format; turns end on transcripts alone");
-                None
-            }
-        };
+        let hearing = Hearing::new(config.vad, inbound, prep.stt_open, config.stt_batch_frames);
         let mut speech = SpeechTrack::default();
         let prewarmed = (prep.tts_open && prep.greeting_sent).then(|| {
             speech.sent(prep.agent.greeting.clone());
@@ -89,12 +82,7 @@ impl Conversation {
                 .unwrap_or(AudioFormat::MULAW_8K),
             config,
             agent: Agent::new(prep.agent, now),
-            vad,
-            stt: Stream {
-                open: prep.stt_open,
-                slot: Slot::Primary,
-            },
-            stt_format: inbound,
+            hearing,
             tts: Stream {
                 open: prep.tts_open,
                 slot: Slot::Primary,
@@ -115,7 +103,7 @@ impl Conversation {
     /// The media started and the call is prepared: the greeting plays. A stream the
     /// preparation could not open fails over now.
     pub(super) fn start(&mut self, session: &mut MediaSession, now: Instant, out: &mut Outbox) {
-        if !self.stt.open {
+        if !self.hearing.is_open() {
             self.stt_failed(session, now, out);
         }
         if !self.tts.open {
@@ -132,13 +120,7 @@ impl Conversation {
         now: Instant,
         out: &mut Outbox,
     ) {
-        let events = match self.vad.as_mut() {
-            Some(v) => v.push(&audio),
-            None => Vec::new(),
-        };
-        if self.stt.open {
-            out.push(Output::SttAudio(audio));
-        }
+        let events = self.hearing.audio(audio, out);
         for e in events {
             match e {
                 VadEvent::SpeechStarted { .. } => self.clocks.caller_started(now),
@@ -186,7 +168,7 @@ impl Conversation {
         now: Instant,
         out: &mut Outbox,
     ) {
-        if self.stt.open && self.ending.is_none() {
+        if self.hearing.is_open() && self.ending.is_none() {
             tracing::warn!("speech recognition stream ended");
             self.stt_failed(session, now, out);
         }
@@ -194,18 +176,7 @@ impl Conversation {
 
     /// Recognition is gone: the fallback hears the rest of the call, or the call is handed on.
     fn stt_failed(&mut self, session: &mut MediaSession, now: Instant, out: &mut Outbox) {
-        if self.stt.slot == Slot::Primary && self.config.stt_fallback {
-            tracing::info!("speech recognition moves to the fallback");
-            out.push(Output::OpenStt {
-                slot: Slot::Fallback,
-                format: self.stt_format,
-            });
-            self.stt = Stream {
-                open: true,
-                slot: Slot::Fallback,
-            };
-        } else {
-            self.stt.open = false;
+        if !self.hearing.failed(self.config.stt_fallback, out) {
             self.feed(
                 AgentInput::ProviderDown(ProviderKind::Stt),
                 session,
@@ -415,10 +386,7 @@ impl Conversation {
     /// The call is over: the held-back turn is recorded, the streams close.
     pub(super) fn finish(&mut self, out: &mut Outbox) {
         self.record_unvoiced_turn(out);
-        if self.stt.open {
-            out.push(Output::Stt(SttControl::Finish));
-            self.stt.open = false;
-        }
+        self.hearing.finish(out);
         if self.tts.open {
             out.push(Output::Tts(TtsCommand::Close));
             self.tts.open = false;
@@ -452,15 +420,11 @@ impl Conversation {
                 }
                 self.prewarmed = None;
                 self.speaking = false;
-                let by_voice = self.vad.as_ref().is_some_and(VoiceActivity::is_speaking);
+                let by_voice = self.hearing.caller_speaking();
                 self.clocks.interrupted(now, by_voice, out);
                 self.feed(AgentInput::Interrupted { heard }, session, now, out);
             }
-            Action::FinalizeStt => {
-                if self.stt.open {
-                    out.push(Output::Stt(SttControl::Finalize));
-                }
-            }
+            Action::FinalizeStt => self.hearing.finalize(out),
             Action::StartLlm {
                 turn,
                 messages,

@@ -187,6 +187,11 @@ pub struct ConversationConfig {
     /// Caller audio (frames) kept for speech recognition while the call is being prepared;
     /// older frames are dropped first.
     pub audio_backlog_frames: usize,
+    /// Carrier frames sent to speech recognition together: one push per frame wakes the
+    /// recognition task fifty times a second per call, for audio a streaming recogniser
+    /// handles as well in 60 ms pieces. Held audio goes out before every `Finalize`, so turn
+    /// ends are not delayed.
+    pub stt_batch_frames: usize,
 }
 
 impl ConversationConfig {

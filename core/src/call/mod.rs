@@ -11,6 +11,7 @@ pub mod context;
 mod conversation;
 pub mod echo;
 pub mod end;
+mod hearing;
 pub mod io;
 pub mod ledger;
 mod machine;

@@ -67,6 +67,7 @@ pub fn agent_config() -> CallConfig {
             handoff_limit: Duration::from_secs(8),
             tool_drain_limit: Duration::from_secs(6),
             audio_backlog_frames: 250,
+            stt_batch_frames: 3,
         }),
     }
 }

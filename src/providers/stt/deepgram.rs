@@ -50,14 +50,16 @@ pub struct DeepgramSttConfig {
     pub max_reconnects: u32,
     /// First backoff; doubled per attempt, capped at 2 s.
     pub reconnect_backoff: Duration,
-    /// How much unfinalised audio is kept for replay. A caller's turn is a few seconds; more
-    /// would be silence while the agent talks, held in memory for every call.
+    /// How much unfinalised audio is kept for replay. Deepgram finalises continuous speech
+    /// every few seconds, so six seconds covers what a reconnect could lose; more would be
+    /// silence while the agent talks, held in memory for every call (8 KB a second).
     pub replay_secs: u32,
     /// After `CloseStream`, how long to wait for the last results.
     pub close_timeout: Duration,
     /// Audio is sent in messages of at least this much (carriers deliver 20 ms frames; one
-    /// WebSocket message each is most of a bridge's CPU). `Finalize` and `Finish` send what is
-    /// held first, so turn ends are not delayed.
+    /// WebSocket message each is most of a bridge's CPU; Deepgram takes 20 to 250 ms per
+    /// message). `Finalize` and `Finish` send what is held first, so turn ends are not
+    /// delayed.
     pub chunk: Duration,
 }
 
@@ -72,9 +74,9 @@ impl DeepgramSttConfig {
             keepalive_every: Duration::from_secs(4),
             max_reconnects: 3,
             reconnect_backoff: Duration::from_millis(200),
-            replay_secs: 10,
+            replay_secs: 6,
             close_timeout: Duration::from_secs(3),
-            chunk: Duration::from_millis(60),
+            chunk: Duration::from_millis(100),
         }
     }
 }

@@ -241,9 +241,15 @@ impl ReplayBuffer {
         if self.bytes_per_sec == 0.0 {
             return; // variable-rate audio (Opus) cannot be aligned with result times
         }
-        // Sized once to the cap: growth by doubling would overshoot it.
-        if self.audio.capacity() == 0 {
-            self.audio.reserve_exact(self.max_bytes + 1024);
+        // Grown as needed (up to the cap, never past it), not reserved whole: finals usually
+        // trim it to a few seconds, and the cap is held for every call.
+        let needed = self.audio.len() + audio.len();
+        if needed > self.audio.capacity() {
+            let target = (self.audio.capacity() * 2)
+                .max(needed)
+                .max(4096)
+                .min(self.max_bytes + audio.len());
+            self.audio.reserve_exact(target - self.audio.len());
         }
         self.audio.extend(audio);
         let over = self.audio.len().saturating_sub(self.max_bytes);
@@ -271,6 +277,10 @@ impl ReplayBuffer {
                     let n = (covered as usize).min(self.audio.len());
                     self.audio.drain(..n);
                     self.buffered_from += n as f64 / self.bytes_per_sec.max(1.0);
+                    // Memory held through a long silence is given back once a final trims it.
+                    if self.audio.capacity() > 4 * self.audio.len().max(4096) {
+                        self.audio.shrink_to(2 * self.audio.len().max(4096));
+                    }
                 }
                 SttEvent::Final {
                     text,

@@ -88,6 +88,11 @@ impl SttStream {
     pub async fn next(&mut self) -> Option<SttEvent> {
         self.events.recv().await
     }
+
+    /// An event that is already waiting, without waiting for one.
+    pub fn try_next(&mut self) -> Option<SttEvent> {
+        self.events.try_recv().ok()
+    }
 }
 
 impl Drop for SttStream {

@@ -73,6 +73,12 @@ impl TtsStream {
     pub async fn next(&mut self) -> Option<TtsEvent> {
         self.events.recv().await
     }
+
+    /// An event that is already waiting, without waiting for one (synthesis delivers audio
+    /// in bursts: taking them together saves a wakeup each).
+    pub fn try_next(&mut self) -> Option<TtsEvent> {
+        self.events.try_recv().ok()
+    }
 }
 
 impl Drop for TtsStream {
