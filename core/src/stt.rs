@@ -49,7 +49,7 @@ pub enum SttEvent {
     Closed,
 }
 
-/// What the driver can ask of a stream besides audio.
+/// What the call can ask of a stream besides audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SttControl {
     /// Flush: transcribe what was heard so far now (local VAD saw the caller stop).

@@ -4,7 +4,7 @@
 
 use crate::provider::ProviderError;
 
-/// What the driver asks of a stream.
+/// What the call asks of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TtsCommand {
     /// More text to say.

@@ -214,3 +214,24 @@ fn a_caller_who_hangs_up_while_the_booking_is_written_still_gets_it_once_and_rec
     assert_eq!((end.outcome(), end.change), ("caller_hung_up", None));
     assert_eq!((line.ms() - hung_up_at) / 1000, 6, "the tool drain limit");
 }
+
+#[test]
+fn a_caller_who_hangs_up_while_the_call_is_prepared_ends_it_once_the_preparation_arrives() {
+    let mut line = Line::agent();
+    let preparation = line.preparation.take().unwrap();
+    line.start();
+    line.run_for(200);
+    line.caller_hangs_up();
+    line.run_for(500);
+    assert!(
+        line.end.is_none(),
+        "the call log comes with the preparation: the end waits for it"
+    );
+    line.input(callbridge_core::call::Input::Prepared(Box::new(
+        preparation,
+    )));
+    let end = line.end.clone().expect("ended");
+    assert_eq!(end.cause, EndCause::CallerHungUp);
+    assert!(line.spoken().is_empty(), "nobody is there to greet");
+    assert!(line.llm.requests.is_empty());
+}

@@ -39,7 +39,10 @@ impl CallDriver {
         match output {
             Output::Send(text) => {
                 self.frames_out.increment(1);
-                self.outgoing.push(Message::Text(text.into()));
+                if !self.outgoing.push(Message::Text(text.into())) && self.incoming.is_some() {
+                    tracing::warn!("the carrier has stopped reading the socket; ending the call");
+                    self.socket_closed(now);
+                }
             }
             Output::Rejected(e) => {
                 metrics::counter!(telemetry::MALFORMED_FRAMES, "carrier" => self.carrier, "reason" => e.reason())

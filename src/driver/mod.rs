@@ -322,7 +322,7 @@ impl CallDriver {
             return;
         };
         let (close, reason) = end.close();
-        self.outgoing.push(Message::Close(Some(CloseFrame {
+        let _ = self.outgoing.push(Message::Close(Some(CloseFrame {
             code: close.code(),
             reason: reason.into(),
         })));

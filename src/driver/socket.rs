@@ -14,6 +14,11 @@ use futures_util::stream::SplitSink;
 /// The carrier socket's sending half.
 pub type Sink = SplitSink<WebSocket, Message>;
 
+/// Frames that may wait for a carrier that does not read. The playback ledger sends about
+/// twenty a second while the agent speaks (audio and marks), so this is half a minute of a
+/// stalled peer: past it the peer is treated as gone rather than held in memory.
+const MAX_QUEUED: usize = 600;
+
 /// Frames waiting for the socket, in order.
 #[derive(Debug, Default)]
 pub struct Outgoing {
@@ -23,9 +28,13 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// Queues a frame.
-    pub fn push(&mut self, m: Message) {
+    /// Queues a frame; false (and the frame dropped) when the peer has stopped taking them.
+    pub fn push(&mut self, m: Message) -> bool {
+        if self.queue.len() >= MAX_QUEUED {
+            return false;
+        }
         self.queue.push_back(m);
+        true
     }
 
     /// Whether there is anything to write or flush.

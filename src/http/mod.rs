@@ -1,6 +1,6 @@
 //! HTTP routes: the carriers' webhooks and media sockets, health, and (on its own listener)
 //! metrics. Handlers check, translate and hand off; frames are parsed in `carrier` and calls
-//! run in `call::driver`.
+//! run in `driver`, the per-call executor.
 
 mod api_error;
 mod media;

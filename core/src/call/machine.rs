@@ -38,8 +38,12 @@ enum Phase {
     Connecting,
     /// The stream started; waiting for [`Input::Admission`].
     Admitting,
-    /// Admitted; waiting for [`Input::Prepared`] since then.
-    Preparing { since: Instant },
+    /// Admitted; waiting for [`Input::Prepared`] since then. `ended`: the stream ended
+    /// meanwhile; the call ends with it once the preparation (and its call log) arrives.
+    Preparing {
+        since: Instant,
+        ended: Option<EndCause>,
+    },
     /// In conversation (or echoing).
     Live,
     /// The caller went away while tools run: their answers are waited for until `until`.
@@ -143,7 +147,7 @@ impl Call {
         let now = self.now;
         let phase = match &self.phase {
             Phase::Ended => return None,
-            Phase::Preparing { since } => self
+            Phase::Preparing { since, .. } => self
                 .config
                 .conversation
                 .as_ref()
@@ -204,18 +208,26 @@ impl Call {
         match (&self.config.conversation, &self.started) {
             (Some(_), Some(started)) => {
                 self.out.push(Output::Prepare(started.clone()));
-                self.phase = Phase::Preparing { since: now };
+                self.phase = Phase::Preparing {
+                    since: now,
+                    ended: None,
+                };
             }
             _ => self.phase = Phase::Live,
         }
     }
 
     fn prepared(&mut self, prep: Preparation, now: Instant) {
-        let (Phase::Preparing { .. }, Some(config), Some(started)) =
+        let (Phase::Preparing { ended, .. }, Some(config), Some(started)) =
             (&self.phase, &self.config.conversation, &self.started)
         else {
             return;
         };
+        if let Some(cause) = ended.clone() {
+            // The caller left while the call was prepared: its log gets the outcome.
+            self.finish(cause);
+            return;
+        }
         let mut c = Conversation::new(prep, config.clone(), started.inbound, now);
         self.phase = Phase::Live;
         c.start(&mut self.session, now, &mut self.out);
@@ -267,6 +279,12 @@ impl Call {
     /// The media stream is over (or cannot go on): the call ends, hands the caller on, or
     /// first waits for the tools the caller left running.
     fn session_ended(&mut self, cause: EndCause, now: Instant) {
+        if let Phase::Preparing { ended, .. } = &mut self.phase
+            && matches!(cause, EndCause::CallerHungUp | EndCause::Disconnected)
+        {
+            *ended = Some(cause);
+            return;
+        }
         if self.phase != Phase::Live {
             if !matches!(
                 self.phase,
@@ -329,12 +347,13 @@ impl Call {
     /// Time-driven decisions: the agent's timers and ending, and the phases' deadlines.
     fn tick(&mut self, now: Instant) {
         match &self.phase {
-            Phase::Preparing { since } => {
+            Phase::Preparing { since, ended } => {
                 let limit = self.config.conversation.as_ref().map(|c| c.prepare_limit);
                 if limit.is_some_and(|l| now >= *since + l) {
-                    self.finish(EndCause::Failed(
-                        "the call could not be prepared in time".into(),
-                    ));
+                    let cause = ended.clone().unwrap_or_else(|| {
+                        EndCause::Failed("the call could not be prepared in time".into())
+                    });
+                    self.finish(cause);
                 }
             }
             Phase::Live => {

@@ -1,5 +1,6 @@
 //! The media session of one call: carrier frames in, carrier frames out, with the stream token
-//! check, transcoding both ways, the far end (the echo line for now), and the playback ledger.
+//! check, transcoding both ways, the echo line (when it is the far end), and the playback
+//! ledger. Part of [`super::Call`], which hands an agent call's audio to the conversation.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

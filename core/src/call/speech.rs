@@ -1,6 +1,6 @@
 //! What the agent is saying, between the text-to-speech stream and the media session: which
 //! sentences were handed to TTS, which audio belongs to which of them, and, when the caller
-//! barges in, how much of each sentence they heard. Sans-IO: the driver sends the TTS
+//! barges in, how much of each sentence they heard. Sans-IO: the call sends the TTS
 //! commands and feeds TTS events here with `now`.
 //!
 //! Every sentence goes to TTS followed by a `Flush`, numbered from 0 per stream; a
@@ -45,7 +45,7 @@ pub struct SpeechTrack {
 }
 
 impl SpeechTrack {
-    /// Records a sentence handed to TTS (`speak` + `flush`, which the driver sends).
+    /// Records a sentence handed to TTS (`speak` + `flush`, which the call sends).
     pub fn sent(&mut self, text: impl Into<String>) {
         self.pending.push_back(Pending {
             flush: self.next_flush,

@@ -1,7 +1,7 @@
 //! The conversation engine of one call, sans-IO: what the agent does about the caller's voice,
-//! their transcript, the LLM's stream, tool results, DTMF, playback and time. The driver feeds
-//! [`Input`]s with `now` and carries out the [`Action`]s; nothing here touches a socket or a
-//! clock, so every behaviour is tested on a virtual clock.
+//! their transcript, the LLM's stream, tool results, DTMF, playback and time. The call's
+//! conversation feeds [`Input`]s with `now` and carries out the [`Action`]s; nothing here
+//! touches a socket or a clock, so every behaviour is tested on a virtual clock.
 //!
 //! A turn: the caller stops (local VAD → `FinalizeStt`, or the provider's `speech_final` /
 //! `UtteranceEnd`), the transcript goes to the LLM, its text is cut into sentences that are
@@ -120,7 +120,7 @@ impl Agent {
         self.phase == Phase::Thinking && self.turn == turn
     }
 
-    /// When the driver should send a `Tick` next.
+    /// When the conversation should send a `Tick` next.
     pub fn next_deadline(&self) -> Option<Instant> {
         // Asked on every turn of the call loop: no allocation.
         let phase = match self.phase {
