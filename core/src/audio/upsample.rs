@@ -99,7 +99,8 @@ impl Upsampler2x {
                     }
                 }
                 let y: f32 = acc.iter().sum();
-                out.push(y.round().clamp(-32768.0, 32767.0) as i16);
+                // `as` saturates at the i16 range; rounding to nearest without the libm call.
+                out.push((y + 0.5f32.copysign(y)) as i16);
             }
         }
     }
