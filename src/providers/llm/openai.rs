@@ -203,7 +203,18 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
 
 impl OpenAiChat {
     async fn run(self, request: CompletionRequest, tx: mpsc::Sender<LlmEvent>) {
-        let body = self.config.body(&request);
+        // Serialised once, compact, for every attempt: the JSON tree of a whole conversation
+        // and the tool schemas is several times larger and would be held for the stream.
+        let body: Vec<u8> = match serde_json::to_vec(&self.config.body(&request)) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = tx
+                    .send(LlmEvent::Error(ProviderError::Protocol(e.to_string())))
+                    .await;
+                return;
+            }
+        };
+        drop(request);
         let started = Instant::now();
         let total_deadline = started + self.config.total_timeout;
         self.health.request(ProviderKind::Llm, self.config.name);
@@ -243,7 +254,7 @@ impl OpenAiChat {
 
     async fn attempt(
         &self,
-        body: &Value,
+        body: &[u8],
         tx: &mpsc::Sender<LlmEvent>,
         started: Instant,
         total_deadline: Instant,
@@ -264,7 +275,8 @@ impl OpenAiChat {
         let send = self
             .authorised(self.http.post(self.config.endpoint("chat/completions")))
             .header(header::ACCEPT, "text/event-stream")
-            .json(body)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
             .send();
         let response = match tokio::time::timeout_at(first_deadline, send).await {
             Err(_) => return failed(timeout_error(false), false),
