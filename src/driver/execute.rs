@@ -11,7 +11,7 @@ use super::streams::provider;
 use super::{Admitted, CallDriver, TaskDone};
 use crate::call::{Input, Output, StartedCall};
 use crate::providers::ProviderError;
-use crate::providers::llm::{CompletionRequest, LlmEvent};
+use crate::providers::llm::{CompletionRequest, LlmEvent, OfferedTools};
 use crate::providers::tts::{TtsCommand, TtsEvent};
 use crate::session_store::{CallState, LiveCall, unix_now};
 use crate::telemetry;
@@ -19,6 +19,15 @@ use crate::tools::{CrmRequest, ToolContext, ToolResult};
 
 /// Refused frames and warnings logged one by one before logging thins out.
 const LOGGED_IN_FULL: u64 = 10;
+
+/// Every tool offered to the model, as a completion request carries them: built once, so a
+/// turn clones a pointer rather than a dozen schemas.
+fn offered_tools() -> OfferedTools {
+    static TOOLS: std::sync::OnceLock<OfferedTools> = std::sync::OnceLock::new();
+    TOOLS
+        .get_or_init(|| crate::tools::offered().to_vec().into())
+        .clone()
+}
 
 /// Whether the `n`th of a kind of message is logged: the first few, then every hundredth
 /// (a peer sending garbage on every frame must not flood the logs; the metric counts all).
@@ -92,7 +101,7 @@ impl CallDriver {
             } => {
                 let request = CompletionRequest {
                     messages,
-                    tools: crate::tools::offered().to_vec(),
+                    tools: offered_tools(),
                 };
                 if !self
                     .streams

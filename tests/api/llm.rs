@@ -38,7 +38,7 @@ fn request() -> CompletionRequest {
             ChatMessage::system("You book car service appointments."),
             ChatMessage::user("When are you open on Saturday?"),
         ],
-        tools: callbridge::tools::definitions(),
+        tools: callbridge::tools::definitions().into(),
     }
 }
 

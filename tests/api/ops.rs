@@ -61,7 +61,7 @@ async fn readyz_lists_the_providers_and_their_health_and_failures_are_counted() 
     let llm = app.state.providers.llm.primary.clone().unwrap();
     let mut stream = llm.stream(callbridge::providers::llm::CompletionRequest {
         messages: vec![callbridge::providers::llm::ChatMessage::user("hello")],
-        tools: Vec::new(),
+        tools: Default::default(),
     });
     assert!(matches!(
         stream.next().await,

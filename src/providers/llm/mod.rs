@@ -10,7 +10,10 @@ pub mod openai;
 pub mod scripted;
 pub mod sse;
 
+use std::sync::Arc;
+
 use futures_util::future::BoxFuture;
+use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::ProviderError;
@@ -25,7 +28,56 @@ pub struct CompletionRequest {
     /// The conversation so far.
     pub messages: Vec<ChatMessage>,
     /// Tools the model may call.
-    pub tools: Vec<ToolDefinition>,
+    pub tools: OfferedTools,
+}
+
+/// Tools offered to a model: their definitions, with the chat-completions JSON of them built
+/// once. A dozen schemas cloned and serialised again on every turn of every call was a
+/// measurable part of the bridge's CPU; now a turn clones a pointer.
+#[derive(Clone, Default)]
+pub struct OfferedTools(Arc<Offered>);
+
+#[derive(Default)]
+struct Offered {
+    definitions: Vec<ToolDefinition>,
+    /// The `tools` array, serialised.
+    json: Option<Box<RawValue>>,
+}
+
+impl From<Vec<ToolDefinition>> for OfferedTools {
+    fn from(definitions: Vec<ToolDefinition>) -> Self {
+        let json = (!definitions.is_empty())
+            .then(|| {
+                let array: Vec<_> = definitions.iter().map(ToolDefinition::to_openai).collect();
+                serde_json::value::to_raw_value(&array).ok()
+            })
+            .flatten();
+        Self(Arc::new(Offered { definitions, json }))
+    }
+}
+
+impl OfferedTools {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.definitions.is_empty()
+    }
+
+    /// The definitions.
+    pub fn definitions(&self) -> &[ToolDefinition] {
+        &self.0.definitions
+    }
+
+    /// The chat-completions `tools` array, serialised (`None` when there are none).
+    pub fn json(&self) -> Option<&RawValue> {
+        self.0.json.as_deref()
+    }
+}
+
+impl std::fmt::Debug for OfferedTools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.0.definitions.iter().map(|d| d.name).collect();
+        f.debug_tuple("OfferedTools").field(&names).finish()
+    }
 }
 
 /// A running completion. Dropping it cancels the request.

@@ -17,6 +17,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use reqwest::header;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -91,21 +93,46 @@ impl OpenAiConfig {
         Url::parse(&format!("{base}/{path}")).unwrap_or_else(|_| self.base_url.clone())
     }
 
-    /// The request body for `request`.
-    pub fn body(&self, request: &CompletionRequest) -> Value {
-        let mut body = json!({
-            "model": self.model,
-            "messages": request.messages.iter().map(super::ChatMessage::to_json).collect::<Vec<_>>(),
-            "stream": true,
-            "stream_options": { "include_usage": true },
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-        });
-        if !request.tools.is_empty() {
-            body["tools"] = Value::Array(request.tools.iter().map(|t| t.to_openai()).collect());
-            body["tool_choice"] = json!("auto");
+    /// The request body for `request`, serialised (the tools' JSON is spliced in as built
+    /// once, see [`super::OfferedTools`]).
+    pub fn body_bytes(&self, request: &CompletionRequest) -> Result<Vec<u8>, serde_json::Error> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            model: &'a str,
+            messages: Vec<Value>,
+            stream: bool,
+            stream_options: Value,
+            max_tokens: u32,
+            temperature: f32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tools: Option<&'a RawValue>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tool_choice: Option<&'static str>,
         }
-        body
+        let tools = request.tools.json();
+        serde_json::to_vec(&Body {
+            model: &self.model,
+            messages: request
+                .messages
+                .iter()
+                .map(super::ChatMessage::to_json)
+                .collect(),
+            stream: true,
+            stream_options: json!({ "include_usage": true }),
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            tools,
+            tool_choice: tools.map(|_| "auto"),
+        })
+    }
+
+    /// The request body for `request`, as JSON (for inspection; requests send
+    /// [`OpenAiConfig::body_bytes`]).
+    pub fn body(&self, request: &CompletionRequest) -> Value {
+        self.body_bytes(request)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -205,7 +232,7 @@ impl OpenAiChat {
     async fn run(self, request: CompletionRequest, tx: mpsc::Sender<LlmEvent>) {
         // Serialised once, compact, for every attempt: the JSON tree of a whole conversation
         // and the tool schemas is several times larger and would be held for the stream.
-        let body: Vec<u8> = match serde_json::to_vec(&self.config.body(&request)) {
+        let body: Vec<u8> = match self.config.body_bytes(&request) {
             Ok(b) => b,
             Err(e) => {
                 let _ = tx
@@ -406,14 +433,14 @@ mod tests {
         let c = config("https://api.openai.com");
         let mut req = CompletionRequest {
             messages: vec![ChatMessage::system("be brief"), ChatMessage::user("hi")],
-            tools: Vec::new(),
+            tools: Default::default(),
         };
         let body = c.body(&req);
         assert_eq!(body["stream"], true);
         assert_eq!(body["stream_options"]["include_usage"], true);
         assert_eq!(body["messages"][1]["content"], "hi");
         assert!(body.get("tools").is_none());
-        req.tools = crate::tools::definitions();
+        req.tools = crate::tools::definitions().into();
         let body = c.body(&req);
         assert_eq!(body["tools"][0]["type"], "function");
         assert_eq!(body["tool_choice"], "auto");
