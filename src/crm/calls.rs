@@ -70,14 +70,32 @@ pub async fn append_turn(
     speaker: Speaker,
     turn: &TurnRecord,
 ) -> Result<call_turn::Model, CrmError> {
+    let seq = next_seq(db, call_log_id).await?;
+    insert_turn(db, call_log_id, seq, speaker, turn).await
+}
+
+/// The sequence number the call's next turn takes.
+pub async fn next_seq(db: &impl ConnectionTrait, call_log_id: i32) -> Result<i32, CrmError> {
     let last = call_turn::Entity::find()
         .filter(call_turn::Column::CallLogId.eq(call_log_id))
         .order_by_desc(call_turn::Column::Seq)
         .one(db)
         .await?;
+    Ok(last.map_or(1, |t| t.seq + 1))
+}
+
+/// Stores a turn as number `seq` of the call (the one writer of a call's turns counts them
+/// itself rather than asking the database each time).
+pub async fn insert_turn(
+    db: &impl ConnectionTrait,
+    call_log_id: i32,
+    seq: i32,
+    speaker: Speaker,
+    turn: &TurnRecord,
+) -> Result<call_turn::Model, CrmError> {
     Ok(call_turn::ActiveModel {
         call_log_id: Set(call_log_id),
-        seq: Set(last.map_or(1, |t| t.seq + 1)),
+        seq: Set(seq),
         speaker: Set(speaker.as_str().into()),
         text: Set(turn.text.clone()),
         heard_text: Set(turn.heard_text.clone()),

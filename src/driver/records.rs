@@ -1,5 +1,6 @@
 //! The call's transcript on its way to the database: the executor queues records without
-//! waiting, and one writer per call stores them in order, so a slow database never holds up
+//! waiting, and one writer per call stores them in order (what has queued up meanwhile in one
+//! transaction, the turns numbered by the writer itself), so a slow database never holds up
 //! the audio. The queue is bounded: when the database falls that far behind, further turns are
 //! dropped and counted (`callbridge_record_errors_total`) rather than held in memory without
 //! limit; the call's outcome is always queued, waiting for room if it must.
@@ -7,16 +8,20 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use tokio::sync::mpsc;
 use tokio_util::task::TaskTracker;
 
 use crate::call::record::{Record, Turn};
+use crate::crm::CrmError;
 use crate::crm::calls::{self, Speaker, TurnRecord};
 use crate::telemetry;
 
 /// Records waiting for the writer, per call: a call makes a few per turn.
 const QUEUE: usize = 256;
+
+/// Records written in one transaction when several are waiting.
+const BATCH: usize = 32;
 
 /// Longest wait for room in the queue for the call's outcome.
 const FINISH_WAIT: Duration = Duration::from_secs(10);
@@ -53,6 +58,36 @@ impl WallClock {
     }
 }
 
+/// Writes `jobs` in one transaction (one commit, one fsync on SQLite, whatever the count).
+async fn write(
+    db: &DatabaseConnection,
+    id: i32,
+    next_seq: &mut Option<i32>,
+    jobs: &[Job],
+) -> Result<(), CrmError> {
+    let txn = db.begin().await?;
+    for job in jobs {
+        match job {
+            Job::Turn(speaker, turn) => {
+                let seq = match *next_seq {
+                    Some(seq) => seq,
+                    None => calls::next_seq(&txn, id).await?,
+                };
+                calls::insert_turn(&txn, id, seq, *speaker, turn).await?;
+                *next_seq = Some(seq + 1);
+            }
+            Job::Heard(heard) => calls::set_heard(&txn, id, heard).await?,
+            Job::Finish(outcome) => {
+                #[allow(clippy::disallowed_methods)] // The writer stamps the end.
+                let ended = Utc::now();
+                calls::finish(&txn, id, outcome, None, ended).await?;
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
 fn ms(d: Option<Duration>) -> Option<i32> {
     d.map(|d| d.as_millis().min(i32::MAX as u128) as i32)
 }
@@ -79,22 +114,21 @@ impl CallRecorder {
         };
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         tasks.spawn(async move {
-            while let Some(job) = rx.recv().await {
-                let result = match &job {
-                    Job::Turn(speaker, turn) => {
-                        calls::append_turn(&db, id, *speaker, turn).await.map(drop)
+            let mut next_seq = None;
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                if write(&db, id, &mut next_seq, &batch).await.is_err() {
+                    // One by one, so a record the database refuses does not take the others
+                    // (the call's outcome above all) with it; turn numbers are read again.
+                    for job in &batch {
+                        next_seq = None;
+                        if let Err(e) = write(&db, id, &mut next_seq, std::slice::from_ref(job)).await {
+                            metrics::counter!(telemetry::RECORD_ERRORS).increment(1);
+                            tracing::warn!(error = %e, call_log_id = id, "could not record the call");
+                        }
                     }
-                    Job::Heard(heard) => calls::set_heard(&db, id, heard).await,
-                    Job::Finish(outcome) => {
-                        #[allow(clippy::disallowed_methods)] // The writer stamps the end.
-                        let ended = Utc::now();
-                        calls::finish(&db, id, outcome, None, ended).await
-                    }
-                };
-                if let Err(e) = result {
-                    metrics::counter!(telemetry::RECORD_ERRORS).increment(1);
-                    tracing::warn!(error = %e, call_log_id = id, "could not record the call");
                 }
+                batch.clear();
             }
         });
         Self {

@@ -8,7 +8,7 @@
 //! 4 kHz into its mirror image above it, and broadband line noise then scores as speech.
 
 /// Taps per phase (a multiple of eight, for the vector sums).
-const TAPS: usize = 24;
+const TAPS: usize = 16;
 /// Where the low-pass starts to cut, Hz.
 const CUTOFF_HZ: f64 = 3300.0;
 /// The output rate, Hz.
