@@ -47,7 +47,7 @@ impl CallDriver {
     fn execute(&mut self, now: Instant, output: Output) {
         match output {
             Output::Send(text) => {
-                self.frames_out.increment(1);
+                self.counts.frames_out += 1;
                 if !self.outgoing.push(Message::Text(text.into())) && self.incoming.is_some() {
                     tracing::warn!("the carrier has stopped reading the socket; ending the call");
                     self.socket_closed(now);
