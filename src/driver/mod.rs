@@ -140,6 +140,9 @@ struct CallDriver {
     caller: Option<crate::domain::PhoneNumber>,
     clock: WallClock,
     shutting_down: bool,
+    /// The instance's hard stop, registered once: a fresh wait per loop turn would take the
+    /// lock every call shares, fifty times a second per call.
+    hard_stop: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
     /// Refused frames and warnings so far, for thinning the logs.
     rejected: u64,
     warnings: u64,
@@ -157,6 +160,7 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
         let (sink, incoming) = socket.split();
         let (tasks, results) = mpsc::channel(TASK_RESULTS);
         let clock = WallClock::now();
+        let hard_stop = state.hard_stop.clone();
         let now = Instant::now();
         let idle = now + Duration::from_secs(3600);
         let driver = CallDriver {
@@ -179,6 +183,7 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
             caller: None,
             clock,
             shutting_down: false,
+            hard_stop: Box::pin(hard_stop.cancelled_owned()),
             rejected: 0,
             warnings: 0,
             end: None,
@@ -254,13 +259,13 @@ impl CallDriver {
                 .reset(tokio::time::Instant::from_std(deadline));
         }
         let Self {
-            state,
             sink,
             incoming,
             outgoing,
             streams,
             results,
             shutting_down,
+            hard_stop,
             timer,
             ..
         } = self;
@@ -273,7 +278,7 @@ impl CallDriver {
             (turn, e) = next_llm(&mut streams.llm), if streams.llm.is_some() => Wake::Llm(turn, e),
             Some(done) = results.recv() => Wake::Task(done),
             r = outgoing.write(sink), if writing => Wake::Written(r),
-            _ = state.hard_stop.cancelled(), if !*shutting_down => Wake::Shutdown,
+            _ = hard_stop.as_mut(), if !*shutting_down => Wake::Shutdown,
         }
     }
 
