@@ -363,13 +363,33 @@ impl CallDriver {
         }
     }
 
-    /// Sends what is left, closes the socket as the call's end says, and settles the books:
-    /// the log's outcome, the metrics, the registry.
+    /// Settles the books once the call has ended: the call's place under the cap and in the
+    /// registry, the metrics, then the socket's close frame (the peer may be slow to take it)
+    /// and the log's outcome (the database may be slow to take it).
     async fn close(mut self) {
         self.counts.flush_every(0);
         let Some(end) = self.end.take() else {
             return;
         };
+        metrics::counter!(telemetry::CALLS_TOTAL, "outcome" => end.label()).increment(1);
+        if let Some(call) = self.admitted.take() {
+            let Admitted {
+                call_sid,
+                started,
+                _slot: slot,
+            } = call;
+            drop(slot); // the call's place under the cap is free from here
+            metrics::gauge!(telemetry::ACTIVE_CALLS).decrement(1.0);
+            metrics::histogram!(telemetry::CALL_DURATION).record(started.elapsed().as_secs_f64());
+            self.state.local_calls.remove(&call_sid);
+            let store = self.state.store.clone();
+            self.state.calls.spawn(async move {
+                if let Err(e) = store.remove(&call_sid).await {
+                    metrics::counter!(telemetry::STORE_ERRORS, "op" => "remove").increment(1);
+                    tracing::warn!(error = %e, "could not remove the call from the registry");
+                }
+            });
+        }
         let (close, reason) = end.close();
         let _ = self.outgoing.push(Message::Close(Some(CloseFrame {
             code: close.code(),
@@ -377,22 +397,10 @@ impl CallDriver {
         })));
         let _ = tokio::time::timeout(CLOSE_WAIT, self.outgoing.write(&mut self.sink)).await;
         let _ = tokio::time::timeout(CLOSE_WAIT, self.sink.close()).await;
+        // Last: the outcome may wait for room behind the call's other records (a slow
+        // database); the call's place under the cap is already free by then.
         if let Some(records) = self.records.take() {
             records.finish(end.outcome()).await;
-        }
-        metrics::counter!(telemetry::CALLS_TOTAL, "outcome" => end.label()).increment(1);
-        if let Some(call) = self.admitted.take() {
-            metrics::gauge!(telemetry::ACTIVE_CALLS).decrement(1.0);
-            metrics::histogram!(telemetry::CALL_DURATION)
-                .record(call.started.elapsed().as_secs_f64());
-            self.state.local_calls.remove(&call.call_sid);
-            let store = self.state.store.clone();
-            self.state.calls.spawn(async move {
-                if let Err(e) = store.remove(&call.call_sid).await {
-                    metrics::counter!(telemetry::STORE_ERRORS, "op" => "remove").increment(1);
-                    tracing::warn!(error = %e, "could not remove the call from the registry");
-                }
-            });
         }
         let detail = end.cause.describe();
         if end.is_fault() {
