@@ -235,3 +235,36 @@ fn a_caller_who_hangs_up_while_the_call_is_prepared_ends_it_once_the_preparation
     assert!(line.spoken().is_empty(), "nobody is there to greet");
     assert!(line.llm.requests.is_empty());
 }
+
+#[test]
+fn a_goodbye_said_while_the_booking_is_written_waits_for_it_and_the_log_says_booked() {
+    let mut line = greeted();
+    line.caller_turn("yes_correct", "Yes, book it, and that's all.");
+    let turn = line.llm.turn.unwrap();
+    let calls = vec![
+        callbridge_core::tool::ToolCall::parse(
+            "b1",
+            "book_appointment",
+            json!({"customer_id": 1, "service": "Oil change", "start": "2026-12-08T09:00"})
+                .to_string(),
+        ),
+        callbridge_core::tool::ToolCall::parse("e1", "end_call", "{}"),
+    ];
+    line.input(callbridge_core::call::Input::Llm {
+        turn,
+        event: callbridge_core::llm::LlmEvent::TextDelta("You're booked. Goodbye!".into()),
+    });
+    line.input(callbridge_core::call::Input::Llm {
+        turn,
+        event: callbridge_core::llm::LlmEvent::ToolCalls(calls),
+    });
+    // The goodbye plays, the carrier is told to hang up, and the call waits for the booking.
+    line.run_until(Duration::from_secs(10), |l| !l.handoffs.is_empty());
+    assert_eq!(line.handoffs, [Handoff::HangUp]);
+    line.run_for(1_000);
+    assert!(line.end.is_none(), "the booking's answer is awaited");
+    line.tool_answers("b1", true, json!({"ok": true, "appointment": {"id": 13}}));
+    let end = line.end.clone().expect("ended");
+    assert_eq!(end.change, Some(BookingChange::Booked));
+    assert_eq!((end.outcome(), end.label()), ("booked", "completed"));
+}

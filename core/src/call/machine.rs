@@ -121,7 +121,7 @@ impl Call {
             Input::HandedOff => {
                 if let Phase::HandingOff { cause, .. } = &self.phase {
                     let cause = cause.clone();
-                    self.finish(cause);
+                    self.finish_after_tools(cause, now);
                 }
             }
             Input::Shutdown => match &self.phase {
@@ -191,7 +191,10 @@ impl Call {
         &mut self,
         f: impl FnOnce(&mut Conversation, &mut MediaSession, &mut Outbox),
     ) {
-        let live = matches!(self.phase, Phase::Live | Phase::DrainingTools { .. });
+        let live = matches!(
+            self.phase,
+            Phase::Live | Phase::DrainingTools { .. } | Phase::HandingOff { .. }
+        );
         if let Some(c) = self.conversation.as_mut().filter(|_| live) {
             f(c, &mut self.session, &mut self.out);
         }
@@ -294,18 +297,14 @@ impl Call {
             }
             return;
         }
-        let Some((c, config)) = self
-            .conversation
-            .as_ref()
-            .zip(self.config.conversation.as_ref())
-        else {
+        let Some(c) = self.conversation.as_ref() else {
             self.finish(cause);
             return;
         };
         if let Some(decided) = c.decided_ending() {
             // The agent had already decided how the call ends (its last words were playing):
             // that is the call's end, whoever closed the stream.
-            self.finish(decided);
+            self.finish_after_tools(decided, now);
             return;
         }
         match cause {
@@ -319,14 +318,29 @@ impl Call {
                     .record(Record::Turn(Turn::new(Speaker::System, text, now)));
                 self.hand_off(Handoff::Transfer, EndCause::MaxDuration, now);
             }
-            EndCause::CallerHungUp | EndCause::Disconnected if c.has_running_tools() => {
-                tracing::info!("the caller left while tools run; waiting for their answers");
+            cause @ (EndCause::CallerHungUp | EndCause::Disconnected) => {
+                self.finish_after_tools(cause, now);
+            }
+            cause => self.finish(cause),
+        }
+    }
+
+    /// Ends the call, once the tools still running have answered (or their time is up): a
+    /// booking being written when the call ends is kept, and the outcome says so.
+    fn finish_after_tools(&mut self, cause: EndCause, now: Instant) {
+        let running = self
+            .conversation
+            .as_ref()
+            .is_some_and(Conversation::has_running_tools);
+        match self.config.conversation.as_ref().filter(|_| running) {
+            Some(config) => {
+                tracing::info!("tools are still running; waiting for their answers");
                 self.phase = Phase::DrainingTools {
                     cause,
                     until: now + config.tool_drain_limit,
                 };
             }
-            cause => self.finish(cause),
+            None => self.finish(cause),
         }
     }
 
