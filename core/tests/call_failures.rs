@@ -263,6 +263,10 @@ fn a_goodbye_said_while_the_booking_is_written_waits_for_it_and_the_log_says_boo
     assert_eq!(line.handoffs, [Handoff::HangUp]);
     line.run_for(1_000);
     assert!(line.end.is_none(), "the booking's answer is awaited");
+    assert!(
+        line.log.contains(&"close_media".to_string()),
+        "the caller is not kept waiting for it: the stream closes at once"
+    );
     line.tool_answers("b1", true, json!({"ok": true, "appointment": {"id": 13}}));
     let end = line.end.clone().expect("ended");
     assert_eq!(end.change, Some(BookingChange::Booked));

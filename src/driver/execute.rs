@@ -5,11 +5,11 @@
 
 use std::time::Instant;
 
-use axum::extract::ws::Message;
+use axum::extract::ws::{CloseFrame, Message};
 
 use super::streams::provider;
 use super::{Admitted, CallDriver, TaskDone};
-use crate::call::{Input, Output, StartedCall};
+use crate::call::{Close, Input, Output, StartedCall};
 use crate::providers::ProviderError;
 use crate::providers::llm::{CompletionRequest, LlmEvent, OfferedTools};
 use crate::providers::tts::{TtsCommand, TtsEvent};
@@ -128,8 +128,22 @@ impl CallDriver {
                     let _ = tasks.send(TaskDone::HandedOff).await;
                 });
             }
+            Output::CloseMedia => self.close_media(Close::Normal.code(), String::new()),
             Output::End(end) => self.end = Some(end),
         }
+    }
+
+    /// Closes the carrier's socket (once) and stops reading it.
+    pub(super) fn close_media(&mut self, code: u16, reason: String) {
+        if self.media_closed {
+            return;
+        }
+        self.media_closed = true;
+        self.incoming = None;
+        let _ = self.outgoing.push(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })));
     }
 
     fn call_sid(&self) -> &str {

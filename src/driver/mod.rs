@@ -15,7 +15,7 @@ mod streams;
 
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -123,6 +123,8 @@ struct CallDriver {
     sink: Sink,
     /// `None` once the socket closed.
     incoming: Option<SplitStream<WebSocket>>,
+    /// Our close frame has been queued.
+    media_closed: bool,
     outgoing: Outgoing,
     streams: Streams,
     tasks: mpsc::Sender<TaskDone>,
@@ -174,6 +176,7 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
             carrier: kind.as_str(),
             sink,
             incoming: Some(incoming),
+            media_closed: false,
             outgoing: Outgoing::default(),
             streams: Streams::default(),
             tasks,
@@ -391,10 +394,7 @@ impl CallDriver {
             });
         }
         let (close, reason) = end.close();
-        let _ = self.outgoing.push(Message::Close(Some(CloseFrame {
-            code: close.code(),
-            reason: reason.into(),
-        })));
+        self.close_media(close.code(), reason);
         let _ = tokio::time::timeout(CLOSE_WAIT, self.outgoing.write(&mut self.sink)).await;
         let _ = tokio::time::timeout(CLOSE_WAIT, self.sink.close()).await;
         // Last: the outcome may wait for room behind the call's other records (a slow

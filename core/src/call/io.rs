@@ -161,6 +161,10 @@ pub enum Output {
     /// Tell the carrier where the caller goes after the stream and answer with
     /// [`Input::HandedOff`].
     HandOff(Handoff),
+    /// The caller is done with the media stream (they hung up, or the carrier has been told
+    /// where they go), while the call still waits for work in progress: close the socket now,
+    /// so the carrier moves the caller on without waiting for it.
+    CloseMedia,
     /// The call is over: close the socket, finish the log, release the call's place.
     End(CallEnd),
 }

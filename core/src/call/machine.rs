@@ -335,6 +335,7 @@ impl Call {
         match self.config.conversation.as_ref().filter(|_| running) {
             Some(config) => {
                 tracing::info!("tools are still running; waiting for their answers");
+                self.out.push(Output::CloseMedia);
                 self.phase = Phase::DrainingTools {
                     cause,
                     until: now + config.tool_drain_limit,

@@ -89,6 +89,7 @@ pub fn label(o: &Output) -> String {
         Output::Record(_) => "record".into(),
         Output::Observe(_) => "observe".into(),
         Output::HandOff(h) => format!("handoff:{}", h.as_str()),
+        Output::CloseMedia => "close_media".into(),
         Output::End(e) => format!("end:{}", e.label()),
     }
 }

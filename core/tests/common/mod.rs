@@ -501,6 +501,7 @@ impl Line {
                         self.call.handle_input(self.now, Input::HandedOff);
                     }
                 }
+                Output::CloseMedia => self.connected = false,
                 Output::End(e) => self.end = Some(e),
             }
         }
