@@ -272,3 +272,40 @@ fn a_goodbye_said_while_the_booking_is_written_waits_for_it_and_the_log_says_boo
     assert_eq!(end.change, Some(BookingChange::Booked));
     assert_eq!((end.outcome(), end.label()), ("booked", "completed"));
 }
+
+#[test]
+fn a_slow_booking_is_answered_for_the_model_in_time_and_still_counts_when_it_lands() {
+    let mut line = greeted();
+    line.caller_turn("yes_correct", "Yes, book it.");
+    line.llm_calls(
+        None,
+        "s1",
+        "book_appointment",
+        json!({"customer_id": 1, "service": "Oil change", "start": "2026-12-08T09:00"}),
+    );
+    let asked = line.llm.requests.len();
+    // The tool timeout is 5 s: the model hears that the booking system is slow.
+    line.run_until(Duration::from_secs(8), |l| l.llm.requests.len() > asked);
+    assert!(line.observations.contains(
+        &callbridge_core::call::observe::Observation::ToolTimedOut(ToolName::BookAppointment)
+    ));
+    let (_, messages) = line.llm.requests.last().unwrap();
+    let answer = messages.last().unwrap().content.clone().unwrap();
+    assert!(
+        answer.contains("\"timeout\"") && answer.contains("may still go through"),
+        "{answer}"
+    );
+    line.llm_says("The booking system is slow; let me check that for you.");
+    // The booking lands late: the model is not told twice, but the call's outcome says so.
+    let asked = line.llm.requests.len();
+    line.tool_answers("s1", true, json!({"ok": true, "appointment": {"id": 14}}));
+    assert_eq!(line.llm.requests.len(), asked);
+    line.run_until_quiet();
+    line.caller_hangs_up();
+    let end = line.end.clone().expect("ended");
+    assert_eq!(
+        (end.outcome(), end.change),
+        ("booked", Some(BookingChange::Booked))
+    );
+    assert_eq!(line.tools.len(), 1, "run once");
+}

@@ -59,6 +59,7 @@ pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
         playout_limit: PLAYOUT_LIMIT,
         prepare_limit: PREPARE_LIMIT,
         handoff_limit: HANDOFF_LIMIT,
+        tool_timeout: s.conversation.tool_timeout,
         tool_drain_limit: s.conversation.tool_timeout + Duration::from_secs(1),
         audio_backlog_frames: AUDIO_BACKLOG_FRAMES,
         stt_batch_frames: STT_BATCH_FRAMES,

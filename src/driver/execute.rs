@@ -209,6 +209,8 @@ impl CallDriver {
         });
     }
 
+    /// Runs a CRM tool in one task, to its end (the call decides when the model stops
+    /// waiting for it).
     fn run_tool(&mut self, id: String, request: CrmRequest) {
         let ctx = ToolContext {
             caller: self.caller.clone(),
@@ -216,9 +218,11 @@ impl CallDriver {
             now: self.clock.at(Instant::now()),
         };
         let (tasks, tools) = (self.tasks.clone(), self.state.tools.clone());
-        let deadline = self.state.settings.conversation.tool_timeout;
         tokio::spawn(async move {
-            let reply = tools.run_bounded(&ctx, &id, &request, deadline).await;
+            let started = tokio::time::Instant::now();
+            let reply = tools.run_request(&ctx, &id, &request).await;
+            metrics::histogram!(telemetry::TOOL_LATENCY, "tool" => request.tool().as_str())
+                .record(started.elapsed().as_secs_f64());
             let result = ToolResult {
                 id,
                 ok: reply.is_ok(),

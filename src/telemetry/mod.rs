@@ -198,6 +198,10 @@ pub fn observe(o: crate::call::observe::Observation) {
             metrics::counter!(TURNS, "outcome" => "answered").increment(1);
         }
         Observation::BargeIn => metrics::counter!(BARGE_INS).increment(1),
+        Observation::ToolTimedOut(tool) => {
+            metrics::counter!(TOOL_CALLS, "tool" => tool.as_str(), "outcome" => "timeout")
+                .increment(1);
+        }
     }
 }
 

@@ -221,13 +221,8 @@ impl Tools {
             Err(_) => {
                 metrics::counter!(crate::telemetry::TOOL_CALLS, "tool" => tool.as_str(), "outcome" => "timeout")
                     .increment(1);
-                ToolError::new(
-                    "timeout",
-                    "the booking system is slow to answer; tell the caller you are checking, and \
-                     look the result up (list_upcoming_appointments) before trying again, since \
-                     the change may still go through",
-                )
-                .into_reply(Some(tool))
+                ToolError::new("timeout", callbridge_core::tool::TIMEOUT_MESSAGE)
+                    .into_reply(Some(tool))
             }
         };
         metrics::histogram!(crate::telemetry::TOOL_LATENCY, "tool" => tool.as_str())

@@ -4,7 +4,6 @@
 //! stage clocks, the turn record held back until its first audio, and the agent's ending.
 //! Sans-IO: the call machine hands it the media session and `now`.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use super::agent::{Action, Agent, Input as AgentInput};
@@ -16,6 +15,7 @@ use super::observe::Observation;
 use super::record::{Record, Speaker, Turn};
 use super::session::MediaSession;
 use super::speech::SpeechTrack;
+use super::tool_runs::ToolRuns;
 use super::transcript::Transcript;
 use crate::audio::AudioFormat;
 use crate::audio::vad::VadEvent;
@@ -23,7 +23,7 @@ use crate::chat::ChatMessage;
 use crate::llm::LlmEvent;
 use crate::provider::{ProviderError, ProviderKind};
 use crate::stt::SttEvent;
-use crate::tool::{BookingChange, ToolResult};
+use crate::tool::{BookingChange, ToolResult, timeout_answer};
 use crate::tts::{TtsCommand, TtsEvent};
 
 /// One provider stream of the call: whether it is open, and from which slot.
@@ -46,8 +46,8 @@ pub(super) struct Conversation {
     prewarmed: Option<String>,
     /// The running completion's request number.
     llm_turn: Option<u64>,
-    /// Tool calls running, with the change to the appointment book each would make.
-    running_tools: HashMap<String, Option<BookingChange>>,
+    /// Tool calls running.
+    tools: ToolRuns,
     /// The order the transcript is written in.
     transcript: Transcript,
     /// Audio was queued and the agent has not been told it played out.
@@ -70,6 +70,7 @@ impl Conversation {
         inbound: AudioFormat,
         now: Instant,
     ) -> Self {
+        let tools = ToolRuns::new(config.tool_timeout);
         let hearing = Hearing::new(config.vad, inbound, prep.stt_open, config.stt_batch_frames);
         let mut speech = SpeechTrack::default();
         let prewarmed = (prep.tts_open && prep.greeting_sent).then(|| {
@@ -90,7 +91,7 @@ impl Conversation {
             speech,
             prewarmed,
             llm_turn: None,
-            running_tools: HashMap::new(),
+            tools,
             transcript: Transcript::default(),
             speaking: false,
             ending: None,
@@ -317,18 +318,29 @@ impl Conversation {
         now: Instant,
         out: &mut Outbox,
     ) {
-        if let Some(change) = self.running_tools.remove(&result.id)
-            && result.ok
-            && change.is_some()
-        {
-            self.change = change;
+        let Some(answered) = self.tools.answered(&result.id) else {
+            return; // not ours, or already answered
+        };
+        if result.ok && answered.change.is_some() {
+            self.change = answered.change;
         }
-        let (id, content) = (result.id, result.content);
-        self.feed(AgentInput::ToolDone { id, content }, session, now, out);
+        if answered.awaited {
+            let (id, content) = (result.id, result.content);
+            self.feed(AgentInput::ToolDone { id, content }, session, now, out);
+        }
     }
 
     /// Time passed: the agent's timers, and whether its audio has played out.
     pub(super) fn tick(&mut self, session: &mut MediaSession, now: Instant, out: &mut Outbox) {
+        for (id, tool) in self.tools.overdue(now) {
+            tracing::warn!(
+                tool = tool.as_str(),
+                "a tool did not answer in time; the model is told"
+            );
+            out.observe(Observation::ToolTimedOut(tool));
+            let content = timeout_answer();
+            self.feed(AgentInput::ToolDone { id, content }, session, now, out);
+        }
         if self.agent.next_deadline().is_some_and(|d| d <= now) {
             self.feed(AgentInput::Tick, session, now, out);
         }
@@ -349,10 +361,15 @@ impl Conversation {
             .ending
             .as_ref()
             .map(|(_, at)| *at + self.config.playout_limit);
-        [self.agent.next_deadline(), playout, ending]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.agent.next_deadline(),
+            playout,
+            ending,
+            self.tools.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// How the agent ended the call, once its last words have played (or could not, within
@@ -370,7 +387,7 @@ impl Conversation {
 
     /// Tool calls still running.
     pub(super) fn has_running_tools(&self) -> bool {
-        !self.running_tools.is_empty()
+        !self.tools.is_empty()
     }
 
     /// The last change the call made to the appointment book.
@@ -436,8 +453,7 @@ impl Conversation {
                 }
             }
             Action::RunTool { id, request } => {
-                self.running_tools
-                    .insert(id.clone(), request.tool().booking_change());
+                self.tools.started(id.clone(), request.tool(), now);
                 out.push(Output::RunTool { id, request });
             }
             Action::Transfer { reason } => {

@@ -186,6 +186,9 @@ pub struct ConversationConfig {
     pub prepare_limit: Duration,
     /// Longest wait for the carrier hand-off to be carried out.
     pub handoff_limit: Duration,
+    /// How long the model waits for a tool before it is told the tool is slow (the tool
+    /// goes on).
+    pub tool_timeout: Duration,
     /// Longest wait for running tools after the caller hung up (their results are kept).
     pub tool_drain_limit: Duration,
     /// Caller audio (frames) kept for speech recognition while the call is being prepared;

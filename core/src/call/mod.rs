@@ -20,6 +20,7 @@ pub mod record;
 pub mod sentences;
 pub mod session;
 pub mod speech;
+mod tool_runs;
 mod transcript;
 
 pub use end::{CallEnd, Close, EndCause, GoodbyeReason, Handoff, TransferReason};

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::tool::ToolName;
+
 /// A stage of a turn whose latency is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -30,4 +32,6 @@ pub enum Observation {
     TurnAnswered,
     /// The caller interrupted the agent.
     BargeIn,
+    /// A tool did not answer in time (the model was told so; the tool goes on).
+    ToolTimedOut(ToolName),
 }

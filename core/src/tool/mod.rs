@@ -329,6 +329,15 @@ impl ToolCall {
     }
 }
 
+/// What the model is told when a tool has not answered in time. The tool goes on (a booking
+/// is never cut in half), so the model must look the result up before trying again.
+pub const TIMEOUT_MESSAGE: &str = "the booking system is slow to answer; tell the caller you are checking, and look the result up (list_upcoming_appointments) before trying again, since the change may still go through";
+
+/// The answer handed to the model for a tool that has not answered in time.
+pub fn timeout_answer() -> String {
+    json!({"ok": false, "error": {"code": "timeout", "message": TIMEOUT_MESSAGE}}).to_string()
+}
+
 /// A CRM tool's answer, as the call gets it back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolResult {

@@ -65,6 +65,7 @@ pub fn agent_config() -> CallConfig {
             playout_limit: Duration::from_secs(20),
             prepare_limit: Duration::from_secs(10),
             handoff_limit: Duration::from_secs(8),
+            tool_timeout: Duration::from_secs(5),
             tool_drain_limit: Duration::from_secs(6),
             audio_backlog_frames: 250,
             stt_batch_frames: 3,
