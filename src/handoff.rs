@@ -77,20 +77,15 @@ impl Handoffs {
         self.lock().remove(call_sid).map(|(h, _)| h)
     }
 
-    /// Where calls are handed on (for the `via` label).
-    fn via(&self, settings_mode: CallControlMode) -> &'static str {
-        match settings_mode {
-            CallControlMode::Twiml => "twiml",
-            CallControlMode::Rest => "rest",
-        }
-    }
-
     /// Carries out `handoff` for `call_sid`: with TwiML control the decision waits for
     /// Twilio's after-stream request; with REST control the live call is redirected (bounded
     /// by the client's timeout). Returns once the stream may be closed.
     #[allow(clippy::disallowed_methods)] // IO edge: the decision is stamped with the clock.
     pub async fn carry_out(&self, mode: CallControlMode, call_sid: &str, handoff: Handoff) {
-        let via = self.via(mode);
+        let via = match mode {
+            CallControlMode::Twiml => "twiml",
+            CallControlMode::Rest => "rest",
+        };
         metrics::counter!(telemetry::CALL_CONTROL, "action" => handoff.as_str(), "via" => via)
             .increment(1);
         if mode == CallControlMode::Twiml {
