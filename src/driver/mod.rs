@@ -165,7 +165,9 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
         let hard_stop = state.hard_stop.clone();
         let now = Instant::now();
         let idle = now + Duration::from_secs(3600);
-        let driver = CallDriver {
+        // Boxed: an async fn keeps its by-value argument twice in its state, and the driver
+        // (the call machine with it) is the biggest thing a call owns.
+        let driver = Box::new(CallDriver {
             call: Call::new(call_config(kind, &state), now),
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(
                 idle,
@@ -190,7 +192,7 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
             rejected: 0,
             warnings: 0,
             end: None,
-        };
+        });
         driver.run().await;
     }
     .instrument(span)
@@ -198,7 +200,7 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
 }
 
 impl CallDriver {
-    async fn run(mut self) {
+    async fn run(mut self: Box<Self>) {
         let mut now = Instant::now();
         loop {
             self.execute_outputs(now);
@@ -250,7 +252,9 @@ impl CallDriver {
                 }
             }
         }
-        self.close().await;
+        // Boxed: the wind-down's futures (close frame, the last records) would otherwise size
+        // this task for the whole call.
+        Box::pin(self.close()).await;
     }
 
     /// The one place the executor waits.
@@ -369,7 +373,7 @@ impl CallDriver {
     /// Settles the books once the call has ended: the call's place under the cap and in the
     /// registry, the metrics, then the socket's close frame (the peer may be slow to take it)
     /// and the log's outcome (the database may be slow to take it).
-    async fn close(mut self) {
+    async fn close(mut self: Box<Self>) {
         self.counts.flush_every(0);
         let Some(end) = self.end.take() else {
             return;

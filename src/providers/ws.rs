@@ -37,7 +37,13 @@ pub async fn connect(
         .read_buffer_size(4096)
         .write_buffer_size(0)
         .max_message_size(Some(4 << 20));
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    // Boxed: the handshake's future is several KiB, and an unboxed one would size every
+    // provider task that awaits it for the whole call, long after the handshake.
+    let connecting = Box::pin(tokio_tungstenite::connect_async_with_config(
+        request,
+        Some(config),
+        true,
+    ));
     match tokio::time::timeout(timeout, connecting).await {
         Err(_) => Err(ProviderError::Timeout(Deadline::Connect, timeout)),
         Ok(Ok((socket, _))) => Ok(socket),
