@@ -72,6 +72,15 @@ impl Handoffs {
         map.insert(call_sid.to_string(), (handoff, now));
     }
 
+    /// Decisions still waiting for their after-stream request at `now` (a draining instance
+    /// keeps answering until they are fetched).
+    pub fn pending(&self, now: Instant) -> usize {
+        self.lock()
+            .values()
+            .filter(|(_, at)| now.saturating_duration_since(*at) < DECISION_TTL)
+            .count()
+    }
+
     /// Takes the decision for `call_sid`.
     pub fn take(&self, call_sid: &str) -> Option<Handoff> {
         self.lock().remove(call_sid).map(|(h, _)| h)

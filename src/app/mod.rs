@@ -1,10 +1,14 @@
 //! Building and running the application: listeners, the shared state, the call task tracker,
 //! the registry heartbeat, and shutdown with draining.
 //!
-//! Shutdown happens in stages: stop admitting calls (readiness fails, the webhook answers busy),
-//! stop accepting HTTP, let active calls go on for the grace period, then end what is left
-//! cleanly and wait for those tasks. Upgraded WebSocket tasks are tracked here because axum's
-//! graceful shutdown does not wait for them.
+//! Shutdown happens in stages, and HTTP is answered through all of them: stop admitting calls
+//! (readiness fails, new callers get the busy TwiML, `<Connect action>` requests still get
+//! their decisions), let active calls go on, wind down those still going
+//! `DRAIN_WIND_DOWN_SECS` before the grace ends (each call finishes its turn, says a line and
+//! goes to the desk or says goodbye), end what is left when the grace is over, wait for the
+//! call tasks (their records are written inside them), give the last after-stream requests a
+//! moment, then close HTTP without waiting on slow clients. Upgraded WebSocket tasks are
+//! tracked here because axum's graceful shutdown does not wait for them.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,6 +32,10 @@ use crate::tools::Tools;
 
 /// How long ended calls get to close their sockets after the grace period.
 const FINAL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// After the last call, how long hand-off decisions may wait for Twilio's after-stream request.
+const AFTER_STREAM_LINGER: Duration = Duration::from_secs(5);
+/// How long HTTP requests in flight get once HTTP closes (a slow client is not waited for).
+const HTTP_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Start-up or serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +84,7 @@ impl Application {
         let metrics_listener = bind(settings.metrics_addr).await?;
         let db = db::connect(settings.storage.database_url.expose()).await?;
         db::migrate(&db).await?;
+        close_interrupted_calls(&db, &settings).await;
         let store = match &settings.storage.redis_url {
             Some(url) => SessionStore::Redis(
                 RedisStore::connect(url.expose(), &settings.storage.redis_key_prefix).await?,
@@ -109,6 +118,7 @@ impl Application {
             store,
             local_calls: LocalCalls::default(),
             draining: Arc::new(AtomicBool::new(false)),
+            wind_down: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
             calls: TaskTracker::new(),
             metrics,
@@ -174,46 +184,124 @@ impl Application {
             })
         };
 
-        let drain_state = state.clone();
-        let stop = stop_http.clone();
-        let signal = async move {
-            shutdown.await;
-            tracing::info!("shutdown requested: no new calls, draining active ones");
-            drain_state.draining.store(true, Ordering::SeqCst);
-            stop.cancel();
-        };
         let router = crate::http::router(state.clone());
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal)
-        .await
-        .map_err(AppError::Serve)?;
-
-        // HTTP is closed; let calls finish within the grace period, then end them.
-        state.calls.close();
-        let grace = settings.limits.shutdown_grace;
-        if tokio::time::timeout(grace, state.calls.wait())
+        let stop = stop_http.clone();
+        let mut http = tokio::spawn(async move {
+            axum::serve(
+                self.listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
             .await
-            .is_err()
-        {
-            tracing::info!(
-                remaining = state.calls.len(),
-                "grace period over: ending remaining calls"
-            );
-            state.hard_stop.cancel();
-            if tokio::time::timeout(FINAL_CLOSE_TIMEOUT, state.calls.wait())
-                .await
-                .is_err()
-            {
-                tracing::error!(remaining = state.calls.len(), "call tasks did not end");
+        });
+        tokio::select! {
+            served = &mut http => {
+                // The server stopped on its own: that is a failure, not a shutdown.
+                heartbeat.abort();
+                stop_http.cancel();
+                let _ = metrics_server.await;
+                return match served {
+                    Ok(r) => r.map_err(AppError::Serve),
+                    Err(e) => Err(AppError::Serve(std::io::Error::other(e))),
+                };
+            }
+            () = shutdown => {}
+        }
+        tracing::info!("shutdown requested: no new calls; draining active ones");
+        state.draining.store(true, Ordering::SeqCst);
+        drain_calls(&state).await;
+        linger_for_handoffs(&state).await;
+        stop_http.cancel();
+        match tokio::time::timeout(HTTP_CLOSE_TIMEOUT, &mut http).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server failed while closing"),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::info!("HTTP requests still in flight at exit; not waiting for them");
+                http.abort();
             }
         }
         heartbeat.abort();
-        let _ = metrics_server.await;
+        if tokio::time::timeout(HTTP_CLOSE_TIMEOUT, metrics_server)
+            .await
+            .is_err()
+        {
+            tracing::info!("a metrics scrape was still in flight at exit");
+        }
         tracing::info!("callbridge stopped");
         Ok(())
+    }
+}
+
+/// Calls a dead process left without an outcome get `interrupted`. One node (no Redis): all
+/// of them, since no other process runs calls; several nodes: only those older than any call
+/// could still be, so another node's live calls are never touched.
+#[allow(clippy::disallowed_methods)] // IO edge: the wall clock stamps the records.
+async fn close_interrupted_calls(db: &sea_orm::DatabaseConnection, settings: &Settings) {
+    let now = chrono::Utc::now();
+    let started_before = settings.storage.redis_url.as_ref().map(|_| {
+        let oldest_live = settings.limits.max_call_duration
+            + settings.limits.shutdown_grace
+            + Duration::from_secs(60);
+        now - chrono::Duration::from_std(oldest_live).unwrap_or(chrono::Duration::MAX)
+    });
+    match crate::crm::calls::mark_interrupted(db, started_before, now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            calls = n,
+            "calls left without an outcome marked interrupted"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not close interrupted calls"),
+    }
+}
+
+/// Lets calls end on their own, winds down those still going `DRAIN_WIND_DOWN_SECS` before
+/// the grace ends, and ends the rest when it is over.
+async fn drain_calls(state: &AppState) {
+    let limits = &state.settings.limits;
+    state.calls.close();
+    let grace = limits.shutdown_grace;
+    let wind_down_after = grace.saturating_sub(limits.drain_wind_down);
+    if tokio::time::timeout(wind_down_after, state.calls.wait())
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    tracing::info!(
+        remaining = state.calls.len(),
+        "winding down the calls still going"
+    );
+    state.wind_down.cancel();
+    if tokio::time::timeout(grace - wind_down_after, state.calls.wait())
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    tracing::info!(
+        remaining = state.calls.len(),
+        "grace period over: ending remaining calls"
+    );
+    state.hard_stop.cancel();
+    if tokio::time::timeout(FINAL_CLOSE_TIMEOUT, state.calls.wait())
+        .await
+        .is_err()
+    {
+        tracing::error!(remaining = state.calls.len(), "call tasks did not end");
+    }
+}
+
+/// Keeps answering until Twilio has fetched every hand-off decision (the caller's next step
+/// after a wound-down call), for at most [`AFTER_STREAM_LINGER`].
+#[allow(clippy::disallowed_methods)] // IO edge: a bounded wait on the clock.
+async fn linger_for_handoffs(state: &AppState) {
+    let until = std::time::Instant::now() + AFTER_STREAM_LINGER;
+    while state.handoffs.pending(std::time::Instant::now()) > 0 {
+        if std::time::Instant::now() >= until {
+            tracing::warn!("hand-off decisions not fetched before exit");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

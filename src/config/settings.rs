@@ -89,6 +89,13 @@ pub struct LimitSettings {
     pub max_call_duration: Duration,
     /// `SHUTDOWN_GRACE_SECS`: on SIGTERM, how long active calls may go on before being ended.
     pub shutdown_grace: Duration,
+    /// `DRAIN_WIND_DOWN_SECS`: this long before the grace ends, calls still going are wound
+    /// down by the agent (its turn finished, a short line, then `drain_ending`), so nobody is
+    /// cut off mid-sentence at the end of the grace.
+    pub drain_wind_down: Duration,
+    /// `DRAIN_ENDING`: how a wound-down call ends, `transfer` (to the service desk) or
+    /// `goodbye` (asked to call back).
+    pub drain_ending: crate::call::DrainEnding,
     /// `MAX_FRAME_BYTES`: larger carrier frames are rejected (and counted).
     pub max_frame_bytes: usize,
     /// `PLAYBACK_LEAD_MS`: how far ahead of real time outbound audio is sent.
@@ -402,6 +409,12 @@ impl Settings {
             max_calls: r.ranged("MAX_CALLS", 100, 1, 100_000) as usize,
             max_call_duration: Duration::from_secs(r.ranged("MAX_CALL_SECS", 1800, 10, 86_400)),
             shutdown_grace: Duration::from_secs(r.ranged("SHUTDOWN_GRACE_SECS", 30, 0, 3600)),
+            drain_wind_down: Duration::from_secs(r.ranged("DRAIN_WIND_DOWN_SECS", 20, 0, 3600)),
+            drain_ending: r.parsed(
+                "DRAIN_ENDING",
+                crate::call::DrainEnding::Transfer,
+                "use `transfer` or `goodbye`",
+            ),
             max_frame_bytes: r.ranged("MAX_FRAME_BYTES", 65_536, 1024, 1 << 20) as usize,
             playback_lead: Duration::from_millis(r.ranged("PLAYBACK_LEAD_MS", 200, 20, 5000)),
             mark_interval: Duration::from_millis(r.ranged("PLAYBACK_MARK_MS", 100, 20, 5000)),

@@ -153,3 +153,17 @@ fn agent_mode_needs_speech_both_ways_and_a_language_model() {
 fn path_in_public_url_is_rejected() {
     assert!(load(&[("PUBLIC_URL", "https://a.example/x?y=1")]).is_err());
 }
+
+#[test]
+fn the_drain_ends_calls_at_the_desk_unless_told_otherwise() {
+    let s = load(&[]).unwrap();
+    assert_eq!(s.limits.drain_ending, crate::call::DrainEnding::Transfer);
+    assert_eq!(s.limits.drain_wind_down, Duration::from_secs(20));
+    let s = load(&[("DRAIN_ENDING", "Goodbye"), ("DRAIN_WIND_DOWN_SECS", "5")]).unwrap();
+    assert_eq!(s.limits.drain_ending, crate::call::DrainEnding::Goodbye);
+    assert_eq!(s.limits.drain_wind_down, Duration::from_secs(5));
+    let err = load(&[("DRAIN_ENDING", "hang-up")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("DRAIN_ENDING"), "{err}");
+}

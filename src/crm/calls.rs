@@ -154,6 +154,30 @@ pub async fn finish(
     Ok(())
 }
 
+/// The outcome of calls whose process died with them (a crash, SIGKILL, a lost node).
+pub const INTERRUPTED: &str = "interrupted";
+
+/// Gives calls left without an outcome the outcome [`INTERRUPTED`]: every such call when no
+/// other node can be running calls (`started_before` = `None`), else those started before
+/// `started_before` (older than any call could still be). Returns how many.
+pub async fn mark_interrupted(
+    db: &impl ConnectionTrait,
+    started_before: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<u64, CrmError> {
+    let mut update = call_log::Entity::update_many()
+        .col_expr(call_log::Column::EndedAt, Some(now).into())
+        .col_expr(
+            call_log::Column::Outcome,
+            Some(INTERRUPTED.to_string()).into(),
+        )
+        .filter(call_log::Column::Outcome.is_null());
+    if let Some(before) = started_before {
+        update = update.filter(call_log::Column::StartedAt.lt(before));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
 /// Calls, newest first, optionally with one outcome, and how many match in all.
 pub async fn list(
     db: &impl ConnectionTrait,

@@ -105,6 +105,7 @@ enum Wake {
     Llm(u64, Option<crate::providers::llm::LlmEvent>),
     Task(TaskDone),
     Written(Result<(), axum::Error>),
+    WindDown,
     Shutdown,
 }
 
@@ -142,6 +143,8 @@ struct CallDriver {
     caller: Option<crate::domain::PhoneNumber>,
     clock: WallClock,
     shutting_down: bool,
+    /// The instance's wind-down (see `hard_stop`); `None` once told.
+    wind_down: Option<std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>>,
     /// The instance's hard stop, registered once: a fresh wait per loop turn would take the
     /// lock every call shares, fifty times a second per call.
     hard_stop: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
@@ -163,6 +166,7 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
         let (tasks, results) = mpsc::channel(TASK_RESULTS);
         let clock = WallClock::now();
         let hard_stop = state.hard_stop.clone();
+        let wind_down = state.wind_down.clone();
         let now = Instant::now();
         let idle = now + Duration::from_secs(3600);
         // Boxed: an async fn keeps its by-value argument twice in its state, and the driver
@@ -188,6 +192,7 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
             caller: None,
             clock,
             shutting_down: false,
+            wind_down: Some(Box::pin(wind_down.cancelled_owned())),
             hard_stop: Box::pin(hard_stop.cancelled_owned()),
             rejected: 0,
             warnings: 0,
@@ -246,6 +251,11 @@ impl CallDriver {
                     self.outgoing = Outgoing::default();
                     self.socket_closed(now);
                 }
+                Wake::WindDown => {
+                    self.wind_down = None;
+                    let ending = self.state.settings.limits.drain_ending;
+                    self.call.handle_input(now, Input::WindDown(ending));
+                }
                 Wake::Shutdown => {
                     self.shutting_down = true;
                     self.call.handle_input(now, Input::Shutdown);
@@ -272,6 +282,7 @@ impl CallDriver {
             streams,
             results,
             shutting_down,
+            wind_down,
             hard_stop,
             timer,
             ..
@@ -285,6 +296,7 @@ impl CallDriver {
             (turn, e) = next_llm(&mut streams.llm), if streams.llm.is_some() => Wake::Llm(turn, e),
             Some(done) = results.recv() => Wake::Task(done),
             r = outgoing.write(sink), if writing => Wake::Written(r),
+            _ = async { wind_down.as_mut()?.as_mut().await; Some(()) }, if wind_down.is_some() => Wake::WindDown,
             _ = hard_stop.as_mut(), if !*shutting_down => Wake::Shutdown,
         }
     }

@@ -65,6 +65,8 @@ pub struct AppState {
     pub local_calls: LocalCalls,
     /// Set when shutdown starts: no new calls.
     pub draining: Arc<AtomicBool>,
+    /// Cancelled `DRAIN_WIND_DOWN_SECS` before the grace ends: calls wind themselves down.
+    pub wind_down: CancellationToken,
     /// Cancelled when the grace period is over: calls end now.
     pub hard_stop: CancellationToken,
     /// Every call task.

@@ -1,8 +1,12 @@
-//! SIGTERM with calls active: the real binary stops admitting calls, lets active calls run for
-//! the grace period, then ends them cleanly and exits 0.
+//! SIGTERM and SIGKILL on the real binary. SIGTERM with a call going: readiness fails at once,
+//! webhooks are still answered (new callers get the busy TwiML), the call is wound down before
+//! the grace ends, and the process exits 0. After SIGKILL, the next start gives the calls the
+//! dead process left without an outcome the outcome `interrupted`.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use callbridge::crm;
 
 use crate::helpers::*;
 
@@ -14,19 +18,27 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
-async fn sigterm_drains_active_calls_then_exits_cleanly() {
+/// The binary serving with `overrides`, once it answers; the database it uses.
+async fn serve(overrides: &[(&str, &str)]) -> (Child, ExternalApp, String) {
     install_crypto();
     let port = free_port();
     let metrics_port = free_port();
-    let mut env = test_env(&[
-        ("LISTEN_ADDR", &format!("127.0.0.1:{port}")),
-        ("METRICS_ADDR", &format!("127.0.0.1:{metrics_port}")),
-        ("SHUTDOWN_GRACE_SECS", "1"),
-    ])
-    .await;
+    let listen = format!("127.0.0.1:{port}");
+    let metrics = format!("127.0.0.1:{metrics_port}");
+    let mut all = vec![
+        ("LISTEN_ADDR", listen.as_str()),
+        ("METRICS_ADDR", metrics.as_str()),
+    ];
+    all.extend_from_slice(overrides);
+    let mut env = test_env(&all).await;
     env.retain(|(k, _)| k != "REDIS_URL" && k != "REDIS_KEY_PREFIX");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_callbridge"))
+    let database = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "DATABASE_URL")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_callbridge"))
         .env_clear()
         .envs(env)
         .stdout(Stdio::null())
@@ -39,44 +51,108 @@ async fn sigterm_drains_active_calls_then_exits_cleanly() {
         assert!(Instant::now() < deadline, "server came up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    (child, app, database)
+}
 
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn exited(child: &mut Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + HANG;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "process exits");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn sigterm_keeps_answering_winds_calls_down_before_the_grace_ends_then_exits() {
+    let (mut child, app, _) =
+        serve(&[("SHUTDOWN_GRACE_SECS", "3"), ("DRAIN_WIND_DOWN_SECS", "2")]).await;
     let sid = unique("CA");
     let token = token_from_twiml(&app.voice_webhook(&sid).await);
     let mut leg = TwilioLeg::connect(&app).await;
     leg.start(&sid, &token).await;
     leg.media(1, &ramp_frame(0, 1)).await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal(&child, "-TERM");
     let signalled = Instant::now();
 
-    // The call goes on through the grace period, then is ended with "going away".
+    // Draining: not ready, but a new caller is still answered, with the busy TwiML.
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let twiml = app.voice_webhook(&unique("CA")).await;
+    assert!(
+        !twiml.contains("<Connect>") && twiml.contains("<Say>"),
+        "{twiml}"
+    );
+
+    // The echo call has nothing to finish: it is wound down (1001) when the wind-down
+    // starts, a second into the grace, not cut at its end.
     let (code, reason) = leg.until_closed().await;
     assert_eq!(code, Some(1001), "{reason}");
+    let closed = signalled.elapsed();
     assert!(
-        signalled.elapsed() >= Duration::from_millis(900),
-        "grace period honoured"
+        closed >= Duration::from_millis(900) && closed < Duration::from_millis(2900),
+        "{closed:?}"
     );
 
-    // No new calls are taken once draining.
-    assert!(
-        app.http
-            .post(app.url("/twilio/voice"))
-            .send()
-            .await
-            .is_err()
-    );
-
-    let deadline = Instant::now() + HANG;
-    let exit = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "process exits");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = exited(&mut child).await;
     assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn calls_a_killed_process_left_open_are_marked_interrupted_at_the_next_start() {
+    let (mut child, app, database) = serve(&[]).await;
+    let db = callbridge::db::connect(&database).await.unwrap();
+    // A call the process is running when it is killed: its log has no outcome yet.
+    let sid = unique("CA");
+    let open = crm::calls::start(&db, &sid, Some("+15550001111"), None, chrono::Utc::now())
+        .await
+        .unwrap();
+    let finished_sid = unique("CA");
+    let finished = crm::calls::start(&db, &finished_sid, None, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    crm::calls::finish(&db, finished.id, "completed", None, chrono::Utc::now())
+        .await
+        .unwrap();
+    drop(app);
+    signal(&child, "-KILL");
+    let exit = exited(&mut child).await;
+    assert!(!exit.success());
+
+    let (mut child, _app, _) = serve(&[("DATABASE_URL", &database)]).await;
+    let (calls, _) = crm::calls::list(
+        &db,
+        None,
+        crm::appointments::Page {
+            limit: 50,
+            offset: 0,
+        },
+    )
+    .await
+    .unwrap();
+    let outcome = |id: i32| {
+        calls
+            .iter()
+            .find(|c| c.id == id)
+            .and_then(|c| c.outcome.clone())
+    };
+    assert_eq!(outcome(open.id).as_deref(), Some(crm::calls::INTERRUPTED));
+    assert_eq!(
+        outcome(finished.id).as_deref(),
+        Some("completed"),
+        "left as it was"
+    );
+    signal(&child, "-TERM");
+    assert!(exited(&mut child).await.success());
 }

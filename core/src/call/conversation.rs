@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::agent::{Action, Agent, Input as AgentInput};
 use super::clocks::Clocks;
-use super::end::EndCause;
+use super::end::{DrainEnding, EndCause};
 use super::hearing::Hearing;
 use super::io::{ConversationConfig, Outbox, Output, Preparation, Slot};
 use super::observe::Observation;
@@ -129,6 +129,17 @@ impl Conversation {
             }
             self.feed(AgentInput::Voice(e), session, now, out);
         }
+    }
+
+    /// The instance drains: wind the conversation down (see [`AgentInput::WindDown`]).
+    pub(super) fn wind_down(
+        &mut self,
+        ending: DrainEnding,
+        session: &mut MediaSession,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        self.feed(AgentInput::WindDown(ending), session, now, out);
     }
 
     /// A keypress.

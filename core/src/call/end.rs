@@ -21,6 +21,8 @@ pub enum TransferReason {
     TooManyToolRounds,
     /// The call reached its maximum length.
     MaxDuration,
+    /// The instance was shutting down and the call was wound down to the desk.
+    Draining,
 }
 
 impl TransferReason {
@@ -34,6 +36,7 @@ impl TransferReason {
             TransferReason::LlmDown => "the language model failed",
             TransferReason::TooManyToolRounds => "too many tool rounds",
             TransferReason::MaxDuration => "maximum call length reached",
+            TransferReason::Draining => "the instance was shutting down",
         }
     }
 }
@@ -45,6 +48,8 @@ pub enum GoodbyeReason {
     CallerDone,
     /// The caller stayed silent through the re-prompts.
     Silence,
+    /// The instance was shutting down and the call was wound down with a goodbye.
+    Draining,
 }
 
 impl GoodbyeReason {
@@ -53,6 +58,7 @@ impl GoodbyeReason {
         match self {
             GoodbyeReason::CallerDone => "the caller was done",
             GoodbyeReason::Silence => "the caller stayed silent",
+            GoodbyeReason::Draining => "the instance was shutting down",
         }
     }
 }
@@ -90,6 +96,7 @@ impl EndCause {
             EndCause::MaxDuration => "max_duration",
             EndCause::Drained => "drained",
             EndCause::Transferred(_) => "transferred",
+            EndCause::Goodbye(GoodbyeReason::Draining) => "drained",
             EndCause::Goodbye(_) => "completed",
         }
     }
@@ -104,6 +111,27 @@ impl EndCause {
             EndCause::Drained => "instance shutting down".into(),
             EndCause::Transferred(r) => format!("transferred: {}", r.describe()),
             EndCause::Goodbye(r) => format!("goodbye: {}", r.describe()),
+        }
+    }
+}
+
+/// How a call that is still going when the instance drains is wound down: after the agent's
+/// current turn, a short line, then the desk or a goodbye (`DRAIN_ENDING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainEnding {
+    /// Hand the caller to the service desk (nothing they asked for is lost).
+    Transfer,
+    /// Ask the caller to call back, and hang up.
+    Goodbye,
+}
+
+impl std::str::FromStr for DrainEnding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "transfer" => Ok(DrainEnding::Transfer),
+            "goodbye" => Ok(DrainEnding::Goodbye),
+            other => Err(format!("unknown drain ending {other:?}")),
         }
     }
 }

@@ -61,6 +61,9 @@ pub enum Input<'a> {
     ToolDone(ToolResult),
     /// The hand-off asked for by [`Output::HandOff`] was carried out (or could not be).
     HandedOff,
+    /// The instance is draining and the grace is nearly over: an agent call finishes its
+    /// turn, says a short line and ends as told; an echo call ends now.
+    WindDown(super::DrainEnding),
     /// The instance is shutting down and the call must end now.
     Shutdown,
     /// The time [`super::Call::poll_timeout`] asked for has come.

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::conversation::Conversation;
-use super::end::{CallEnd, EndCause, Handoff, TransferReason};
+use super::end::{CallEnd, DrainEnding, EndCause, Handoff, TransferReason};
 use super::io::{ConversationConfig, Input, Outbox, Output, Preparation, StartedCall};
 use super::record::{Record, Speaker, Turn};
 use super::session::{MediaSession, SessionConfig, SessionOutput};
@@ -66,6 +66,8 @@ pub struct Call {
     /// Caller audio that came before the conversation existed.
     backlog: VecDeque<Vec<u8>>,
     backlog_dropped: u64,
+    /// Asked to wind down before the conversation existed: applied once it does.
+    wind_down: Option<DrainEnding>,
     out: Outbox,
 }
 
@@ -91,6 +93,7 @@ impl Call {
             conversation: None,
             backlog: VecDeque::new(),
             backlog_dropped: 0,
+            wind_down: None,
             out: Outbox::default(),
         }
     }
@@ -124,6 +127,7 @@ impl Call {
                     self.finish_after_tools(cause, now);
                 }
             }
+            Input::WindDown(ending) => self.wind_down(ending, now),
             Input::Shutdown => match &self.phase {
                 Phase::DrainingTools { cause, .. } | Phase::HandingOff { cause, .. } => {
                     let cause = cause.clone();
@@ -237,7 +241,23 @@ impl Call {
         for audio in std::mem::take(&mut self.backlog) {
             c.caller_audio(audio, &mut self.session, now, &mut self.out);
         }
+        if let Some(ending) = self.wind_down {
+            c.wind_down(ending, &mut self.session, now, &mut self.out);
+        }
         self.conversation = Some(c);
+    }
+
+    /// The instance drains: a live conversation winds itself down; one still being set up
+    /// does once it starts; an echo call (nothing to finish) ends now.
+    fn wind_down(&mut self, ending: DrainEnding, now: Instant) {
+        self.wind_down.get_or_insert(ending);
+        match (&self.phase, self.conversation.is_some()) {
+            (Phase::Live, true) => {
+                self.with_conversation(|c, s, out| c.wind_down(ending, s, now, out))
+            }
+            (Phase::Live, false) => self.session.handle_shutdown(),
+            _ => {}
+        }
     }
 
     /// Carries the media session's outputs out, and its end into the call's.

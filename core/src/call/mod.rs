@@ -23,7 +23,7 @@ pub mod speech;
 mod tool_runs;
 mod transcript;
 
-pub use end::{CallEnd, Close, EndCause, GoodbyeReason, Handoff, TransferReason};
+pub use end::{CallEnd, Close, DrainEnding, EndCause, GoodbyeReason, Handoff, TransferReason};
 pub use io::{ConversationConfig, Input, Output, Preparation, Slot, StartedCall};
 pub use machine::{Call, CallConfig};
 pub use session::{FAR_END_FORMAT, FarEnd, SessionConfig};

@@ -31,6 +31,13 @@ pub struct AgentConfig {
     pub transfer_line: String,
     /// Said when the tool-round limit is hit.
     pub apology_line: String,
+    /// Said before a transfer when the instance drains.
+    pub drain_transfer_line: String,
+    /// Said before hanging up when the instance drains.
+    pub drain_goodbye_line: String,
+    /// While winding down, how long the turn in progress may go on before it is cut short
+    /// (what is already queued still plays).
+    pub wind_down_patience: Duration,
     /// Said when the LLM fails and a fallback takes over.
     pub llm_retry_line: String,
     /// Whether a fallback LLM exists.
@@ -62,6 +69,13 @@ impl AgentConfig {
             apology_line:
                 "I'm sorry, I'm having trouble with that. Let me connect you with our service desk."
                     .into(),
+            drain_transfer_line:
+                "I'm sorry, I have to pass you to our service desk now; they'll take it from here."
+                    .into(),
+            drain_goodbye_line:
+                "I'm sorry, our phone line is restarting. Please call back in a minute. Goodbye."
+                    .into(),
+            wind_down_patience: Duration::from_secs(8),
             llm_retry_line: "Sorry, one moment.".into(),
             has_llm_fallback: false,
             token_budget: 3000,

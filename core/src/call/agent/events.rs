@@ -1,7 +1,7 @@
 //! What the agent is told ([`Input`]) and what it decides ([`Action`]).
 
 use crate::audio::vad::VadEvent;
-use crate::call::end::{GoodbyeReason, TransferReason};
+use crate::call::end::{DrainEnding, GoodbyeReason, TransferReason};
 use crate::call::observe::Observation;
 use crate::call::record::Speaker;
 use crate::chat::ChatMessage;
@@ -45,6 +45,9 @@ pub enum Input {
     Dtmf(char),
     /// A provider is down for this call.
     ProviderDown(ProviderKind),
+    /// The instance is draining: finish the turn in progress (its tools and their answer),
+    /// take no new one, say the drain line and end as told.
+    WindDown(DrainEnding),
     /// Time passed.
     Tick,
 }

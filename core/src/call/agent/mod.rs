@@ -14,6 +14,7 @@ mod config;
 mod events;
 #[cfg(test)]
 mod tests;
+mod wind_down;
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -25,7 +26,7 @@ pub use events::{Action, Input};
 
 use crate::audio::vad::VadEvent;
 use crate::call::context::History;
-use crate::call::end::{GoodbyeReason, TransferReason};
+use crate::call::end::{DrainEnding, GoodbyeReason, TransferReason};
 use crate::call::observe::Observation;
 use crate::call::record::Speaker;
 use crate::call::sentences::SentenceSplitter;
@@ -80,6 +81,8 @@ pub struct Agent {
     /// Last moment anything was said by either side.
     quiet_since: Instant,
     reprompts: u32,
+    /// Winding down since then (the instance drains): how the call will end.
+    wind_down: Option<(DrainEnding, Instant)>,
 }
 
 fn words(text: &str) -> usize {
@@ -106,6 +109,7 @@ impl Agent {
             filler_said: false,
             quiet_since: now,
             reprompts: 0,
+            wind_down: None,
         }
     }
 
@@ -131,10 +135,13 @@ impl Agent {
             }
             _ => None,
         };
-        match (self.barge_in_at, phase) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let patience = self
+            .wind_down
+            .map(|(_, since)| since + self.config.wind_down_patience);
+        [self.barge_in_at, phase, patience]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Handles one input.
@@ -192,8 +199,12 @@ impl Agent {
                     &mut out,
                 );
             }
+            Input::WindDown(ending) => {
+                self.wind_down.get_or_insert((ending, now));
+            }
             Input::Tick => self.tick(now, &mut out),
         }
+        self.wind_down_if_due(now, &mut out);
         out
     }
 
@@ -307,7 +318,10 @@ impl Agent {
         self.history.push(ChatMessage::user(text));
         self.round = 0;
         self.spoken.clear();
-        if self.pending_tools.is_empty() {
+        if self.wind_down.is_some() && self.pending_tools.is_empty() {
+            // No new turn while winding down: the desk (or a call back) answers it.
+            self.phase = Phase::Listening;
+        } else if self.pending_tools.is_empty() {
             self.ask_llm(out);
         } else {
             // Tools from an interrupted turn are still running: their results join the
