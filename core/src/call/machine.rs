@@ -220,7 +220,13 @@ impl Call {
                     ended: None,
                 };
             }
-            _ => self.phase = Phase::Live,
+            _ => {
+                self.phase = Phase::Live;
+                if self.wind_down.is_some() {
+                    // An echo call admitted after the wind-down has nothing to finish.
+                    self.session.handle_shutdown();
+                }
+            }
         }
     }
 
