@@ -4,6 +4,7 @@
 
 mod phone;
 mod service_date;
+pub mod text;
 mod vin;
 
 pub use phone::{PhoneError, PhoneNumber};

@@ -58,7 +58,13 @@ impl CallDriver {
                     .increment(1);
                 self.rejected += 1;
                 if worth_logging(self.rejected) {
-                    tracing::warn!(reason = e.reason(), error = %e, rejected = self.rejected, "carrier frame refused; call continues");
+                    let error = e.to_string();
+                    tracing::warn!(
+                        reason = e.reason(),
+                        error = crate::domain::text::clip(&error),
+                        rejected = self.rejected,
+                        "carrier frame refused; call continues"
+                    );
                 }
             }
             Output::Warning(w) => {

@@ -154,6 +154,16 @@ struct CallDriver {
     end: Option<CallEnd>,
 }
 
+/// Whether a read failed because the carrier's message was over the socket's limit.
+fn too_big(e: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+    matches!(
+        e.into_inner().downcast_ref::<Error>(),
+        Some(Error::Capacity(CapacityError::MessageTooLong { .. }))
+    )
+}
+
 /// Runs one call over `socket` until it ends.
 pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
     let span = tracing::info_span!(
@@ -238,7 +248,12 @@ impl CallDriver {
                 Wake::Socket(Some(Ok(Message::Close(_))) | None) => self.socket_closed(now),
                 Wake::Socket(Some(Err(e))) => {
                     tracing::warn!(error = %e, "carrier socket failed");
-                    self.socket_closed(now);
+                    if too_big(e) {
+                        // The socket can still carry our close frame (1009).
+                        self.call.handle_input(now, Input::CarrierTooBig);
+                    } else {
+                        self.socket_closed(now);
+                    }
                 }
                 Wake::Timeout => self.call.handle_input(now, Input::Timeout),
                 Wake::Stt(e) => self.stt_event(now, e),

@@ -3,6 +3,7 @@
 //! run in `driver`, the per-call executor.
 
 mod api_error;
+pub mod clean;
 mod media;
 mod ops;
 mod staff;
@@ -11,7 +12,7 @@ mod twilio;
 pub use api_error::ApiError;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/telnyx/media", get(media::telnyx_media))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .layer(from_fn(clean::reject_control_in_uri))
         .with_state(state)
 }
 

@@ -196,6 +196,16 @@ async fn cancel_appointment(
             )
         })?
     };
+    if body
+        .reason
+        .as_deref()
+        .is_some_and(|r| !super::clean::is_clean(r))
+    {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "the reason holds control characters".to_string(),
+        ));
+    }
     let cancelled =
         booking::cancel(&state.db, id, None, body.reason.as_deref(), Utc::now()).await?;
     let view = appointments::view(&state.db, &schedule(&state), cancelled.appointment).await?;

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use sea_orm::{ActiveModelTrait, Set};
 
+use super::clean;
 use crate::carrier::{signature, stream_token, twiml};
 use crate::config::CallMode;
 use crate::session_store::{CallState, LiveCall, unix_now};
@@ -45,20 +46,59 @@ pub(super) fn signed(
     signature::validate(token.expose(), url, params, sig)
 }
 
-/// Parses a form webhook and checks its signature; `None` when it is not Twilio's.
+/// Parses a form webhook and checks its signature: 403 when it is not Twilio's, 400 when a
+/// field holds control characters (a NUL would fail PostgreSQL's insert with a 500, and no
+/// call's fields legitimately carry one).
 fn verified_form(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Option<Vec<(String, String)>> {
+) -> Result<Vec<(String, String)>, Refused> {
     let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let url = public_request_url(state, uri);
-    if signed(state, headers, &url, &params) {
-        Some(params)
-    } else {
-        tracing::warn!(%url, "webhook with a missing or invalid X-Twilio-Signature");
-        None
+    if !signed(state, headers, &url, &params) {
+        tracing::warn!(
+            url = clean::clip(&url),
+            "webhook with a missing or invalid X-Twilio-Signature"
+        );
+        return Err(Refused::Unsigned);
+    }
+    if let Some((name, _)) = params
+        .iter()
+        .find(|(k, v)| !clean::is_clean(k) || !clean::is_clean(v))
+    {
+        return Err(Refused::Invalid(format!(
+            "{} holds control characters",
+            clean::clip(name)
+        )));
+    }
+    Ok(params)
+}
+
+/// Why a webhook's form was refused.
+enum Refused {
+    /// Not signed by Twilio: 403.
+    Unsigned,
+    /// A field Twilio would never send: 400, with why.
+    Invalid(String),
+}
+
+impl Refused {
+    fn label(&self) -> &'static str {
+        match self {
+            Refused::Unsigned => "forbidden",
+            Refused::Invalid(_) => "invalid",
+        }
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unsigned => forbidden(),
+            Refused::Invalid(why) => (StatusCode::BAD_REQUEST, why).into_response(),
+        }
     }
 }
 
@@ -83,9 +123,12 @@ pub async fn voice(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(params) = verified_form(&state, &uri, &headers, &body) else {
-        metrics::counter!(telemetry::WEBHOOKS, "result" => "forbidden").increment(1);
-        return forbidden();
+    let params = match verified_form(&state, &uri, &headers, &body) {
+        Ok(p) => p,
+        Err(refused) => {
+            metrics::counter!(telemetry::WEBHOOKS, "result" => refused.label()).increment(1);
+            return refused.into_response();
+        }
     };
     let Some(call_sid) = param(&params, "CallSid") else {
         metrics::counter!(telemetry::WEBHOOKS, "result" => "invalid").increment(1);
@@ -96,7 +139,7 @@ pub async fn voice(
     if state.is_draining() || !state.cap.try_reserve(call_sid, Instant::now(), ttl) {
         metrics::counter!(telemetry::WEBHOOKS, "result" => "busy").increment(1);
         tracing::warn!(
-            call_sid,
+            call_sid = clean::clip(call_sid),
             draining = state.is_draining(),
             "answering busy: no capacity for another call"
         );
@@ -120,11 +163,15 @@ pub async fn voice(
     if let Err(e) = state.store.register(&entry, ttl).await {
         // The registry is bookkeeping; a caller is not turned away because it is down.
         metrics::counter!(telemetry::STORE_ERRORS, "op" => "register").increment(1);
-        tracing::warn!(call_sid, error = %e, "could not register the ringing call");
+        tracing::warn!(call_sid = clean::clip(call_sid), error = %e, "could not register the ringing call");
     }
     metrics::counter!(telemetry::WEBHOOKS, "result" => "connected").increment(1);
     let from = param(&params, "From");
-    tracing::info!(call_sid, from = from.unwrap_or(""), "connecting call media");
+    tracing::info!(
+        call_sid = clean::clip(call_sid),
+        from = clean::clip(from.unwrap_or("")),
+        "connecting call media"
+    );
     let agent = settings.mode == CallMode::Agent;
     if agent {
         // The greeting is synthesized while Twilio opens the stream.
@@ -149,8 +196,9 @@ pub async fn after_stream(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(params) = verified_form(&state, &uri, &headers, &body) else {
-        return forbidden();
+    let params = match verified_form(&state, &uri, &headers, &body) {
+        Ok(p) => p,
+        Err(refused) => return refused.into_response(),
     };
     let Some(call_sid) = param(&params, "CallSid") else {
         return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
@@ -158,7 +206,7 @@ pub async fn after_stream(
     let decision = state.handoffs.take(call_sid);
     if decision.is_none() {
         tracing::warn!(
-            call_sid,
+            call_sid = clean::clip(call_sid),
             "the stream ended without a decision; handing the caller on"
         );
     }
@@ -177,8 +225,9 @@ pub async fn stream_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(params) = verified_form(&state, &uri, &headers, &body) else {
-        return forbidden();
+    let params = match verified_form(&state, &uri, &headers, &body) {
+        Ok(p) => p,
+        Err(refused) => return refused.into_response(),
     };
     let (Some(call_sid), Some(event)) = (param(&params, "CallSid"), param(&params, "StreamEvent"))
     else {
@@ -195,9 +244,18 @@ pub async fn stream_status(
     metrics::counter!(telemetry::STREAM_STATUS, "event" => label).increment(1);
     let error = param(&params, "StreamError");
     if error.is_some() {
-        tracing::warn!(call_sid, event, error, "stream error reported by Twilio");
+        tracing::warn!(
+            call_sid = clean::clip(call_sid),
+            event = clean::clip(event),
+            error = clean::clip(error.unwrap_or("")),
+            "stream error reported by Twilio"
+        );
     } else {
-        tracing::info!(call_sid, event, "stream status");
+        tracing::info!(
+            call_sid = clean::clip(call_sid),
+            event = clean::clip(event),
+            "stream status"
+        );
     }
     let row = entity::stream_event::ActiveModel {
         call_sid: Set(call_sid.to_string()),
@@ -211,7 +269,7 @@ pub async fn stream_status(
     match row.insert(&state.db).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => {
-            tracing::error!(call_sid, error = %e, "could not record stream status");
+            tracing::error!(call_sid = clean::clip(call_sid), error = %e, "could not record stream status");
             (StatusCode::INTERNAL_SERVER_ERROR, "could not record").into_response()
         }
     }

@@ -3,6 +3,7 @@
 
 #![allow(clippy::disallowed_methods)] // Tests read TEST_* variables and time real servers.
 
+mod bad_input;
 mod builtin_stt;
 mod call_control;
 mod conversation;

@@ -74,6 +74,8 @@ pub enum EndCause {
     Rejected(String),
     /// The stream could not be served (an unsupported format, a socket error), with why.
     Failed(String),
+    /// The carrier sent a message over the socket's hard limit (the socket cannot go on).
+    MessageTooBig,
     /// The call reached its maximum length (an agent call is handed to the desk).
     MaxDuration,
     /// The instance shut down before the call ended.
@@ -92,7 +94,7 @@ impl EndCause {
             EndCause::CallerHungUp => "caller_hung_up",
             EndCause::Disconnected => "disconnected",
             EndCause::Rejected(_) => "rejected",
-            EndCause::Failed(_) => "failed",
+            EndCause::Failed(_) | EndCause::MessageTooBig => "failed",
             EndCause::MaxDuration => "max_duration",
             EndCause::Drained => "drained",
             EndCause::Transferred(_) => "transferred",
@@ -107,6 +109,7 @@ impl EndCause {
             EndCause::CallerHungUp => "carrier sent stop".into(),
             EndCause::Disconnected => "socket closed without stop".into(),
             EndCause::Rejected(why) | EndCause::Failed(why) => why.clone(),
+            EndCause::MessageTooBig => "a carrier message over the socket's limit".into(),
             EndCause::MaxDuration => "maximum call length reached".into(),
             EndCause::Drained => "instance shutting down".into(),
             EndCause::Transferred(r) => format!("transferred: {}", r.describe()),
@@ -164,6 +167,8 @@ pub enum Close {
     GoingAway,
     /// 1008: the stream was refused.
     Policy,
+    /// 1009: a message was too big to process.
+    TooBig,
     /// 1011: something failed on our side.
     Error,
 }
@@ -175,6 +180,7 @@ impl Close {
             Close::Normal => 1000,
             Close::GoingAway => 1001,
             Close::Policy => 1008,
+            Close::TooBig => 1009,
             Close::Error => 1011,
         }
     }
@@ -211,6 +217,7 @@ impl CallEnd {
             EndCause::Rejected(why) => (Close::Policy, why.as_str()),
             EndCause::Failed(why) => (Close::Error, why.as_str()),
             EndCause::Drained => (Close::GoingAway, "server shutting down"),
+            EndCause::MessageTooBig => (Close::TooBig, "message too big"),
             _ => (Close::Normal, ""),
         };
         let mut end = reason.len().min(120);
@@ -222,7 +229,10 @@ impl CallEnd {
 
     /// Whether this ending is a fault on our side (logged as a warning).
     pub fn is_fault(&self) -> bool {
-        matches!(self.cause, EndCause::Rejected(_) | EndCause::Failed(_))
+        matches!(
+            self.cause,
+            EndCause::Rejected(_) | EndCause::Failed(_) | EndCause::MessageTooBig
+        )
     }
 }
 

@@ -61,6 +61,8 @@ pub enum Input<'a> {
     ToolDone(ToolResult),
     /// The hand-off asked for by [`Output::HandOff`] was carried out (or could not be).
     HandedOff,
+    /// The carrier sent a message over the socket's hard limit: the socket cannot go on.
+    CarrierTooBig,
     /// The instance is draining and the grace is nearly over: an agent call finishes its
     /// turn, says a short line and ends as told; an echo call ends now.
     WindDown(super::DrainEnding),

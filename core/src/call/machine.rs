@@ -108,6 +108,7 @@ impl Call {
             Input::CarrierText { text, unix_now } => self.session.handle_text(now, unix_now, text),
             Input::CarrierBinary(len) => self.session.handle_binary(len),
             Input::CarrierClosed => self.session.handle_disconnect(),
+            Input::CarrierTooBig => self.session.handle_too_big(),
             Input::Admission(admitted) => self.admission(admitted, now),
             Input::Prepared(p) => self.prepared(*p, now),
             Input::Stt(e) => self.with_conversation(|c, s, out| c.stt_event(e, s, now, out)),

@@ -176,6 +176,11 @@ impl MediaSession {
         self.end(EndCause::Disconnected);
     }
 
+    /// The carrier sent a message over the socket's hard limit.
+    pub fn handle_too_big(&mut self) {
+        self.end(EndCause::MessageTooBig);
+    }
+
     /// The instance is shutting down and the grace period is over.
     pub fn handle_shutdown(&mut self) {
         self.end(EndCause::Drained);
