@@ -96,6 +96,15 @@ pub struct LimitSettings {
     /// `DRAIN_ENDING`: how a wound-down call ends, `transfer` (to the service desk) or
     /// `goodbye` (asked to call back).
     pub drain_ending: crate::call::DrainEnding,
+    /// `MEDIA_ARRIVAL_SECS`: how long a webhook's reservation under the cap, and the provider
+    /// connections prepared for it, wait for the call's media; then both are released.
+    pub media_arrival_timeout: Duration,
+    /// `STREAM_START_SECS`: a media socket that has not sent `start` this long after opening
+    /// is closed (1008).
+    pub stream_start_timeout: Duration,
+    /// `MEDIA_IDLE_SECS`: a started stream from which nothing came for this long is over
+    /// (carriers send media every 20 ms); closed with 1001.
+    pub media_idle_timeout: Duration,
     /// `MAX_FRAME_BYTES`: larger carrier frames are rejected (and counted).
     pub max_frame_bytes: usize,
     /// `PLAYBACK_LEAD_MS`: how far ahead of real time outbound audio is sent.
@@ -415,6 +424,9 @@ impl Settings {
                 crate::call::DrainEnding::Transfer,
                 "use `transfer` or `goodbye`",
             ),
+            media_arrival_timeout: Duration::from_secs(r.ranged("MEDIA_ARRIVAL_SECS", 15, 2, 600)),
+            stream_start_timeout: Duration::from_secs(r.ranged("STREAM_START_SECS", 5, 1, 120)),
+            media_idle_timeout: Duration::from_secs(r.ranged("MEDIA_IDLE_SECS", 10, 1, 600)),
             max_frame_bytes: r.ranged("MAX_FRAME_BYTES", 65_536, 1024, 1 << 20) as usize,
             playback_lead: Duration::from_millis(r.ranged("PLAYBACK_LEAD_MS", 200, 20, 5000)),
             mark_interval: Duration::from_millis(r.ranged("PLAYBACK_MARK_MS", 100, 20, 5000)),

@@ -41,6 +41,8 @@ pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
         // Speech engines take the carrier's audio as it comes; the echo line may transcode.
         far_end_format: (s.mode == CallMode::Echo && s.echo_transcode).then_some(FAR_END_FORMAT),
         max_call_duration: s.limits.max_call_duration,
+        start_limit: s.limits.stream_start_timeout,
+        idle_limit: s.limits.media_idle_timeout,
         clear_digit: ECHO_CLEAR_DIGIT,
         far_end: match s.mode {
             CallMode::Echo => FarEnd::Echo,

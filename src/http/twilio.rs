@@ -136,7 +136,9 @@ pub async fn voice(
     };
     let settings = &state.settings;
     let ttl = settings.carrier.stream_token_ttl;
-    if state.is_draining() || !state.cap.try_reserve(call_sid, Instant::now(), ttl) {
+    // The line and the prepared connections wait this long for the media, not the token's life.
+    let arrival = settings.limits.media_arrival_timeout;
+    if state.is_draining() || !state.cap.try_reserve(call_sid, Instant::now(), arrival) {
         metrics::counter!(telemetry::WEBHOOKS, "result" => "busy").increment(1);
         tracing::warn!(
             call_sid = clean::clip(call_sid),
@@ -160,7 +162,7 @@ pub async fn voice(
         state: CallState::Ringing,
         started_at: now,
     };
-    if let Err(e) = state.store.register(&entry, ttl).await {
+    if let Err(e) = state.store.register(&entry, arrival).await {
         // The registry is bookkeeping; a caller is not turned away because it is down.
         metrics::counter!(telemetry::STORE_ERRORS, "op" => "register").increment(1);
         tracing::warn!(call_sid = clean::clip(call_sid), error = %e, "could not register the ringing call");
@@ -176,7 +178,7 @@ pub async fn voice(
     if agent {
         // The greeting is synthesized while Twilio opens the stream.
         let to = param(&params, "To");
-        state.prepared.begin(call_sid, from, to, ttl);
+        state.prepared.begin(call_sid, from, to, arrival);
     }
     let action = agent.then(|| settings.http_url("/twilio/after-stream"));
     xml(twiml::connect_stream(

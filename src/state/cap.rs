@@ -74,6 +74,13 @@ impl CallCap {
         })
     }
 
+    /// Calls announced by the webhook whose media has not arrived yet (and has time left).
+    pub fn reserved(&self, now: Instant) -> usize {
+        let mut s = self.lock();
+        s.ringing.retain(|_, lapses| *lapses > now);
+        s.ringing.len()
+    }
+
     /// Streaming calls.
     pub fn active(&self) -> usize {
         self.lock().active

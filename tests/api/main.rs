@@ -7,6 +7,7 @@ mod bad_input;
 mod builtin_stt;
 mod call_control;
 mod conversation;
+mod deadlines;
 mod demo;
 mod fakes;
 mod helpers;

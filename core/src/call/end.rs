@@ -70,6 +70,8 @@ pub enum EndCause {
     CallerHungUp,
     /// The socket closed without `stop`.
     Disconnected,
+    /// The carrier sent nothing for the idle limit: it is gone, though its socket is open.
+    CarrierSilent,
     /// The stream was refused (a bad stream token, the call cap), with why.
     Rejected(String),
     /// The stream could not be served (an unsupported format, a socket error), with why.
@@ -92,7 +94,7 @@ impl EndCause {
     pub fn as_str(&self) -> &'static str {
         match self {
             EndCause::CallerHungUp => "caller_hung_up",
-            EndCause::Disconnected => "disconnected",
+            EndCause::Disconnected | EndCause::CarrierSilent => "disconnected",
             EndCause::Rejected(_) => "rejected",
             EndCause::Failed(_) | EndCause::MessageTooBig => "failed",
             EndCause::MaxDuration => "max_duration",
@@ -108,6 +110,7 @@ impl EndCause {
         match self {
             EndCause::CallerHungUp => "carrier sent stop".into(),
             EndCause::Disconnected => "socket closed without stop".into(),
+            EndCause::CarrierSilent => "the carrier sent nothing for the idle limit".into(),
             EndCause::Rejected(why) | EndCause::Failed(why) => why.clone(),
             EndCause::MessageTooBig => "a carrier message over the socket's limit".into(),
             EndCause::MaxDuration => "maximum call length reached".into(),
@@ -218,6 +221,7 @@ impl CallEnd {
             EndCause::Failed(why) => (Close::Error, why.as_str()),
             EndCause::Drained => (Close::GoingAway, "server shutting down"),
             EndCause::MessageTooBig => (Close::TooBig, "message too big"),
+            EndCause::CarrierSilent => (Close::GoingAway, "no media from the carrier"),
             _ => (Close::Normal, ""),
         };
         let mut end = reason.len().min(120);

@@ -310,7 +310,10 @@ impl Call {
     /// first waits for the tools the caller left running.
     fn session_ended(&mut self, cause: EndCause, now: Instant) {
         if let Phase::Preparing { ended, .. } = &mut self.phase
-            && matches!(cause, EndCause::CallerHungUp | EndCause::Disconnected)
+            && matches!(
+                cause,
+                EndCause::CallerHungUp | EndCause::Disconnected | EndCause::CarrierSilent
+            )
         {
             *ended = Some(cause);
             return;
@@ -345,7 +348,7 @@ impl Call {
                     .record(Record::Turn(Turn::new(Speaker::System, text, now)));
                 self.hand_off(Handoff::Transfer, EndCause::MaxDuration, now);
             }
-            cause @ (EndCause::CallerHungUp | EndCause::Disconnected) => {
+            cause @ (EndCause::CallerHungUp | EndCause::Disconnected | EndCause::CarrierSilent) => {
                 self.finish_after_tools(cause, now);
             }
             cause => self.finish(cause),

@@ -45,6 +45,12 @@ pub struct SessionConfig {
     pub far_end_format: Option<AudioFormat>,
     /// Longest call.
     pub max_call_duration: Duration,
+    /// A socket that has not sent `start` this long after opening is closed (refused): an
+    /// idle or replayed handshake holds no descriptor for long.
+    pub start_limit: Duration,
+    /// A started stream from which no frame came for this long is over: carriers send media
+    /// every 20 ms, so silence on the socket means the carrier is gone.
+    pub idle_limit: Duration,
     /// The key that clears playback on the echo line.
     pub clear_digit: char,
     /// Who answers the caller.
@@ -109,6 +115,11 @@ pub struct MediaSession {
     config: SessionConfig,
     inbound: InboundStream,
     opened_at: Instant,
+    /// The last frame of any kind.
+    last_frame_at: Instant,
+    /// When the idle check is next due: moved only when it comes, so the deadline does not
+    /// change (and re-arm the executor's timer) on every frame.
+    idle_check_at: Instant,
     media: Option<Media>,
     ended: bool,
     transcoded_bytes: u64,
@@ -120,12 +131,14 @@ impl MediaSession {
     pub fn new(config: SessionConfig, now: Instant) -> Self {
         MediaSession {
             inbound: InboundStream::new(config.carrier, config.max_frame_bytes),
-            config,
             opened_at: now,
+            last_frame_at: now,
+            idle_check_at: now + config.idle_limit,
             media: None,
             ended: false,
             transcoded_bytes: 0,
             out: VecDeque::new(),
+            config,
         }
     }
 
@@ -151,6 +164,7 @@ impl MediaSession {
         if self.ended {
             return;
         }
+        self.last_frame_at = now;
         if let Err(e) = self.inbound.handle_text(text) {
             self.out.push_back(SessionOutput::Rejected(e));
         }
@@ -195,6 +209,20 @@ impl MediaSession {
             self.end(EndCause::MaxDuration);
             return;
         }
+        if self.media.is_none() && now >= self.opened_at + self.config.start_limit {
+            let secs = self.config.start_limit.as_secs_f32();
+            self.end(EndCause::Rejected(format!(
+                "no start message within {secs} s of the socket opening"
+            )));
+            return;
+        }
+        if self.media.is_some() && now >= self.idle_check_at {
+            if now >= self.last_frame_at + self.config.idle_limit {
+                self.end(EndCause::CarrierSilent);
+                return;
+            }
+            self.idle_check_at = self.last_frame_at + self.config.idle_limit;
+        }
         self.pump(now);
     }
 
@@ -203,7 +231,12 @@ impl MediaSession {
         if self.ended {
             return None;
         }
-        let limit = self.opened_at + self.config.max_call_duration;
+        let watch = if self.media.is_none() {
+            self.opened_at + self.config.start_limit
+        } else {
+            self.idle_check_at
+        };
+        let limit = (self.opened_at + self.config.max_call_duration).min(watch);
         let media = self.media.as_ref().and_then(|m| {
             // Echoed audio is only worth releasing when the ledger would send it: waking for
             // every 20 ms frame in between costs a timer wakeup each and changes nothing the
@@ -503,6 +536,8 @@ pub(crate) mod tests_support {
             echo_delay: Duration::from_millis(300),
             far_end_format: None,
             max_call_duration: Duration::from_secs(600),
+            start_limit: Duration::from_secs(5),
+            idle_limit: Duration::from_secs(10),
             clear_digit: '#',
             far_end: FarEnd::External,
         };

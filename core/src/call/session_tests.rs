@@ -23,6 +23,8 @@ fn config() -> SessionConfig {
         echo_delay: Duration::from_millis(300),
         far_end_format: Some(FAR_END_FORMAT),
         max_call_duration: Duration::from_secs(600),
+        start_limit: Duration::from_secs(5),
+        idle_limit: Duration::from_secs(10),
         clear_digit: '#',
         far_end: FarEnd::Echo,
     }
@@ -314,13 +316,54 @@ fn stop_completes_and_the_call_length_is_capped() {
     assert_eq!(c.ended, Some(EndCause::CallerHungUp));
 
     let t0 = Instant::now();
-    let mut s = MediaSession::new(config(), t0);
+    let mut cfg = config();
+    cfg.start_limit = Duration::from_secs(3600);
+    let mut s = MediaSession::new(cfg, t0);
     let limit = s.next_timeout(t0).unwrap();
     assert_eq!(limit, t0 + Duration::from_secs(600));
     s.handle_timeout(limit);
     let mut c = Carrier::default();
     c.collect(&mut s, 0);
     assert_eq!(c.ended, Some(EndCause::MaxDuration));
+}
+
+#[test]
+fn a_socket_that_never_starts_is_refused_and_a_started_one_gone_quiet_is_over() {
+    let t0 = Instant::now();
+    let mut s = MediaSession::new(config(), t0);
+    let deadline = s.next_timeout(t0).unwrap();
+    assert_eq!(deadline, t0 + Duration::from_secs(5), "the start deadline");
+    s.handle_timeout(deadline);
+    let mut c = Carrier::default();
+    c.collect(&mut s, 0);
+    assert!(
+        matches!(&c.ended, Some(EndCause::Rejected(why)) if why.contains("no start")),
+        "{:?}",
+        c.ended
+    );
+
+    let mut s = MediaSession::new(config(), t0);
+    let token = stream_token::issue(SECRET, "CA1", UNIX_NOW + 60);
+    s.handle_text(t0, UNIX_NOW, &start_frame(&token));
+    let one = t0 + Duration::from_secs(1);
+    s.handle_text(one, UNIX_NOW, &media_frame(2, &ramp_frame(0, 1)));
+    let mut c = Carrier::default();
+    c.collect(&mut s, 0);
+    // The idle check comes ten seconds after the start and finds a frame newer than the
+    // limit: not over; the next check is ten seconds after that frame, and it is.
+    let first_check = t0 + Duration::from_secs(10);
+    assert!(s.next_timeout(one).unwrap() <= first_check);
+    s.handle_timeout(first_check);
+    c.collect(&mut s, 0);
+    assert_eq!(c.ended, None);
+    let quiet_since = one + Duration::from_secs(10);
+    assert!(s.next_timeout(first_check).unwrap() <= quiet_since);
+    s.handle_timeout(quiet_since - Duration::from_millis(1));
+    c.collect(&mut s, 0);
+    assert_eq!(c.ended, None);
+    s.handle_timeout(quiet_since);
+    c.collect(&mut s, 0);
+    assert_eq!(c.ended, Some(EndCause::CarrierSilent));
 }
 
 #[test]

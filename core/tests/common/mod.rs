@@ -54,6 +54,8 @@ pub fn agent_config() -> CallConfig {
             echo_delay: Duration::from_millis(300),
             far_end_format: None,
             max_call_duration: Duration::from_secs(600),
+            start_limit: Duration::from_secs(5),
+            idle_limit: Duration::from_secs(10),
             clear_digit: '#',
             far_end: FarEnd::External,
         },

@@ -1,0 +1,44 @@
+//! Every media connection has a deadline: a socket that never sends `start` is closed (1008)
+//! and one whose stream went quiet is over (1001), so idle or replayed handshakes hold no
+//! descriptor and no line for long.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_media_socket_that_never_starts_is_closed_at_the_start_deadline() {
+    let app = spawn_app_with(&[("STREAM_START_SECS", "1")]).await;
+    let mut leg = TwilioLeg::connect(&app).await;
+    let opened = Instant::now();
+    let (code, reason) = leg.until_closed().await;
+    assert_eq!(code, Some(1008), "{reason}");
+    assert!(reason.contains("no start"), "{reason}");
+    let waited = opened.elapsed();
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_started_stream_that_goes_quiet_is_over_and_its_line_freed() {
+    let app = spawn_app_with(&[("MEDIA_IDLE_SECS", "1"), ("MAX_CALLS", "1")]).await;
+    let sid = unique("CA");
+    let token = token_from_twiml(&app.voice_webhook(&sid).await);
+    let mut leg = TwilioLeg::connect(&app).await;
+    leg.start(&sid, &token).await;
+    leg.media(1, &ramp_frame(0, 1)).await;
+    // Nothing more from the carrier.
+    let (code, reason) = leg.until_closed().await;
+    assert_eq!(code, Some(1001), "{reason}");
+    // The line is free again: the next caller is connected, not told the lines are busy.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let twiml = app.voice_webhook(&unique("CA")).await;
+        if twiml.contains("<Connect>") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the line was not freed: {twiml}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
