@@ -42,3 +42,48 @@ async fn a_started_stream_that_goes_quiet_is_over_and_its_line_freed() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn webhooks_whose_media_never_comes_give_their_lines_back_at_the_arrival_deadline() {
+    let app = spawn_app_with(&[("MAX_CALLS", "2"), ("MEDIA_ARRIVAL_SECS", "2")]).await;
+    for _ in 0..2 {
+        let twiml = app.voice_webhook(&unique("CA")).await;
+        assert!(twiml.contains("<Connect>"), "{twiml}");
+    }
+    let ready: serde_json::Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            ready["reserved_calls"].as_u64(),
+            ready["streaming_calls"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+    let full = Instant::now();
+    let busy = app.voice_webhook(&unique("CA")).await;
+    assert!(
+        !busy.contains("<Connect>"),
+        "both lines are reserved: {busy}"
+    );
+    // Capacity returns once the reservations lapse, and not much later.
+    loop {
+        let twiml = app.voice_webhook(&unique("CA")).await;
+        if twiml.contains("<Connect>") {
+            break;
+        }
+        assert!(
+            full.elapsed() < Duration::from_secs(4),
+            "lines never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(full.elapsed() >= Duration::from_millis(1500));
+    app.stop().await;
+}

@@ -15,6 +15,8 @@ mod llm;
 mod media;
 mod models;
 mod ops;
+mod outages;
+mod proxy;
 mod registry;
 mod schema;
 mod seed;

@@ -1,0 +1,100 @@
+//! Storage outages through a TCP proxy the test controls, in front of the real PostgreSQL and
+//! Redis (skipped without `TEST_DATABASE_URL` / `TEST_REDIS_URL`): readiness answers within
+//! its deadline with states, Redis down does not take the node out of service, and new callers
+//! are still connected.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::proxy::{FaultProxy, Mode, socket_of};
+
+async fn readyz(app: &TestApp) -> (u16, Value, Duration) {
+    let asked = Instant::now();
+    let r = app.http.get(app.url("/readyz")).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap(), asked.elapsed())
+}
+
+async fn until_ready(app: &TestApp, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body, _) = readyz(app).await;
+        if status == 200 && body["session_store"]["ok"] == true {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: never ready again: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_redis_cut_or_frozen_the_node_stays_ready_and_callers_are_connected() {
+    let Ok(redis) = std::env::var("TEST_REDIS_URL") else {
+        eprintln!("skipped: TEST_REDIS_URL is not set");
+        return;
+    };
+    let proxy = FaultProxy::start(socket_of(&redis)).await;
+    let via = format!("redis://{}", proxy.addr);
+    let app = spawn_app_with(&[("REDIS_URL", &via)]).await;
+    until_ready(&app, "before the outage").await;
+
+    for mode in [Mode::Cut, Mode::Freeze] {
+        proxy.set(mode);
+        let (status, body, took) = readyz(&app).await;
+        assert_eq!(status, 200, "{mode:?}: {body}");
+        assert_eq!(body["session_store"]["ok"], false, "{mode:?}: {body}");
+        assert!(
+            took < Duration::from_secs(3),
+            "{mode:?}: readiness took {took:?}"
+        );
+        let asked = Instant::now();
+        let twiml = app.voice_webhook(&unique("CA")).await;
+        assert!(twiml.contains("<Connect>"), "{mode:?}: {twiml}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "{mode:?}: the webhook waited {:?} on the registry",
+            asked.elapsed()
+        );
+        proxy.set(Mode::Pass);
+        until_ready(&app, "after the outage").await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_postgres_frozen_readiness_answers_in_time_and_comes_back() {
+    let Ok(pg) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    };
+    let real = socket_of(&pg);
+    let proxy = FaultProxy::start(real).await;
+    let url = database_url().await.replacen(
+        &format!("{}:{}", real.ip(), real.port()),
+        &proxy.addr.to_string(),
+        1,
+    );
+    assert!(url.contains(&proxy.addr.to_string()), "{url}");
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    until_ready(&app, "before the outage").await;
+
+    proxy.set(Mode::Freeze);
+    let (status, body, took) = readyz(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["database"]["state"], "timed_out", "{body}");
+    assert!(took < Duration::from_secs(3), "readiness took {took:?}");
+    assert_eq!(
+        body["database"].as_object().map(|o| o.len()),
+        Some(2),
+        "ok and a state, no error string: {body}"
+    );
+
+    proxy.set(Mode::Pass);
+    until_ready(&app, "after the freeze").await;
+    app.stop().await;
+}
