@@ -265,9 +265,12 @@ impl Settings {
 
         let mode = r.parsed("CALL_MODE", CallMode::Agent, "use `agent` or `echo`");
         let echo_transcode = r.parsed("ECHO_TRANSCODE", true, "use `true` or `false`");
+        // Fail closed: without the auth token nothing checks who posts webhooks, so by default
+        // only this machine may (the demo, a local tunnel); all interfaces once it is set.
+        let signed = r.source.get("TWILIO_AUTH_TOKEN").is_some();
         let listen_addr = r.parsed(
             "LISTEN_ADDR",
-            SocketAddr::from(([0, 0, 0, 0], 8080)),
+            SocketAddr::from((if signed { [0, 0, 0, 0] } else { [127, 0, 0, 1] }, 8080)),
             "use host:port, e.g. 0.0.0.0:8080",
         );
         let metrics_addr = r.parsed(
@@ -371,6 +374,20 @@ impl Settings {
                     );
                 }
             }
+        }
+        // Fail closed: unsigned webhooks are accepted only where nobody else can send them
+        // (loopback), or when the operator says so explicitly.
+        let allow_unsigned = r.parsed("ALLOW_UNSIGNED_WEBHOOKS", false, "use `true` or `false`");
+        if carrier.twilio_auth_token.is_none() && !listen_addr.ip().is_loopback() && !allow_unsigned
+        {
+            r.problem(
+                "TWILIO_AUTH_TOKEN",
+                format!(
+                    "is required when listening on {listen_addr} (not loopback): without it \
+                     anyone can post webhooks; set it, listen on 127.0.0.1, or set \
+                     ALLOW_UNSIGNED_WEBHOOKS=true"
+                ),
+            );
         }
         if conversation.call_control == super::CallControlMode::Rest
             && (carrier.twilio_account_sid.is_none() || carrier.twilio_auth_token.is_none())

@@ -167,3 +167,27 @@ fn the_drain_ends_calls_at_the_desk_unless_told_otherwise() {
         .to_string();
     assert!(err.contains("DRAIN_ENDING"), "{err}");
 }
+
+#[test]
+fn without_an_auth_token_only_loopback_is_served_unless_allowed() {
+    let err = load(&[("LISTEN_ADDR", "0.0.0.0:8080")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TWILIO_AUTH_TOKEN"), "{err}");
+    assert!(load(&[("LISTEN_ADDR", "127.0.0.1:8080")]).is_ok());
+    assert!(load(&[("LISTEN_ADDR", "[::1]:8080")]).is_ok());
+    assert!(
+        load(&[
+            ("LISTEN_ADDR", "0.0.0.0:8080"),
+            ("ALLOW_UNSIGNED_WEBHOOKS", "true")
+        ])
+        .is_ok()
+    );
+    assert!(
+        load(&[
+            ("LISTEN_ADDR", "0.0.0.0:8080"),
+            ("TWILIO_AUTH_TOKEN", "t0ken")
+        ])
+        .is_ok()
+    );
+}

@@ -1,9 +1,13 @@
 //! The call's transcript on its way to the database: the executor queues records without
 //! waiting, and one writer per call stores them in order (what has queued up meanwhile in one
 //! transaction, the turns numbered by the writer itself), so a slow database never holds up
-//! the audio. The queue is bounded: when the database falls that far behind, further turns are
-//! dropped and counted (`callbridge_record_errors_total`) rather than held in memory without
-//! limit; the call's outcome is always queued, waiting for room if it must.
+//! the audio. When the database is down or frozen the writer retries each batch, every attempt
+//! under a deadline, for up to [`RETRY_WINDOW`]: a batch keeps its turn numbers across
+//! attempts, so an attempt whose commit landed but whose answer was lost is recognised by the
+//! unique (call, turn number) index and not written twice. The queue is bounded: when the
+//! database falls that far behind, further turns are dropped and counted
+//! (`callbridge_record_errors_total`) rather than held in memory without limit; the call's
+//! outcome is always queued, waiting for room if it must.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::call::record::{Record, Turn};
 use crate::crm::CrmError;
 use crate::crm::calls::{self, Speaker, TurnRecord};
+use crate::crm::error::is_unique_violation;
 use crate::telemetry;
 
 /// Records waiting for the writer, per call: a call makes a few per turn.
@@ -25,6 +30,15 @@ const BATCH: usize = 32;
 
 /// Longest wait for room in the queue for the call's outcome.
 const FINISH_WAIT: Duration = Duration::from_secs(10);
+
+/// One write attempt's deadline: a frozen database does not hold a batch forever.
+const ATTEMPT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long a batch is retried through an outage before it is given up (and counted).
+pub const RETRY_WINDOW: Duration = Duration::from_secs(120);
+
+/// Longest pause between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What to store.
 #[derive(Debug)]
@@ -58,23 +72,32 @@ impl WallClock {
     }
 }
 
-/// Writes `jobs` in one transaction (one commit, one fsync on SQLite, whatever the count).
+/// How a batch's write ended.
+enum Written {
+    /// Committed now.
+    Now,
+    /// An earlier attempt had committed it (its first turn number is taken).
+    Before,
+}
+
+/// Writes `jobs` in one transaction (one commit, one fsync on SQLite, whatever the count),
+/// the turns numbered from `first_seq` on.
 async fn write(
     db: &DatabaseConnection,
     id: i32,
-    next_seq: &mut Option<i32>,
+    first_seq: i32,
     jobs: &[Job],
-) -> Result<(), CrmError> {
+) -> Result<Written, CrmError> {
     let txn = db.begin().await?;
+    let mut seq = first_seq;
     for job in jobs {
         match job {
             Job::Turn(speaker, turn) => {
-                let seq = match *next_seq {
-                    Some(seq) => seq,
-                    None => calls::next_seq(&txn, id).await?,
+                match calls::insert_turn(&txn, id, seq, *speaker, turn).await {
+                    Err(CrmError::Db(e)) if is_unique_violation(&e) => return Ok(Written::Before),
+                    r => r?,
                 };
-                calls::insert_turn(&txn, id, seq, *speaker, turn).await?;
-                *next_seq = Some(seq + 1);
+                seq += 1;
             }
             Job::Heard(heard) => calls::set_heard(&txn, id, heard).await?,
             Job::Finish(outcome) => {
@@ -85,7 +108,67 @@ async fn write(
         }
     }
     txn.commit().await?;
-    Ok(())
+    Ok(Written::Now)
+}
+
+/// Turns in `jobs`.
+fn turns(jobs: &[Job]) -> i32 {
+    jobs.iter().filter(|j| matches!(j, Job::Turn(..))).count() as i32
+}
+
+/// The call's next turn number, asked of the database until it answers (or the window ends).
+async fn first_seq(db: &DatabaseConnection, id: i32) -> Option<i32> {
+    let mut backoff = Duration::from_millis(200);
+    let started = tokio::time::Instant::now();
+    loop {
+        match tokio::time::timeout(ATTEMPT_DEADLINE, calls::next_seq(db, id)).await {
+            Ok(Ok(seq)) => return Some(seq),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, call_log_id = id, "cannot number the call's turns yet")
+            }
+            Err(_) => tracing::warn!(call_log_id = id, "the database did not answer in time"),
+        }
+        if started.elapsed() >= RETRY_WINDOW {
+            return None;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Stores `batch` as turns `seq..`, retrying through an outage; returns whether it was stored.
+async fn store(db: &DatabaseConnection, id: i32, seq: i32, batch: &[Job]) -> bool {
+    let mut backoff = Duration::from_millis(200);
+    let started = tokio::time::Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        match tokio::time::timeout(ATTEMPT_DEADLINE, write(db, id, seq, batch)).await {
+            Ok(Ok(_)) => {
+                if attempts > 1 {
+                    tracing::info!(
+                        call_log_id = id,
+                        attempts,
+                        "the call's records were stored after retrying"
+                    );
+                }
+                return true;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, call_log_id = id, attempts, "could not record the call; retrying")
+            }
+            Err(_) => tracing::warn!(
+                call_log_id = id,
+                attempts,
+                "the database did not answer in time; retrying"
+            ),
+        }
+        if started.elapsed() >= RETRY_WINDOW {
+            return false;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
 }
 
 fn ms(d: Option<Duration>) -> Option<i32> {
@@ -117,16 +200,25 @@ impl CallRecorder {
             let mut next_seq = None;
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
-                if write(&db, id, &mut next_seq, &batch).await.is_err() {
-                    // One by one, so a record the database refuses does not take the others
-                    // (the call's outcome above all) with it; turn numbers are read again.
-                    for job in &batch {
-                        next_seq = None;
-                        if let Err(e) = write(&db, id, &mut next_seq, std::slice::from_ref(job)).await {
-                            metrics::counter!(telemetry::RECORD_ERRORS).increment(1);
-                            tracing::warn!(error = %e, call_log_id = id, "could not record the call");
-                        }
-                    }
+                if next_seq.is_none() {
+                    next_seq = first_seq(&db, id).await;
+                }
+                let stored = match next_seq {
+                    Some(seq) => store(&db, id, seq, &batch).await,
+                    None => false,
+                };
+                if stored {
+                    next_seq = next_seq.map(|s| s + turns(&batch));
+                } else {
+                    // Given up after the window: counted, never silent. Turn numbers are
+                    // asked again, as some of these may have landed after all.
+                    metrics::counter!(telemetry::RECORD_ERRORS).increment(batch.len() as u64);
+                    tracing::error!(
+                        call_log_id = id,
+                        records = batch.len(),
+                        "the database stayed down; the call's records are lost"
+                    );
+                    next_seq = None;
                 }
                 batch.clear();
             }

@@ -29,6 +29,13 @@ use prompt::{MenuItem, PromptFacts};
 /// How long a preparation may take before the call starts without it.
 const PREPARE_WAIT: Duration = Duration::from_secs(3);
 
+/// The CRM reads a greeting waits for (the caller, the hours, the menu, at once): past it the
+/// caller is greeted without a name rather than kept in silence by a slow database.
+const LOOKUP_DEADLINE: Duration = Duration::from_millis(800);
+
+/// Opening the call log: past it the call goes on, counted as unrecorded.
+const CALL_LOG_DEADLINE: Duration = Duration::from_millis(1500);
+
 /// Everything a call needs from the moment its media starts.
 pub struct PreparedCall {
     /// The caller's number, when the carrier gave a valid one.
@@ -223,23 +230,56 @@ async fn prepare(
     let caller = from.as_deref().and_then(|f| PhoneNumber::parse(f).ok());
 
     // What the CRM knows of the number: a record, that it knows none, or nothing (no
-    // number, or the look-up failed).
-    let (record, known) = match &caller {
-        Some(number) => match caller::by_phone(db, p.tools.schedule(), number, now).await {
-            Ok(Some(r)) => (Some(reply::caller_json(&r)), Some(r)),
-            Ok(None) => (Some(reply::unknown_caller_json(number)), None),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot look the caller up; greeting them as new");
-                (None, None)
+    // number, or the look-up failed or was too slow). The three reads run at once, under one
+    // deadline: a slow or frozen database delays no greeting by more than LOOKUP_DEADLINE.
+    let schedule = p.tools.schedule();
+    let (found, hours, services) = tokio::join!(
+        async {
+            match &caller {
+                Some(number) => Some(
+                    tokio::time::timeout(
+                        LOOKUP_DEADLINE,
+                        caller::by_phone(db, schedule, number, now),
+                    )
+                    .await,
+                ),
+                None => None,
             }
         },
-        None => (None, None),
+        tokio::time::timeout(LOOKUP_DEADLINE, catalog::week_hours(db)),
+        tokio::time::timeout(LOOKUP_DEADLINE, catalog::services(db)),
+    );
+    let (record, known) = match (&caller, found) {
+        (Some(_), Some(Ok(Ok(Some(r))))) => (Some(reply::caller_json(&r)), Some(r)),
+        (Some(number), Some(Ok(Ok(None)))) => (Some(reply::unknown_caller_json(number)), None),
+        (_, Some(Ok(Err(e)))) => {
+            tracing::warn!(error = %e, "cannot look the caller up; greeting them without a name");
+            (None, None)
+        }
+        (_, Some(Err(_))) => {
+            metrics::counter!(crate::telemetry::STORE_ERRORS, "op" => "caller_lookup").increment(1);
+            tracing::warn!("the caller look-up was too slow; greeting them without a name");
+            (None, None)
+        }
+        _ => (None, None),
     };
-    let hours = catalog::week_hours(db).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot read opening hours for the prompt");
-        [None; 7]
+    let hours = match hours {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read opening hours for the prompt");
+            [None; 7]
+        }
+        Err(_) => {
+            tracing::warn!("opening hours were too slow to read for the prompt");
+            [None; 7]
+        }
+    };
+    let services = services.unwrap_or_else(|_| {
+        Err(crate::crm::CrmError::Invalid(
+            "the service menu was too slow to read".into(),
+        ))
     });
-    let menu: Vec<MenuItem> = match catalog::services(db).await {
+    let menu: Vec<MenuItem> = match services {
         Ok(services) => services
             .into_iter()
             .map(|s| MenuItem {
@@ -273,7 +313,17 @@ async fn prepare(
         t.speak(agent.greeting.clone());
         t.flush();
     }
-    let call_log_id = match calls::start(db, &call_sid, from.as_deref(), to.as_deref(), now).await {
+    let opened = tokio::time::timeout(
+        CALL_LOG_DEADLINE,
+        calls::start(db, &call_sid, from.as_deref(), to.as_deref(), now),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(crate::crm::CrmError::Invalid(
+            "the database did not open the call log in time".into(),
+        ))
+    });
+    let call_log_id = match opened {
         Ok(log) => Some(log.id),
         Err(e) => {
             metrics::counter!(crate::telemetry::RECORD_ERRORS).increment(1);

@@ -98,3 +98,81 @@ async fn with_postgres_frozen_readiness_answers_in_time_and_comes_back() {
     until_ready(&app, "after the freeze").await;
     app.stop().await;
 }
+
+#[tokio::test]
+#[allow(clippy::disallowed_methods)] // The test reads the clock to stamp its records.
+async fn records_written_through_a_database_outage_are_all_stored_once() {
+    use callbridge::call::record::{Record, Speaker, Turn};
+    use callbridge::driver::records::{CallRecorder, WallClock};
+
+    let Ok(pg) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    };
+    install_crypto();
+    let real = socket_of(&pg);
+    let proxy = FaultProxy::start(real).await;
+    let direct = database_url().await;
+    let via = direct.replacen(
+        &format!("{}:{}", real.ip(), real.port()),
+        &proxy.addr.to_string(),
+        1,
+    );
+    let setup = callbridge::db::connect(&direct).await.unwrap();
+    callbridge::db::migrate(&setup).await.unwrap();
+    let db = callbridge::db::connect(&via).await.unwrap();
+    let log = callbridge::crm::calls::start(&db, &unique("CA"), None, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    let tasks = tokio_util::task::TaskTracker::new();
+    let recorder = CallRecorder::spawn(db.clone(), Some(log.id), WallClock::now(), &tasks);
+    let now = std::time::Instant::now();
+    recorder.record(Record::Turn(Turn::new(
+        Speaker::Agent,
+        "Hello, Lone Star Auto.",
+        now,
+    )));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The database freezes for a while, then is cut, then comes back: nothing is lost.
+    proxy.set(Mode::Freeze);
+    for i in 0..5 {
+        recorder.record(Record::Turn(Turn::new(
+            Speaker::Caller,
+            format!("turn {i}"),
+            now,
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await; // past one attempt's deadline
+    proxy.set(Mode::Cut);
+    recorder.record(Record::Turn(Turn::new(Speaker::Agent, "Booked.", now)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    proxy.set(Mode::Pass);
+    recorder.finish("booked").await;
+    tasks.close();
+    tokio::time::timeout(Duration::from_secs(60), tasks.wait())
+        .await
+        .expect("the writer finished once the database was back");
+
+    let (call, turns) = callbridge::crm::calls::with_turns(&setup, &log.call_sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.outcome.as_deref(), Some("booked"));
+    let texts: Vec<&str> = turns.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Hello, Lone Star Auto.",
+            "turn 0",
+            "turn 1",
+            "turn 2",
+            "turn 3",
+            "turn 4",
+            "Booked."
+        ],
+        "every record, in order, once"
+    );
+    let seqs: Vec<i32> = turns.iter().map(|t| t.seq).collect();
+    assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
+}

@@ -241,3 +241,4 @@ pub(super) fn tool_messages(request: &Value) -> Vec<Value> {
 
 mod booking;
 mod degraded;
+mod outage;
