@@ -57,7 +57,12 @@ pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
             p.tts.primary.as_ref().map(|t| t.format()),
             p.tts.fallback.as_ref().map(|t| t.format()),
         ],
-        llm_primary: p.llm.primary.is_some(),
+        // A primary whose breaker is open is not tried when there is a fallback to talk to.
+        llm_primary: p.llm.primary.as_ref().is_some_and(|l| {
+            p.llm.fallback.is_none()
+                || p.health
+                    .admits(crate::providers::health::ProviderKind::Llm, l.name())
+        }),
         playout_limit: PLAYOUT_LIMIT,
         prepare_limit: PREPARE_LIMIT,
         handoff_limit: HANDOFF_LIMIT,

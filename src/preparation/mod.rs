@@ -21,6 +21,7 @@ use crate::config::Settings;
 use crate::crm::{caller, calls, catalog};
 use crate::domain::PhoneNumber;
 use crate::providers::Providers;
+use crate::providers::health::ProviderKind;
 use crate::providers::stt::SttStream;
 use crate::providers::tts::TtsStream;
 use crate::tools::{Tools, reply};
@@ -221,9 +222,22 @@ async fn prepare(
     stt_format: AudioFormat,
 ) -> PreparedCall {
     let providers = &p.providers;
-    // Connections first: they take the longest and need nothing else.
-    let tts = providers.tts.primary.as_ref().map(|t| t.open());
-    let stt = providers.stt.primary.as_ref().map(|s| s.open(stt_format));
+    // Connections first: they take the longest and need nothing else. A primary whose breaker
+    // is open is not tried when there is a fallback: the call starts on it (the machine fails
+    // a stream the preparation did not open over at once).
+    let health = &providers.health;
+    let tts = providers
+        .tts
+        .primary
+        .as_ref()
+        .filter(|t| providers.tts.fallback.is_none() || health.admits(ProviderKind::Tts, t.name()))
+        .map(|t| t.open());
+    let stt = providers
+        .stt
+        .primary
+        .as_ref()
+        .filter(|s| providers.stt.fallback.is_none() || health.admits(ProviderKind::Stt, s.name()))
+        .map(|s| s.open(stt_format));
     let settings = &p.settings;
     let db = p.tools.db();
     let now = Utc::now();

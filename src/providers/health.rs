@@ -1,10 +1,15 @@
-//! Every provider's health as this instance has seen it: for `/readyz` details and the
-//! provider metrics. A provider is `up` until a failure, `degraded` after one, and `down`
-//! after it was declared down (reconnects exhausted) until it next succeeds.
+//! Every provider's health as this instance has seen it: for `/readyz` details, the provider
+//! metrics, and a circuit breaker per provider. A provider is `up` until a failure, `degraded`
+//! after one, and `down` after it was declared down (reconnects exhausted) until it next
+//! succeeds. Its breaker opens after [`BREAKER_THRESHOLD`] failures in a row (or when it is
+//! declared down): new calls then go straight to the fallback with no connect attempt, so a
+//! black-holed provider costs no caller its first utterance. Every [`BREAKER_COOLDOWN`] one
+//! call is let through as a probe (half-open); its success closes the breaker, its failure
+//! opens it again.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -19,6 +24,33 @@ struct Entry {
     consecutive_errors: u64,
     down: bool,
     last_error: Option<String>,
+    /// The breaker opened then (or last let a probe through).
+    opened_at: Option<Instant>,
+    /// A probe is out.
+    probing: bool,
+}
+
+/// Failures in a row that open a provider's breaker.
+pub const BREAKER_THRESHOLD: u64 = 3;
+
+/// How long an open breaker keeps new calls off its provider before one probes it.
+pub const BREAKER_COOLDOWN: Duration = Duration::from_secs(10);
+
+impl Entry {
+    fn succeeded(&mut self) {
+        self.consecutive_errors = 0;
+        self.down = false;
+        self.opened_at = None;
+        self.probing = false;
+    }
+
+    fn breaker(&self) -> &'static str {
+        match (self.opened_at, self.probing) {
+            (None, _) => "closed",
+            (Some(_), true) => "half_open",
+            (Some(_), false) => "open",
+        }
+    }
 }
 
 /// Shared record of provider outcomes. Cheap to clone.
@@ -54,14 +86,46 @@ impl ProviderHealth {
     pub fn first_result(&self, kind: ProviderKind, name: &'static str, elapsed: Duration) {
         metrics::histogram!(crate::telemetry::PROVIDER_FIRST_RESULT, "kind" => kind.as_str(), "provider" => name)
             .record(elapsed.as_secs_f64());
-        self.with(kind, name, |e| {
-            e.consecutive_errors = 0;
-            e.down = false;
-        });
+        self.with(kind, name, Entry::succeeded);
+    }
+
+    /// Whether a new call should use this provider now: yes while its breaker is closed; while
+    /// open, only as the one probe each [`BREAKER_COOLDOWN`].
+    #[allow(clippy::disallowed_methods)] // IO edge: the breaker's cooldown runs on the clock.
+    pub fn admits(&self, kind: ProviderKind, name: &'static str) -> bool {
+        self.admits_at(kind, name, Instant::now())
+    }
+
+    fn admits_at(&self, kind: ProviderKind, name: &'static str, now: Instant) -> bool {
+        self.with(kind, name, |e| match e.opened_at {
+            None => true,
+            Some(at) if !e.probing && now.saturating_duration_since(at) >= BREAKER_COOLDOWN => {
+                e.probing = true;
+                e.opened_at = Some(now);
+                tracing::info!(
+                    kind = kind.as_str(),
+                    provider = name,
+                    "breaker half-open: one call probes the provider"
+                );
+                true
+            }
+            Some(_) => false,
+        })
     }
 
     /// It failed.
+    #[allow(clippy::disallowed_methods)] // IO edge: the breaker opens at a time.
     pub fn error(&self, kind: ProviderKind, name: &'static str, error: &ProviderError) {
+        self.error_at(kind, name, error, Instant::now());
+    }
+
+    fn error_at(
+        &self,
+        kind: ProviderKind,
+        name: &'static str,
+        error: &ProviderError,
+        now: Instant,
+    ) {
         metrics::counter!(
             crate::telemetry::PROVIDER_ERRORS,
             "kind" => kind.as_str(),
@@ -74,6 +138,16 @@ impl ProviderHealth {
             e.consecutive_errors += 1;
             e.down |= matches!(error, ProviderError::Down { .. });
             e.last_error = Some(error.to_string());
+            let trips = e.down || e.consecutive_errors >= BREAKER_THRESHOLD;
+            if trips && (e.opened_at.is_none() || e.probing) {
+                tracing::warn!(
+                    kind = kind.as_str(),
+                    provider = name,
+                    "breaker open: new calls use the fallback"
+                );
+                e.opened_at = Some(now);
+                e.probing = false;
+            }
         });
     }
 
@@ -81,10 +155,7 @@ impl ProviderHealth {
     pub fn reconnect(&self, kind: ProviderKind, name: &'static str) {
         metrics::counter!(crate::telemetry::PROVIDER_RECONNECTS, "kind" => kind.as_str(), "provider" => name)
             .increment(1);
-        self.with(kind, name, |e| {
-            e.consecutive_errors = 0;
-            e.down = false;
-        });
+        self.with(kind, name, Entry::succeeded);
     }
 
     /// `up`, `degraded` or `down`.
@@ -117,6 +188,7 @@ impl ProviderHealth {
                         "kind": kind.as_str(),
                         "provider": name,
                         "state": state,
+                        "breaker": e.breaker(),
                         "requests": e.requests,
                         "errors": e.errors,
                         "last_error": e.last_error,
@@ -154,5 +226,45 @@ mod tests {
         assert_eq!(j[0]["requests"], 1);
         assert_eq!(j[0]["errors"], 2);
         assert!(j[0]["last_error"].as_str().unwrap().contains("down"));
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // An arbitrary origin for the test's clock.
+    fn the_breaker_opens_after_failures_in_a_row_lets_one_probe_through_and_closes_on_success() {
+        let h = ProviderHealth::default();
+        let (k, n) = (ProviderKind::Stt, "deepgram");
+        let t0 = Instant::now();
+        let timeout =
+            ProviderError::Timeout(super::super::Deadline::Connect, Duration::from_secs(3));
+        for _ in 0..BREAKER_THRESHOLD - 1 {
+            h.error_at(k, n, &timeout, t0);
+        }
+        assert!(h.admits_at(k, n, t0), "not yet");
+        h.error_at(k, n, &timeout, t0);
+        assert!(!h.admits_at(k, n, t0), "open: new calls go to the fallback");
+        assert!(!h.admits_at(k, n, t0 + BREAKER_COOLDOWN / 2));
+        let later = t0 + BREAKER_COOLDOWN;
+        assert!(h.admits_at(k, n, later), "one probe");
+        assert!(!h.admits_at(k, n, later), "only one");
+        assert_eq!(h.to_json()[0]["breaker"], "half_open");
+        // The probe fails: open again, for another cooldown.
+        h.error_at(k, n, &timeout, later);
+        assert!(!h.admits_at(k, n, later + BREAKER_COOLDOWN / 2));
+        assert!(h.admits_at(k, n, later + BREAKER_COOLDOWN));
+        // This probe works: closed.
+        h.first_result(k, n, Duration::from_millis(80));
+        assert!(h.admits_at(k, n, later + BREAKER_COOLDOWN));
+        assert_eq!(h.to_json()[0]["breaker"], "closed");
+        // Declared down: open at once.
+        h.error_at(
+            k,
+            n,
+            &ProviderError::Down {
+                attempts: 3,
+                last: "refused".into(),
+            },
+            later,
+        );
+        assert!(!h.admits_at(k, n, later));
     }
 }

@@ -313,3 +313,55 @@ async fn when_deepgram_is_down_the_built_in_recogniser_hears_the_caller() {
     assert!(deepgram["errors"].as_u64().unwrap() >= 1, "{health}");
     line.app.stop().await;
 }
+
+#[tokio::test]
+async fn once_deepgram_is_known_down_new_calls_go_straight_to_the_built_in_recogniser() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // Deepgram refuses: every connection is accepted and dropped at once, and counted.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let refuser = tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let url = format!("ws://127.0.0.1:{port}/v1/listen");
+    let line = Line::open_with(&[
+        ("DEEPGRAM_STT_URL", &url),
+        ("STT_MAX_RECONNECTS", "0"),
+        ("OPENAI_API_KEY", ""),
+        ("LLM_PROVIDER", "builtin"),
+    ])
+    .await;
+    line.call(MARIA, "CAconversation000000breaker00000a", &[("hours", "")])
+        .await;
+    let first = attempts.load(Ordering::SeqCst);
+    assert!(first >= 1, "the first call tried Deepgram");
+    let health = line.app.state.providers.health.to_json();
+    let deepgram = health
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "deepgram" && p["kind"] == "stt")
+        .unwrap()
+        .clone();
+    assert_eq!(deepgram["breaker"], "open", "{deepgram}");
+
+    let sid = "CAconversation000000breaker00000b";
+    line.call(MARIA, sid, &[("hours", "")]).await;
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        first,
+        "no connect attempt while the breaker is open"
+    );
+    let (_, turns) = line.record(sid).await;
+    assert!(
+        turns.iter().any(|(s, t)| s == "caller" && !t.is_empty()),
+        "the built-in recogniser heard the caller from the start: {turns:#?}"
+    );
+    refuser.abort();
+}
