@@ -309,3 +309,27 @@ fn a_slow_booking_is_answered_for_the_model_in_time_and_still_counts_when_it_lan
     );
     assert_eq!(line.tools.len(), 1, "run once");
 }
+
+#[test]
+fn a_model_slow_to_start_gets_the_caller_a_filler_line_then_its_answer() {
+    let filler = common::agent().llm_filler_line;
+    let mut line = greeted();
+    line.caller_turn("hours", "What time do you open on Saturday?");
+    line.run_for(1_000);
+    assert!(!line.spoken().contains(&filler), "not before its time");
+    line.run_for(400);
+    assert_eq!(line.spoken().last(), Some(&filler), "silence is broken");
+    line.llm_says("We open at eight on Saturday.");
+    line.run_until_quiet();
+    assert_eq!(
+        line.spoken().last().map(String::as_str),
+        Some("We open at eight on Saturday.")
+    );
+    // A model that answers in time gets no filler.
+    line.caller_turn("hours", "And on Sunday?");
+    line.run_for(300);
+    line.llm_says("We are closed on Sunday.");
+    line.run_until_quiet();
+    let fillers = line.spoken().iter().filter(|s| **s == filler).count();
+    assert_eq!(fillers, 1);
+}

@@ -17,6 +17,10 @@ pub struct AgentConfig {
     pub filler_after: Duration,
     /// "One moment while I check."
     pub filler_line: String,
+    /// The model's first token not there after this long: say `llm_filler_line`.
+    pub llm_filler_after: Duration,
+    /// "One moment."
+    pub llm_filler_line: String,
     /// Silence from the caller this long: re-prompt.
     pub silence_reprompt: Duration,
     /// Re-prompts before a polite hang-up.
@@ -58,6 +62,8 @@ impl AgentConfig {
             max_tool_rounds: 5,
             filler_after: Duration::from_millis(700),
             filler_line: "One moment while I check that.".into(),
+            llm_filler_after: Duration::from_millis(1200),
+            llm_filler_line: "One moment.".into(),
             silence_reprompt: Duration::from_secs(8),
             max_reprompts: 2,
             reprompt_line: "Are you still there?".into(),

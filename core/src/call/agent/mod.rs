@@ -14,6 +14,7 @@ mod config;
 mod events;
 #[cfg(test)]
 mod tests;
+mod timers;
 mod wind_down;
 
 use std::collections::HashSet;
@@ -81,6 +82,10 @@ pub struct Agent {
     /// Last moment anything was said by either side.
     quiet_since: Instant,
     reprompts: u32,
+    /// A slow first token still earns the caller a filler line in this completion.
+    llm_filler_due: bool,
+    /// The latest time seen (when a completion was asked for, for its filler).
+    asked_at: Instant,
     /// Winding down since then (the instance drains): how the call will end.
     wind_down: Option<(DrainEnding, Instant)>,
 }
@@ -110,6 +115,8 @@ impl Agent {
             quiet_since: now,
             reprompts: 0,
             wind_down: None,
+            llm_filler_due: false,
+            asked_at: now,
         }
     }
 
@@ -133,6 +140,9 @@ impl Agent {
             Phase::Listening if !self.speaking => {
                 Some(self.quiet_since + self.config.silence_reprompt)
             }
+            Phase::Thinking if self.llm_filler_due => {
+                Some(self.asked_at + self.config.llm_filler_after)
+            }
             _ => None,
         };
         let patience = self
@@ -147,6 +157,7 @@ impl Agent {
     /// Handles one input.
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
+        let turn = self.turn;
         if self.phase == Phase::Ending {
             if input == Input::PlaybackIdle {
                 self.speaking = false;
@@ -203,6 +214,9 @@ impl Agent {
                 self.wind_down.get_or_insert((ending, now));
             }
             Input::Tick => self.tick(now, &mut out),
+        }
+        if self.turn != turn && self.phase == Phase::Thinking {
+            self.asked_at = now; // a completion was asked for just now
         }
         self.wind_down_if_due(now, &mut out);
         out
@@ -333,6 +347,8 @@ impl Agent {
 
     fn ask_llm(&mut self, out: &mut Vec<Action>) {
         self.turn += 1;
+        // Later rounds of a turn (after tools) had their filler already.
+        self.llm_filler_due = self.round == 0;
         self.reply.clear();
         self.spoken.clear();
         self.phase = Phase::Thinking;
@@ -374,12 +390,14 @@ impl Agent {
     fn llm(&mut self, event: LlmEvent, now: Instant, out: &mut Vec<Action>) {
         match event {
             LlmEvent::TextDelta(t) => {
+                self.llm_filler_due = false;
                 self.reply.push_str(&t);
                 for s in self.splitter.push(&t) {
                     self.speak_sentence(s, out);
                 }
             }
             LlmEvent::ToolCalls(calls) => {
+                self.llm_filler_due = false;
                 if let Some(rest) = self.splitter.finish() {
                     self.speak_sentence(rest, out);
                 }
@@ -526,49 +544,5 @@ impl Agent {
         self.history.cut_last_assistant(&heard_text);
         self.spoken.clear();
         out.push(Action::RecordHeard(heard_text));
-    }
-
-    fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {
-        if let Some(at) = self.barge_in_at
-            && now >= at
-        {
-            self.barge_in(now, out);
-        }
-        match self.phase {
-            Phase::AwaitingFinal(deadline) if now >= deadline => {
-                // No final in time: go with what was transcribed so far.
-                self.end_caller_turn(now, out);
-                if self.phase == Phase::AwaitingFinal(deadline) {
-                    self.phase = Phase::Listening;
-                }
-            }
-            Phase::Tools(started)
-                if !self.filler_said
-                    && !self.speaking
-                    && now >= started + self.config.filler_after =>
-            {
-                self.filler_said = true;
-                let line = self.config.filler_line.clone();
-                self.speak_sentence(line, out);
-            }
-            Phase::Listening
-                if !self.speaking && now >= self.quiet_since + self.config.silence_reprompt =>
-            {
-                self.reprompts += 1;
-                self.quiet_since = now;
-                if self.reprompts > self.config.max_reprompts {
-                    let line = self.config.goodbye_line.clone();
-                    self.say_all(&line, out);
-                    self.phase = Phase::Ending;
-                    out.push(Action::HangUp {
-                        reason: GoodbyeReason::Silence,
-                    });
-                } else {
-                    let line = self.config.reprompt_line.clone();
-                    self.say_all(&line, out);
-                }
-            }
-            _ => {}
-        }
     }
 }
