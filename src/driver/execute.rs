@@ -172,12 +172,18 @@ impl CallDriver {
     /// The stream started: it takes a place under the cap and is registered.
     fn admit(&mut self, now: Instant, started: StartedCall) {
         tracing::Span::current().record("call_sid", started.call_id.as_str());
+        // One media connection per call: a stream token replayed on a second socket while the
+        // call streams is refused, before it takes a line.
+        if !self.state.local_calls.try_insert(&started.call_id) {
+            self.call.handle_input(now, Input::AlreadyStreaming);
+            return;
+        }
         let Some(slot) = self.state.cap.try_start(&started.call_id, now) else {
+            self.state.local_calls.remove(&started.call_id);
             self.call.handle_input(now, Input::Admission(false));
             return;
         };
         metrics::gauge!(telemetry::ACTIVE_CALLS).increment(1.0);
-        self.state.local_calls.insert(&started.call_id);
         tracing::info!(
             stream_id = %started.stream_id,
             inbound = started.inbound.encoding.as_str(),

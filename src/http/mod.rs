@@ -12,6 +12,7 @@ mod twilio;
 pub use api_error::ApiError;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -19,7 +20,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::state::AppState;
 
-/// Webhook and media routes, health, and the staff API.
+/// Largest request body taken (Twilio's webhook forms are a few KiB; the staff API's bodies
+/// smaller): more is answered 413 without being read.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The public router: webhooks, media upgrades, the staff API, health.
 pub fn router(state: AppState) -> Router {
     let staff = staff::router()
         .layer(from_fn_with_state(state.clone(), staff::authorize))
@@ -34,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .layer(from_fn(clean::reject_control_in_uri))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 

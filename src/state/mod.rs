@@ -34,9 +34,10 @@ impl LocalCalls {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a call.
-    pub fn insert(&self, sid: &str) {
-        self.lock().insert(sid.to_string());
+    /// Adds a call; false when it is already streaming here (a replayed or second socket
+    /// for the same call).
+    pub fn try_insert(&self, sid: &str) -> bool {
+        self.lock().insert(sid.to_string())
     }
 
     /// Removes a call.

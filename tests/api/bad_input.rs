@@ -89,3 +89,14 @@ async fn a_message_over_the_socket_limit_closes_the_media_socket_with_1009() {
     assert_eq!(reason, "message too big");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_oversize_body_is_refused_with_413_unread() {
+    let app = spawn_app().await;
+    let big = "x".repeat(100 * 1024);
+    let r = app
+        .post_form("/twilio/voice", &[("CallSid", "CA1"), ("Pad", &big)], None)
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    app.stop().await;
+}

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use callbridge::carrier::CarrierEvent;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -85,5 +87,40 @@ async fn webhooks_whose_media_never_comes_give_their_lines_back_at_the_arrival_d
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(full.elapsed() >= Duration::from_millis(1500));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_token_replayed_on_a_second_socket_is_refused_and_the_call_goes_on() {
+    let app = spawn_app().await;
+    let sid = unique("CA");
+    let token = token_from_twiml(&app.voice_webhook(&sid).await);
+    let mut first = TwilioLeg::connect(&app).await;
+    first.start(&sid, &token).await;
+    // The first socket is streaming once its audio comes back (the echo line).
+    async fn echoed(leg: &mut TwilioLeg, from: u64) -> bool {
+        for i in from..from + 60 {
+            leg.media(i, &ramp_frame(0, 1)).await;
+        }
+        for _ in 0..200 {
+            match leg.recv().await {
+                Received::Event(CarrierEvent::Media(_)) => return true,
+                Received::Closed(..) => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+    assert!(echoed(&mut first, 1).await, "the first socket streams");
+    // The same signed start again, on another socket.
+    let mut replay = TwilioLeg::connect(&app).await;
+    replay.start(&sid, &token).await;
+    let (code, reason) = replay.until_closed().await;
+    assert_eq!(code, Some(1008), "{reason}");
+    assert!(reason.contains("already streaming"), "{reason}");
+    assert!(
+        echoed(&mut first, 100).await,
+        "the first socket kept its call"
+    );
     app.stop().await;
 }

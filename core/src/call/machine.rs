@@ -110,6 +110,13 @@ impl Call {
             Input::CarrierClosed => self.session.handle_disconnect(),
             Input::CarrierTooBig => self.session.handle_too_big(),
             Input::Admission(admitted) => self.admission(admitted, now),
+            Input::AlreadyStreaming => {
+                if self.phase == Phase::Admitting {
+                    self.finish(EndCause::Rejected(
+                        "this call is already streaming on another socket".into(),
+                    ));
+                }
+            }
             Input::Prepared(p) => self.prepared(*p, now),
             Input::Stt(e) => self.with_conversation(|c, s, out| c.stt_event(e, s, now, out)),
             Input::SttClosed => self.with_conversation(|c, s, out| c.stt_closed(s, now, out)),
