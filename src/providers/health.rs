@@ -23,7 +23,9 @@ struct Entry {
     errors: u64,
     consecutive_errors: u64,
     down: bool,
-    last_error: Option<String>,
+    /// The kind of the last failure (`timeout_connect`, `down`...): a state, never the
+    /// provider's own words, since `/readyz` is unauthenticated (the callers log the detail).
+    last_error: Option<&'static str>,
     /// The breaker opened then (or last let a probe through).
     opened_at: Option<Instant>,
     /// A probe is out.
@@ -137,7 +139,7 @@ impl ProviderHealth {
             e.errors += 1;
             e.consecutive_errors += 1;
             e.down |= matches!(error, ProviderError::Down { .. });
-            e.last_error = Some(error.to_string());
+            e.last_error = Some(error.kind());
             let trips = e.down || e.consecutive_errors >= BREAKER_THRESHOLD;
             if trips && (e.opened_at.is_none() || e.probing) {
                 tracing::warn!(
@@ -225,7 +227,10 @@ mod tests {
         let j = h.to_json();
         assert_eq!(j[0]["requests"], 1);
         assert_eq!(j[0]["errors"], 2);
-        assert!(j[0]["last_error"].as_str().unwrap().contains("down"));
+        assert_eq!(
+            j[0]["last_error"], "down",
+            "a kind, not the provider's words"
+        );
     }
 
     #[test]
