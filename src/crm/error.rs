@@ -106,3 +106,16 @@ pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// Whether `e` says the database could not be reached or did not answer (worth retrying), as
+/// opposed to the database refusing the statement (it would refuse it again).
+pub(crate) fn is_connection_error(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => {
+            !matches!(**s, sea_orm::sqlx::Error::Database(_))
+        }
+        _ => false,
+    }
+}

@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::call::record::{Record, Turn};
 use crate::crm::CrmError;
 use crate::crm::calls::{self, Speaker, TurnRecord};
-use crate::crm::error::is_unique_violation;
+use crate::crm::error::{is_connection_error, is_unique_violation};
 use crate::telemetry;
 
 /// Records waiting for the writer, per call: a call makes a few per turn.
@@ -136,8 +136,18 @@ async fn first_seq(db: &DatabaseConnection, id: i32) -> Option<i32> {
     }
 }
 
-/// Stores `batch` as turns `seq..`, retrying through an outage; returns whether it was stored.
-async fn store(db: &DatabaseConnection, id: i32, seq: i32, batch: &[Job]) -> bool {
+/// What became of a batch.
+enum Stored {
+    /// In the database.
+    Yes,
+    /// The database refused it (it would refuse it again): not retried.
+    Refused,
+    /// The database stayed unreachable for the whole window.
+    GaveUp,
+}
+
+/// Stores `batch` as turns `seq..`, retrying through an outage (not a refusal).
+async fn store(db: &DatabaseConnection, id: i32, seq: i32, batch: &[Job]) -> Stored {
     let mut backoff = Duration::from_millis(200);
     let started = tokio::time::Instant::now();
     let mut attempts = 0u32;
@@ -152,7 +162,11 @@ async fn store(db: &DatabaseConnection, id: i32, seq: i32, batch: &[Job]) -> boo
                         "the call's records were stored after retrying"
                     );
                 }
-                return true;
+                return Stored::Yes;
+            }
+            Ok(Err(CrmError::Db(e))) if !is_connection_error(&e) => {
+                tracing::warn!(error = %e, call_log_id = id, "the database refused the call's records");
+                return Stored::Refused;
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, call_log_id = id, attempts, "could not record the call; retrying")
@@ -164,11 +178,22 @@ async fn store(db: &DatabaseConnection, id: i32, seq: i32, batch: &[Job]) -> boo
             ),
         }
         if started.elapsed() >= RETRY_WINDOW {
-            return false;
+            return Stored::GaveUp;
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Records given up on: counted and logged, never silent.
+fn lost(id: i32, records: usize, why: &str) {
+    metrics::counter!(telemetry::RECORD_ERRORS).increment(records as u64);
+    tracing::error!(
+        call_log_id = id,
+        records,
+        why,
+        "the call's records are lost"
+    );
 }
 
 fn ms(d: Option<Duration>) -> Option<i32> {
@@ -203,22 +228,32 @@ impl CallRecorder {
                 if next_seq.is_none() {
                     next_seq = first_seq(&db, id).await;
                 }
-                let stored = match next_seq {
-                    Some(seq) => store(&db, id, seq, &batch).await,
-                    None => false,
+                let Some(seq) = next_seq else {
+                    lost(id, batch.len(), "the database stayed down");
+                    batch.clear();
+                    continue;
                 };
-                if stored {
-                    next_seq = next_seq.map(|s| s + turns(&batch));
-                } else {
-                    // Given up after the window: counted, never silent. Turn numbers are
-                    // asked again, as some of these may have landed after all.
-                    metrics::counter!(telemetry::RECORD_ERRORS).increment(batch.len() as u64);
-                    tracing::error!(
-                        call_log_id = id,
-                        records = batch.len(),
-                        "the database stayed down; the call's records are lost"
-                    );
-                    next_seq = None;
+                match store(&db, id, seq, &batch).await {
+                    Stored::Yes => next_seq = Some(seq + turns(&batch)),
+                    Stored::Refused => {
+                        // One by one, so a record the database refuses does not take the
+                        // others (the call's outcome above all) with it.
+                        let mut seq = seq;
+                        for job in &batch {
+                            let one = std::slice::from_ref(job);
+                            match store(&db, id, seq, one).await {
+                                Stored::Yes => seq += turns(one),
+                                Stored::Refused => lost(id, 1, "the database refused it"),
+                                Stored::GaveUp => lost(id, 1, "the database stayed down"),
+                            }
+                        }
+                        next_seq = Some(seq);
+                    }
+                    Stored::GaveUp => {
+                        lost(id, batch.len(), "the database stayed down");
+                        // Asked again: some of these may have landed after all.
+                        next_seq = None;
+                    }
                 }
                 batch.clear();
             }

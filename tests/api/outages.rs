@@ -176,3 +176,42 @@ async fn records_written_through_a_database_outage_are_all_stored_once() {
     let seqs: Vec<i32> = turns.iter().map(|t| t.seq).collect();
     assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+#[allow(clippy::disallowed_methods)] // The test reads the clock to stamp its records.
+async fn a_record_the_database_refuses_does_not_take_the_others_with_it() {
+    use callbridge::call::record::{Record, Speaker, Turn};
+    use callbridge::driver::records::{CallRecorder, WallClock};
+
+    let Ok(_) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set (SQLite stores a NUL)");
+        return;
+    };
+    install_crypto();
+    let db = callbridge::db::connect(&database_url().await)
+        .await
+        .unwrap();
+    callbridge::db::migrate(&db).await.unwrap();
+    let log = callbridge::crm::calls::start(&db, &unique("CA"), None, None, chrono::Utc::now())
+        .await
+        .unwrap();
+    let tasks = tokio_util::task::TaskTracker::new();
+    let recorder = CallRecorder::spawn(db.clone(), Some(log.id), WallClock::now(), &tasks);
+    let now = std::time::Instant::now();
+    // PostgreSQL refuses a NUL in text; queued together, the others must still land, at once.
+    recorder.record(Record::Turn(Turn::new(Speaker::Caller, "before", now)));
+    recorder.record(Record::Turn(Turn::new(Speaker::Caller, "bad\0text", now)));
+    recorder.record(Record::Turn(Turn::new(Speaker::Agent, "after", now)));
+    recorder.finish("completed").await;
+    tasks.close();
+    tokio::time::timeout(Duration::from_secs(20), tasks.wait())
+        .await
+        .expect("a refusal is not retried through the outage window");
+    let (call, turns) = callbridge::crm::calls::with_turns(&db, &log.call_sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call.outcome.as_deref(), Some("completed"));
+    let texts: Vec<&str> = turns.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(texts, ["before", "after"]);
+}
