@@ -28,9 +28,7 @@ fn latencies(line: &Line, stage: Stage) -> Vec<Duration> {
 
 /// Starts a call and lets the greeting play out.
 fn greeted() -> Line {
-    let mut line = Line::agent();
-    line.start();
-    line.run_until_quiet();
+    let line = Line::greeted();
     assert!(
         line.heard_ms() >= 2000,
         "{} ms of greeting heard",

@@ -15,16 +15,9 @@ use callbridge_core::call::{DrainEnding, EndCause, GoodbyeReason, Handoff, Input
 use callbridge_core::tool::{BookingChange, ToolName};
 use common::{Line, agent};
 
-fn greeted() -> Line {
-    let mut line = Line::agent();
-    line.start();
-    line.run_until_quiet();
-    line
-}
-
 #[test]
 fn a_call_wound_down_mid_answer_finishes_the_answer_then_goes_to_the_desk() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("hours", "What time do you open on Saturday?");
     line.llm_says("We open at eight on Saturday. We close at two in the afternoon.");
     line.run_for(400); // the answer is playing
@@ -57,7 +50,7 @@ fn a_call_wound_down_mid_answer_finishes_the_answer_then_goes_to_the_desk() {
 
 #[test]
 fn a_booking_running_when_the_call_winds_down_is_kept_and_told_before_the_goodbye() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("yes_correct", "Yes, book it.");
     line.llm_calls(
         Some("Booking that now."),
@@ -96,7 +89,7 @@ fn a_booking_running_when_the_call_winds_down_is_kept_and_told_before_the_goodby
 
 #[test]
 fn a_caller_speaking_when_the_call_winds_down_is_heard_out_and_recorded_but_not_answered() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     let requests = line.llm.requests.len();
     line.caller_says("hours");
     line.run_for(800); // they are mid-sentence
@@ -132,7 +125,7 @@ fn a_call_wound_down_while_it_is_set_up_says_the_line_after_the_greeting() {
 
 #[test]
 fn a_turn_that_does_not_end_within_the_patience_is_cut_short() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("hours", "What time do you open on Saturday?");
     line.llm_streams("We open at eight"); // and then nothing more comes
     line.input(Input::WindDown(DrainEnding::Transfer));

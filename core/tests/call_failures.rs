@@ -24,16 +24,9 @@ fn down() -> ProviderError {
     }
 }
 
-fn greeted() -> Line {
-    let mut line = Line::agent();
-    line.start();
-    line.run_until_quiet();
-    line
-}
-
 #[test]
 fn when_recognition_fails_mid_call_the_fallback_hears_the_rest() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("hours", "What time do you open on Saturday?");
     line.llm_says("We open at eight on Saturday.");
     line.run_until_quiet();
@@ -69,7 +62,7 @@ fn when_recognition_fails_mid_call_the_fallback_hears_the_rest() {
 
 #[test]
 fn when_synthesis_fails_mid_sentence_the_fallback_says_what_was_left() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("hours", "What time do you open on Saturday?");
     // Audio streams in as it is synthesized, 20 ms pieces in real time.
     line.tts.pieces = 100;
@@ -139,7 +132,7 @@ fn when_the_model_fails_mid_turn_the_caller_hears_an_apology_and_the_fallback_an
     );
 
     // Without a fallback, a failing model hands the caller to a person.
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("hours", "What time do you open on Saturday?");
     line.llm_fails(ProviderError::Timeout(
         callbridge_core::provider::Deadline::FirstResult,
@@ -154,7 +147,7 @@ fn when_the_model_fails_mid_turn_the_caller_hears_an_apology_and_the_fallback_an
 
 #[test]
 fn a_completion_that_ends_without_finishing_is_a_failure_not_a_silence() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("hours", "What time do you open on Saturday?");
     let turn = line.llm.turn.unwrap();
     line.input(callbridge_core::call::Input::LlmClosed { turn });
@@ -167,7 +160,7 @@ fn a_completion_that_ends_without_finishing_is_a_failure_not_a_silence() {
 
 #[test]
 fn a_caller_who_hangs_up_while_the_booking_is_written_still_gets_it_once_and_recorded() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("yes_correct", "Yes, book it.");
     line.llm_calls(
         Some("Booking that now."),
@@ -199,7 +192,7 @@ fn a_caller_who_hangs_up_while_the_booking_is_written_still_gets_it_once_and_rec
     );
 
     // A tool that never answers does not hold the call past the limit.
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("yes_correct", "Yes, book it.");
     line.llm_calls(
         None,
@@ -238,7 +231,7 @@ fn a_caller_who_hangs_up_while_the_call_is_prepared_ends_it_once_the_preparation
 
 #[test]
 fn a_goodbye_said_while_the_booking_is_written_waits_for_it_and_the_log_says_booked() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("yes_correct", "Yes, book it, and that's all.");
     let turn = line.llm.turn.unwrap();
     let calls = vec![
@@ -275,7 +268,7 @@ fn a_goodbye_said_while_the_booking_is_written_waits_for_it_and_the_log_says_boo
 
 #[test]
 fn a_slow_booking_is_answered_for_the_model_in_time_and_still_counts_when_it_lands() {
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("yes_correct", "Yes, book it.");
     line.llm_calls(
         None,
@@ -313,7 +306,7 @@ fn a_slow_booking_is_answered_for_the_model_in_time_and_still_counts_when_it_lan
 #[test]
 fn a_model_slow_to_start_gets_the_caller_a_filler_line_then_its_answer() {
     let filler = common::agent().llm_filler_line;
-    let mut line = greeted();
+    let mut line = Line::greeted();
     line.caller_turn("hours", "What time do you open on Saturday?");
     line.run_for(1_000);
     assert!(!line.spoken().contains(&filler), "not before its time");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::proxy::{FaultProxy, Mode, socket_of};
+use crate::proxy::{FaultProxy, Mode, proxied_database, socket_of};
 
 async fn readyz(app: &TestApp) -> (u16, Value, Duration) {
     let asked = Instant::now();
@@ -68,18 +68,9 @@ async fn with_redis_cut_or_frozen_the_node_stays_ready_and_callers_are_connected
 
 #[tokio::test]
 async fn with_postgres_frozen_readiness_answers_in_time_and_comes_back() {
-    let Ok(pg) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+    let Some((proxy, url, _)) = proxied_database().await else {
         return;
     };
-    let real = socket_of(&pg);
-    let proxy = FaultProxy::start(real).await;
-    let url = database_url().await.replacen(
-        &format!("{}:{}", real.ip(), real.port()),
-        &proxy.addr.to_string(),
-        1,
-    );
-    assert!(url.contains(&proxy.addr.to_string()), "{url}");
     let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
     until_ready(&app, "before the outage").await;
 
@@ -105,19 +96,10 @@ async fn records_written_through_a_database_outage_are_all_stored_once() {
     use callbridge::call::record::{Record, Speaker, Turn};
     use callbridge::driver::records::{CallRecorder, WallClock};
 
-    let Ok(pg) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+    install_crypto();
+    let Some((proxy, via, direct)) = proxied_database().await else {
         return;
     };
-    install_crypto();
-    let real = socket_of(&pg);
-    let proxy = FaultProxy::start(real).await;
-    let direct = database_url().await;
-    let via = direct.replacen(
-        &format!("{}:{}", real.ip(), real.port()),
-        &proxy.addr.to_string(),
-        1,
-    );
     let setup = callbridge::db::connect(&direct).await.unwrap();
     callbridge::db::migrate(&setup).await.unwrap();
     let db = callbridge::db::connect(&via).await.unwrap();

@@ -127,3 +127,23 @@ pub fn socket_of(url: &str) -> SocketAddr {
     .parse()
     .unwrap()
 }
+
+/// A fresh test database on the real PostgreSQL with a proxy in front of it: the proxy, the
+/// URL through it and the direct URL; `None` (the test is skipped) without
+/// `TEST_DATABASE_URL`.
+pub async fn proxied_database() -> Option<(FaultProxy, String, String)> {
+    let Ok(pg) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return None;
+    };
+    let real = socket_of(&pg);
+    let proxy = FaultProxy::start(real).await;
+    let direct = crate::helpers::database_url().await;
+    let via = direct.replacen(
+        &format!("{}:{}", real.ip(), real.port()),
+        &proxy.addr.to_string(),
+        1,
+    );
+    assert!(via.contains(&proxy.addr.to_string()), "{via}");
+    Some((proxy, via, direct))
+}

@@ -166,6 +166,14 @@ impl Line {
         Self::new(agent_config())
     }
 
+    /// An agent call started, its greeting played out.
+    pub fn greeted() -> Self {
+        let mut line = Self::agent();
+        line.start();
+        line.run_until_quiet();
+        line
+    }
+
     /// Milliseconds since the socket opened.
     pub fn ms(&self) -> u64 {
         (self.now - self.t0).as_millis() as u64

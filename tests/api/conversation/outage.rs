@@ -5,22 +5,14 @@
 use std::time::Duration;
 
 use super::*;
-use crate::helpers::{database_url, unique};
-use crate::proxy::{FaultProxy, Mode, socket_of};
+use crate::helpers::unique;
+use crate::proxy::{Mode, proxied_database};
 
 #[tokio::test]
 async fn a_caller_is_greeted_in_time_while_the_database_is_frozen() {
-    let Ok(pg) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+    let Some((proxy, url, _)) = proxied_database().await else {
         return;
     };
-    let real = socket_of(&pg);
-    let proxy = FaultProxy::start(real).await;
-    let url = database_url().await.replacen(
-        &format!("{}:{}", real.ip(), real.port()),
-        &proxy.addr.to_string(),
-        1,
-    );
     let line = Line::open_with(&[("DATABASE_URL", &url)]).await;
     line.llm
         .push(goodbye("We open at eight on Saturday. Goodbye!"));
