@@ -271,7 +271,6 @@ async fn prepare(
             (None, None)
         }
         (_, Some(Err(_))) => {
-            metrics::counter!(crate::telemetry::STORE_ERRORS, "op" => "caller_lookup").increment(1);
             tracing::warn!("the caller look-up was too slow; greeting them without a name");
             (None, None)
         }
@@ -288,13 +287,8 @@ async fn prepare(
             [None; 7]
         }
     };
-    let services = services.unwrap_or_else(|_| {
-        Err(crate::crm::CrmError::Invalid(
-            "the service menu was too slow to read".into(),
-        ))
-    });
     let menu: Vec<MenuItem> = match services {
-        Ok(services) => services
+        Ok(Ok(services)) => services
             .into_iter()
             .map(|s| MenuItem {
                 name: s.name,
@@ -302,8 +296,12 @@ async fn prepare(
                 price_cents: s.price_cents,
             })
             .collect(),
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot read the service menu for the prompt");
+            Vec::new()
+        }
+        Err(_) => {
+            tracing::warn!("the service menu was too slow to read for the prompt");
             Vec::new()
         }
     };
@@ -331,17 +329,17 @@ async fn prepare(
         CALL_LOG_DEADLINE,
         calls::start(db, &call_sid, from.as_deref(), to.as_deref(), now),
     )
-    .await
-    .unwrap_or_else(|_| {
-        Err(crate::crm::CrmError::Invalid(
-            "the database did not open the call log in time".into(),
-        ))
-    });
+    .await;
     let call_log_id = match opened {
-        Ok(log) => Some(log.id),
-        Err(e) => {
+        Ok(Ok(log)) => Some(log.id),
+        Ok(Err(e)) => {
             metrics::counter!(crate::telemetry::RECORD_ERRORS).increment(1);
             tracing::warn!(error = %e, "cannot open the call log; the call goes on unrecorded");
+            None
+        }
+        Err(_) => {
+            metrics::counter!(crate::telemetry::RECORD_ERRORS).increment(1);
+            tracing::warn!("the call log was not opened in time; the call goes on unrecorded");
             None
         }
     };
