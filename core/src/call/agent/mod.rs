@@ -84,7 +84,7 @@ pub struct Agent {
     reprompts: u32,
     /// A slow first token still earns the caller a filler line in this completion.
     llm_filler_due: bool,
-    /// The latest time seen (when a completion was asked for, for its filler).
+    /// When the current completion was asked for (its filler is due from then).
     asked_at: Instant,
     /// Winding down since then (the instance drains): how the call will end.
     wind_down: Option<(DrainEnding, Instant)>,
@@ -157,7 +157,6 @@ impl Agent {
     /// Handles one input.
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
-        let turn = self.turn;
         if self.phase == Phase::Ending {
             if input == Input::PlaybackIdle {
                 self.speaking = false;
@@ -214,9 +213,6 @@ impl Agent {
                 self.wind_down.get_or_insert((ending, now));
             }
             Input::Tick => self.tick(now, &mut out),
-        }
-        if self.turn != turn && self.phase == Phase::Thinking {
-            self.asked_at = now; // a completion was asked for just now
         }
         self.wind_down_if_due(now, &mut out);
         out
@@ -336,7 +332,7 @@ impl Agent {
             // No new turn while winding down: the desk (or a call back) answers it.
             self.phase = Phase::Listening;
         } else if self.pending_tools.is_empty() {
-            self.ask_llm(out);
+            self.ask_llm(now, out);
         } else {
             // Tools from an interrupted turn are still running: their results join the
             // history first, then the LLM hears the new turn.
@@ -345,8 +341,9 @@ impl Agent {
         }
     }
 
-    fn ask_llm(&mut self, out: &mut Vec<Action>) {
+    fn ask_llm(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.turn += 1;
+        self.asked_at = now;
         // Later rounds of a turn (after tools) had their filler already.
         self.llm_filler_due = self.round == 0;
         self.reply.clear();
@@ -426,7 +423,7 @@ impl Agent {
                     self.use_fallback = true;
                     let line = self.config.llm_retry_line.clone();
                     self.speak_sentence(line, out);
-                    self.ask_llm(out);
+                    self.ask_llm(now, out);
                 } else {
                     self.end_with_transfer(TransferReason::LlmDown, out);
                 }
@@ -503,21 +500,21 @@ impl Agent {
             None => {}
         }
         if self.pending_tools.is_empty() {
-            self.ask_llm(out);
+            self.ask_llm(now, out);
         } else {
             self.phase = Phase::Tools(now);
             self.filler_said = false;
         }
     }
 
-    fn tool_done(&mut self, id: String, content: String, _now: Instant, out: &mut Vec<Action>) {
+    fn tool_done(&mut self, id: String, content: String, now: Instant, out: &mut Vec<Action>) {
         if !self.pending_tools.remove(&id) {
             return; // not ours, or already answered
         }
         // Whatever happened meanwhile, the result is kept: the booking it reports is real.
         self.history.push(ChatMessage::tool_result(id, content));
         if self.pending_tools.is_empty() && matches!(self.phase, Phase::Tools(_)) {
-            self.ask_llm(out);
+            self.ask_llm(now, out);
         }
     }
 
