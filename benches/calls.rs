@@ -114,6 +114,10 @@ fn main() {
         )
         .env("STREAM_TOKEN_SECRET", "load")
         .env("MAX_CALLS", "100000")
+        // One load generator is one source: the per-source limits are for the internet.
+        .env("RATE_LIMIT_WEBHOOK_PER_SEC", "1000000")
+        .env("RATE_LIMIT_WEBHOOK_BURST", "1000000")
+        .env("MAX_CONNECTIONS", "1000000")
         .env("ECHO_DELAY_MS", "200")
         .env(
             "ECHO_TRANSCODE",

@@ -87,7 +87,11 @@ fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
         .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("DATABASE_URL", db)
         .env("STREAM_TOKEN_SECRET", "bench")
-        .env("MAX_CALLS", "1000");
+        .env("MAX_CALLS", "1000")
+        // One load generator is one source: the per-source limits are for the internet.
+        .env("RATE_LIMIT_WEBHOOK_PER_SEC", "1000000")
+        .env("RATE_LIMIT_WEBHOOK_BURST", "1000000")
+        .env("MAX_CONNECTIONS", "1000000");
     if builtin() {
         // Where `callbridge models fetch` left the model.
         for name in ["MODEL_CACHE_DIR", "XDG_CACHE_HOME", "HOME"] {

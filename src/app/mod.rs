@@ -8,7 +8,10 @@
 //! goes to the desk or says goodbye), end what is left when the grace is over, wait for the
 //! call tasks (their records are written inside them), give the last after-stream requests a
 //! moment, then close HTTP without waiting on slow clients. Upgraded WebSocket tasks are
-//! tracked here because axum's graceful shutdown does not wait for them.
+//! tracked here because the HTTP server's graceful close does not wait for them
+//! (`http_server`: the accept loop with header deadlines and a connection bound).
+
+mod http_server;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +32,7 @@ use crate::session_store::{MemoryStore, RedisStore, SessionStore, StoreError};
 use crate::state::{AppState, CallCap, LocalCalls};
 use crate::telemetry;
 use crate::tools::Tools;
+use http_server::ConnectionLimits;
 
 /// How long ended calls get to close their sockets after the grace period.
 const FINAL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,6 +40,11 @@ const FINAL_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const AFTER_STREAM_LINGER: Duration = Duration::from_secs(5);
 /// How long HTTP requests in flight get once HTTP closes (a slow client is not waited for).
 const HTTP_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The metrics listener's clients: a few scrapers, which send a request at once.
+const METRICS_CONNECTIONS: ConnectionLimits = ConnectionLimits {
+    header_read_timeout: Duration::from_secs(10),
+    max_connections: 64,
+};
 
 /// Start-up or serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -177,33 +186,38 @@ impl Application {
             let stop = stop_http.clone();
             let router = crate::http::metrics_router(state.metrics.clone());
             let listener = self.metrics_listener;
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-            })
+            tokio::spawn(http_server::serve(
+                listener,
+                router,
+                METRICS_CONNECTIONS,
+                stop,
+                HTTP_CLOSE_TIMEOUT,
+            ))
         };
 
         let router = crate::http::router(state.clone());
-        let stop = stop_http.clone();
-        let mut http = tokio::spawn(async move {
-            axum::serve(
-                self.listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-        });
+        let limits = ConnectionLimits {
+            header_read_timeout: settings.http.header_read_timeout,
+            max_connections: settings.http.max_connections,
+        };
+        let mut http = tokio::spawn(http_server::serve(
+            self.listener,
+            router,
+            limits,
+            stop_http.clone(),
+            HTTP_CLOSE_TIMEOUT,
+        ));
         tokio::select! {
             served = &mut http => {
                 // The server stopped on its own: that is a failure, not a shutdown.
                 heartbeat.abort();
                 stop_http.cancel();
                 let _ = metrics_server.await;
-                return match served {
-                    Ok(r) => r.map_err(AppError::Serve),
-                    Err(e) => Err(AppError::Serve(std::io::Error::other(e))),
+                let why = match served {
+                    Ok(()) => std::io::Error::other("the HTTP server stopped"),
+                    Err(e) => std::io::Error::other(e),
                 };
+                return Err(AppError::Serve(why));
             }
             () = shutdown => {}
         }
@@ -212,13 +226,9 @@ impl Application {
         drain_calls(&state).await;
         linger_for_handoffs(&state).await;
         stop_http.cancel();
-        match tokio::time::timeout(HTTP_CLOSE_TIMEOUT, &mut http).await {
-            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "HTTP server failed while closing"),
-            Ok(_) => {}
-            Err(_) => {
-                tracing::info!("HTTP requests still in flight at exit; not waiting for them");
-                http.abort();
-            }
+        // The server waits at most HTTP_CLOSE_TIMEOUT for requests in flight, then returns.
+        if let Err(e) = http.await {
+            tracing::warn!(error = %e, "HTTP server failed while closing");
         }
         heartbeat.abort();
         if tokio::time::timeout(HTTP_CLOSE_TIMEOUT, metrics_server)

@@ -6,6 +6,7 @@
 
 mod business;
 mod conversation;
+mod http;
 mod providers;
 mod secret;
 mod settings;
@@ -13,6 +14,7 @@ mod source;
 
 pub use business::{BookingPolicy, BusinessSettings};
 pub use conversation::{CallControlMode, ConversationSettings};
+pub use http::{HttpSettings, RateLimit, RateLimitKey};
 pub use providers::{LlmChoice, ProviderSettings, SttChoice, TtsChoice};
 pub use secret::Secret;
 pub use settings::{

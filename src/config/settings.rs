@@ -161,6 +161,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Capacity and timing.
     pub limits: LimitSettings,
+    /// How HTTP clients are bounded.
+    pub http: super::HttpSettings,
 }
 
 /// Reads and checks values, collecting every problem instead of stopping at the first.
@@ -322,6 +324,7 @@ impl Settings {
         let carrier = read_carrier(&mut r);
         let mut providers = super::providers::read(&mut r);
         let conversation = super::conversation::read(&mut r);
+        let http = super::http::read(&mut r);
         let model_cache_dir = match r.optional("MODEL_CACHE_DIR").filter(|d| !d.is_empty()) {
             Some(dir) => std::path::PathBuf::from(dir),
             None => r
@@ -480,6 +483,7 @@ impl Settings {
             model_index_url,
             storage,
             limits,
+            http,
         })
     }
 

@@ -6,6 +6,7 @@ mod api_error;
 pub mod clean;
 mod media;
 mod ops;
+mod rate_limit;
 mod staff;
 mod twilio;
 
@@ -13,10 +14,14 @@ pub use api_error::ApiError;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use rate_limit::SourceLimit;
 
 use crate::state::AppState;
 
@@ -24,22 +29,36 @@ use crate::state::AppState;
 /// smaller): more is answered 413 without being read.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// The public router: webhooks, media upgrades, the staff API, health.
+/// The public router: webhooks, media upgrades, the staff API, health. Every request has
+/// the request deadline (a slow body gets 408); webhooks and the staff API have per-source
+/// rate limits (checked before the key, so guesses count too); health has neither limit, so
+/// probes are never refused.
 pub fn router(state: AppState) -> Router {
+    let http = &state.settings.http;
+    let staff_limit = SourceLimit::new("staff", http.staff_rate, http.rate_limit_key);
+    let webhook_limit = SourceLimit::new("webhook", http.webhook_rate, http.rate_limit_key);
     let staff = staff::router()
         .layer(from_fn_with_state(state.clone(), staff::authorize))
-        .layer(CatchPanicLayer::custom(staff::panic_response));
-    Router::new()
-        .nest("/api/v1", staff)
+        .layer(CatchPanicLayer::custom(staff::panic_response))
+        .layer(from_fn_with_state(staff_limit, rate_limit::limit));
+    let carriers = Router::new()
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/stream-status", post(twilio::stream_status))
         .route("/twilio/after-stream", post(twilio::after_stream))
         .route("/twilio/media", get(media::twilio_media))
         .route("/telnyx/media", get(media::telnyx_media))
+        .layer(from_fn_with_state(webhook_limit, rate_limit::limit));
+    Router::new()
+        .nest("/api/v1", staff)
+        .merge(carriers)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .layer(from_fn(clean::reject_control_in_uri))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            http.request_timeout,
+        ))
         .with_state(state)
 }
 

@@ -31,6 +31,11 @@ pub const WEBHOOKS: &str = "callbridge_voice_webhooks_total";
 pub const STREAM_STATUS: &str = "callbridge_stream_status_callbacks_total";
 /// Session-store operations that failed, by `op` (counter).
 pub const STORE_ERRORS: &str = "callbridge_session_store_errors_total";
+/// Connections the HTTP listeners could not accept (out of descriptors...) (counter).
+pub const HTTP_ACCEPT_ERRORS: &str = "callbridge_http_accept_errors_total";
+/// Requests refused with 429 by the per-source rate limits, by `scope` (webhook, staff)
+/// (counter).
+pub const HTTP_RATE_LIMITED: &str = "callbridge_http_rate_limited_total";
 /// Call-record writes (turns, outcomes) that failed (counter).
 pub const RECORD_ERRORS: &str = "callbridge_record_errors_total";
 /// Calls handed on by the agent, by `action` (transfer, hang_up) and `via` (twiml, rest) (counter).
@@ -114,6 +119,14 @@ fn describe() {
         "Calls the agent transferred or hung up, by action and mechanism."
     );
     describe_counter!(STORE_ERRORS, "Failed session-store operations, by op.");
+    describe_counter!(
+        HTTP_ACCEPT_ERRORS,
+        "Connections the HTTP listeners failed to accept (e.g. out of descriptors)."
+    );
+    describe_counter!(
+        HTTP_RATE_LIMITED,
+        "Requests refused with 429 by the per-source rate limits, by scope."
+    );
     describe_counter!(BARGE_INS, "Times the caller interrupted the agent.");
     describe_counter!(
         BOOKINGS,

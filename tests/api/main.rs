@@ -22,6 +22,7 @@ mod schema;
 mod seed;
 mod shutdown;
 mod simulator;
+mod slow_clients;
 mod staff;
 mod stt;
 mod telnyx;
