@@ -39,7 +39,7 @@ forbid src/providers src/tools src/crm src/session_store src/domain -- \
     "providers, tools, crm, session_store and domain stand below the app, http and the executor"
 
 # 3. File length.
-long=$(find src core/src core/tests tests benches entity migration -name '*.rs' -print0 |
+long=$(find src core/src core/tests tests benches entity migration fuzz/fuzz_targets -name '*.rs' -print0 |
     xargs -0 wc -l | awk '$2 != "total" && $1 > 600 { print }')
 if [ -n "$long" ]; then
     echo "check-code: files over 600 lines:"
@@ -51,5 +51,6 @@ fi
 
 # 4. Formatting and lints.
 cargo fmt --all --check
+(cd fuzz && cargo fmt --check) # its own workspace
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "check-code: ok"

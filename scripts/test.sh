@@ -32,3 +32,6 @@ cargo run --quiet --locked --bin callbridge -- models fetch
 # clippy with warnings as errors.
 ./scripts/check-code.sh
 cargo test --workspace --locked
+# A short coverage-guided run of every fuzz target (parsers of outside input); longer runs:
+# `scripts/fuzz.sh 600`.
+./scripts/fuzz.sh "${FUZZ_SECS:-5}"

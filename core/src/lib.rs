@@ -15,6 +15,7 @@ pub mod audio;
 pub mod call;
 pub mod carrier;
 pub mod chat;
+pub mod formats;
 pub mod llm;
 pub mod provider;
 pub mod stt;

@@ -11,7 +11,7 @@
 //! `linear_1` = key|value, and the alias `decoder/projection/weight -> decoder/embeddings/weight`),
 //! `config.json`, `vocabulary.txt` and `tokenizer.json`.
 
-pub mod ct2;
+pub use callbridge_core::formats::ct2;
 pub mod whisper_assets;
 pub mod whisper_ggml;
 

@@ -5,10 +5,10 @@
 //! included, so the call driver selects on one channel and never awaits a provider inline.
 //! Dropping the stream cancels the request (barge-in).
 
-pub mod assemble;
+pub use callbridge_core::formats::chat_completions as assemble;
 pub mod openai;
 pub mod scripted;
-pub mod sse;
+pub use callbridge_core::formats::sse;
 
 use std::sync::Arc;
 

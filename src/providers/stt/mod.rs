@@ -3,7 +3,7 @@
 //! waited on); transcripts and provider state come back as [`SttEvent`]s.
 
 pub mod deepgram;
-pub mod deepgram_wire;
+pub use callbridge_core::formats::deepgram_listen as deepgram_wire;
 pub mod segmenter;
 pub mod whisper;
 pub mod whisper_engine;

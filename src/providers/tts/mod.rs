@@ -5,7 +5,7 @@
 
 pub mod deepgram;
 pub mod deepgram_rest;
-pub mod deepgram_wire;
+pub use callbridge_core::formats::deepgram_speak as deepgram_wire;
 pub mod flite;
 
 use tokio::sync::mpsc;

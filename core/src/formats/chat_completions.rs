@@ -4,7 +4,7 @@
 //! is still writing). Tool calls arrive as fragments keyed by `index`: the first fragment of
 //! an index carries `id` and `function.name`, later ones append to `function.arguments`.
 //! Calls are parsed once, when the choice finishes, into typed requests (or a coded refusal
-//! handed back to the model as the tool's answer: see `callbridge_core::tool`).
+//! handed back to the model as the tool's answer: see `crate::tool`).
 //! Some servers (older Ollama) finish a tool-calling turn with `stop`: assembled calls are
 //! emitted whatever the finish reason says.
 
@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{FinishReason, LlmEvent, ToolCall, Usage};
-use crate::providers::ProviderError;
+use crate::llm::{FinishReason, LlmEvent, Usage};
+use crate::provider::ProviderError;
+use crate::tool::ToolCall;
 
 #[derive(Debug, Deserialize)]
 struct Chunk {
@@ -199,7 +200,7 @@ impl CompletionAssembler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callbridge_core::tool::{CrmRequest, ToolCallError, ToolRequest};
+    use crate::tool::{CrmRequest, ToolCallError, ToolRequest};
 
     fn chunk(delta: &str, finish: Option<&str>) -> String {
         let finish = finish.map_or("null".to_string(), |f| format!("\"{f}\""));

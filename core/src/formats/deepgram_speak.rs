@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use super::TtsEvent;
 use crate::audio::{AudioFormat, Encoding};
-use crate::providers::ProviderError;
+use crate::provider::ProviderError;
+use crate::tts::TtsEvent;
 
 /// Most characters in one `Speak`.
 pub const MAX_SPEAK_CHARS: usize = 2000;

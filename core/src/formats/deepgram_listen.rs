@@ -11,9 +11,9 @@ use std::collections::VecDeque;
 use serde::Deserialize;
 use url::Url;
 
-use super::SttEvent;
 use crate::audio::{AudioFormat, Encoding};
-use crate::providers::ProviderError;
+use crate::provider::ProviderError;
+use crate::stt::SttEvent;
 
 /// Query options of a listen stream.
 #[derive(Debug, Clone, PartialEq)]

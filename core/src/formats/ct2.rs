@@ -143,8 +143,12 @@ pub fn read(bytes: &[u8]) -> Result<Ct2Model, Ct2Error> {
         let dtype = DType::from_code(code)
             .ok_or_else(|| Ct2Error::Malformed(format!("{name}: data type {code}")))?;
         let size = r.u32()? as usize;
-        let elements: usize = shape.iter().product();
-        if elements * dtype.size() != size {
+        // Checked: a forged shape must not wrap around to the size given (in a release build
+        // it would, and the converter would index past the data).
+        let bytes_needed = shape
+            .iter()
+            .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d));
+        if bytes_needed != Some(size) {
             return Err(Ct2Error::Malformed(format!(
                 "{name}: {size} bytes for shape {shape:?} of {dtype:?}"
             )));
@@ -255,5 +259,24 @@ mod tests {
             .unwrap();
         wrong[at] = 10;
         assert!(matches!(read(&wrong), Err(Ct2Error::Malformed(_))));
+    }
+
+    #[test]
+    fn a_shape_whose_size_overflows_is_refused_not_wrapped_to_match() {
+        // 2^31 * 2^31 * 4 one-byte elements is 2^64 bytes: wrapped, that is 0, the size given.
+        let mut f = Vec::new();
+        f.extend(6u32.to_le_bytes());
+        name(&mut f, "WhisperSpec");
+        f.extend(3u32.to_le_bytes());
+        f.extend(1u32.to_le_bytes());
+        name(&mut f, "forged");
+        f.push(3);
+        for d in [1u32 << 31, 1 << 31, 4] {
+            f.extend(d.to_le_bytes());
+        }
+        f.push(1); // i8
+        f.extend(0u32.to_le_bytes());
+        f.extend(0u32.to_le_bytes());
+        assert!(matches!(read(&f), Err(Ct2Error::Malformed(_))));
     }
 }
