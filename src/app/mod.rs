@@ -112,6 +112,7 @@ impl Application {
         let providers = Arc::new(Providers::from_settings(&provider_settings)?);
         let tools = Tools::new(db.clone(), settings.business.clone());
         let handoffs = Handoffs::from_settings(&settings);
+        let local_calls = LocalCalls::new(settings.carrier.stream_token_ttl);
         let settings = Arc::new(settings);
         let prepared = PreparedCalls::new(Preparer::new(
             settings.clone(),
@@ -125,7 +126,7 @@ impl Application {
             settings,
             db,
             store,
-            local_calls: LocalCalls::default(),
+            local_calls,
             draining: Arc::new(AtomicBool::new(false)),
             wind_down: CancellationToken::new(),
             hard_stop: CancellationToken::new(),

@@ -172,9 +172,9 @@ impl CallDriver {
     /// The stream started: it takes a place under the cap and is registered.
     fn admit(&mut self, now: Instant, started: StartedCall) {
         tracing::Span::current().record("call_sid", started.call_id.as_str());
-        // One media connection per call: a stream token replayed on a second socket while the
-        // call streams is refused, before it takes a line.
-        if !self.state.local_calls.try_insert(&started.call_id) {
+        // One media connection per call: a stream token replayed on a second socket, while the
+        // call streams or after it ended, is refused before it takes a line.
+        if !self.state.local_calls.try_insert(&started.call_id, now) {
             self.call.handle_input(now, Input::AlreadyStreaming);
             return;
         }

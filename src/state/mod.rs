@@ -6,9 +6,10 @@
 
 mod cap;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
@@ -24,30 +25,58 @@ use crate::providers::Providers;
 use crate::session_store::SessionStore;
 use crate::tools::Tools;
 
-/// The sids of calls streaming on this node, for the registry heartbeat.
-#[derive(Debug, Clone, Default)]
-pub struct LocalCalls(Arc<Mutex<HashSet<String>>>);
+/// The sids of calls streaming on this node (for the registry heartbeat), and of those that
+/// have streamed here while their stream token could still be valid: a token is good for one
+/// media connection, so a second socket with the same call's `start`, during the call or after
+/// it, is refused rather than run as a new call.
+#[derive(Debug, Clone)]
+pub struct LocalCalls(Arc<Mutex<Streams>>);
+
+#[derive(Debug)]
+struct Streams {
+    streaming: HashSet<String>,
+    /// Call sid → until when its token counts as used.
+    used: HashMap<String, Instant>,
+    token_ttl: Duration,
+}
 
 impl LocalCalls {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    /// Remembers used tokens for `token_ttl` (`STREAM_TOKEN_TTL_SECS`: no token lives longer).
+    pub fn new(token_ttl: Duration) -> Self {
+        Self(Arc::new(Mutex::new(Streams {
+            streaming: HashSet::new(),
+            used: HashMap::new(),
+            token_ttl,
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Streams> {
         // Inserts and removes cannot be left half-done; a poisoned lock is usable.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a call; false when it is already streaming here (a replayed or second socket
-    /// for the same call).
-    pub fn try_insert(&self, sid: &str) -> bool {
-        self.lock().insert(sid.to_string())
+    /// Adds a call at `now`; false when its token was already used here (a replayed or second
+    /// socket for the same call, while it streams or after).
+    pub fn try_insert(&self, sid: &str, now: Instant) -> bool {
+        let mut streams = self.lock();
+        streams.used.retain(|_, until| *until > now);
+        if streams.used.contains_key(sid) || streams.streaming.contains(sid) {
+            return false;
+        }
+        let until = now + streams.token_ttl;
+        streams.used.insert(sid.to_string(), until);
+        streams.streaming.insert(sid.to_string());
+        true
     }
 
-    /// Removes a call.
+    /// The call stopped streaming (its token stays used).
     pub fn remove(&self, sid: &str) {
-        self.lock().remove(sid);
+        self.lock().streaming.remove(sid);
     }
 
-    /// A snapshot of the sids.
+    /// A snapshot of the sids streaming.
     pub fn snapshot(&self) -> Vec<String> {
-        self.lock().iter().cloned().collect()
+        self.lock().streaming.iter().cloned().collect()
     }
 }
 

@@ -124,3 +124,27 @@ async fn a_stream_token_replayed_on_a_second_socket_is_refused_and_the_call_goes
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_stream_token_replayed_after_its_call_ended_does_not_start_it_again() {
+    let app = spawn_app().await;
+    let sid = unique("CA");
+    let token = token_from_twiml(&app.voice_webhook(&sid).await);
+    let mut first = TwilioLeg::connect(&app).await;
+    first.start(&sid, &token).await;
+    first.media(1, &ramp_frame(0, 1)).await;
+    first.stop(&sid).await;
+    let _ = first.until_closed().await;
+    // The call is over; its signed start, replayed on a new socket, is refused.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&app, "callbridge_active_calls").await > 0.0 {
+        assert!(Instant::now() < deadline, "the first call did not end");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut replay = TwilioLeg::connect(&app).await;
+    replay.start(&sid, &token).await;
+    let (code, reason) = replay.until_closed().await;
+    assert_eq!(code, Some(1008), "{reason}");
+    assert!(reason.contains("one connection"), "{reason}");
+    app.stop().await;
+}

@@ -35,7 +35,8 @@ pub enum Input<'a> {
     CarrierClosed,
     /// The answer to [`Output::Admit`]: whether the call has room here.
     Admission(bool),
-    /// The call is already streaming on another socket: this one is refused.
+    /// The call is streaming, or has streamed, on another socket (its token is used): this
+    /// one is refused.
     AlreadyStreaming,
     /// The answer to [`Output::Prepare`].
     Prepared(Box<Preparation>),

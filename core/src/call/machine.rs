@@ -113,7 +113,9 @@ impl Call {
             Input::AlreadyStreaming => {
                 if self.phase == Phase::Admitting {
                     self.finish(EndCause::Rejected(
-                        "this call is already streaming on another socket".into(),
+                        "this call is already streaming, or has streamed, on another socket \
+                         (a stream token is good for one connection)"
+                            .into(),
                     ));
                 }
             }
