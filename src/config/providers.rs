@@ -347,7 +347,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
         ),
         openai_model: r.string("OPENAI_MODEL", "gpt-4o-mini"),
         request_timeout: millis(r, "PROVIDER_TIMEOUT_MS", 10_000, 100, 120_000),
-        connect_timeout: millis(r, "PROVIDER_CONNECT_TIMEOUT_MS", 3_000, 50, 60_000),
+        connect_timeout: millis(r, "PROVIDER_CONNECT_TIMEOUT_MS", 1_500, 50, 60_000),
         llm_first_token_timeout: millis(r, "LLM_FIRST_TOKEN_TIMEOUT_MS", 4_000, 50, 60_000),
         llm_max_retries: r.ranged("LLM_MAX_RETRIES", 2, 0, 10) as u32,
         llm_max_tokens: r.ranged("LLM_MAX_TOKENS", 300, 16, 32_768) as u32,

@@ -138,7 +138,12 @@ impl ProviderHealth {
         self.with(kind, name, |e| {
             e.errors += 1;
             e.consecutive_errors += 1;
-            e.down |= matches!(error, ProviderError::Down { .. });
+            // A handshake that outlasts its deadline is a black hole: every new call would
+            // wait it out in silence, so it trips the breaker at once, as `Down` does.
+            e.down |= matches!(
+                error,
+                ProviderError::Down { .. } | ProviderError::Timeout(super::Deadline::Connect, _)
+            );
             e.last_error = Some(error.kind());
             let trips = e.down || e.consecutive_errors >= BREAKER_THRESHOLD;
             if trips && (e.opened_at.is_none() || e.probing) {
@@ -240,7 +245,7 @@ mod tests {
         let (k, n) = (ProviderKind::Stt, "deepgram");
         let t0 = Instant::now();
         let timeout =
-            ProviderError::Timeout(super::super::Deadline::Connect, Duration::from_secs(3));
+            ProviderError::Timeout(super::super::Deadline::FirstResult, Duration::from_secs(3));
         for _ in 0..BREAKER_THRESHOLD - 1 {
             h.error_at(k, n, &timeout, t0);
         }
@@ -271,5 +276,21 @@ mod tests {
             later,
         );
         assert!(!h.admits_at(k, n, later));
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // An arbitrary origin for the test's clock.
+    fn a_handshake_that_outlasts_its_deadline_opens_the_breaker_at_once() {
+        let h = ProviderHealth::default();
+        let (k, n) = (ProviderKind::Tts, "deepgram");
+        let t0 = Instant::now();
+        let black_hole =
+            ProviderError::Timeout(super::super::Deadline::Connect, Duration::from_secs(1));
+        h.error_at(k, n, &black_hole, t0);
+        assert!(!h.admits_at(k, n, t0), "the next call goes to the fallback");
+        // A refused connection is quick to find out: it counts, but does not trip alone.
+        let refused = ProviderError::Connect("connection refused".into());
+        h.error_at(ProviderKind::Stt, n, &refused, t0);
+        assert!(h.admits_at(ProviderKind::Stt, n, t0));
     }
 }

@@ -24,7 +24,7 @@ use super::{SpeechToText, SttControl, SttEvent, SttStream};
 use crate::audio::AudioFormat;
 use crate::config::Secret;
 use crate::providers::ws::{Socket, connect};
-use crate::providers::{ProviderError, ProviderHealth, ProviderKind};
+use crate::providers::{Deadline, ProviderError, ProviderHealth, ProviderKind};
 
 const NAME: &str = "deepgram";
 
@@ -233,6 +233,16 @@ impl Session {
                 Ok(s) => return Some(s),
                 Err(e @ ProviderError::Auth(_)) => {
                     self.fail(e).await;
+                    return None;
+                }
+                // Not retried: the caller is talking meanwhile, and a handshake that took the
+                // whole deadline will not be quicker the next time. The fallback hears them.
+                Err(e @ ProviderError::Timeout(Deadline::Connect, _)) => {
+                    self.fail(ProviderError::Down {
+                        attempts: n + 1,
+                        last: e.to_string(),
+                    })
+                    .await;
                     return None;
                 }
                 Err(e) => last = Some(e),

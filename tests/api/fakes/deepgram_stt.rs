@@ -129,6 +129,12 @@ impl FakeDeepgramStt {
         self.state.lock().unwrap().scripts.push_back(script);
     }
 
+    /// Forgets the scripts not yet used.
+    #[allow(dead_code)] // For the fault probes (benches/faults), between cases.
+    pub fn clear(&self) {
+        self.state.lock().unwrap().scripts.clear();
+    }
+
     /// Every accepted connection's record.
     pub fn connections(&self) -> Vec<ConnRecord> {
         self.state

@@ -99,6 +99,12 @@ impl FakeOpenAi {
         self.shared.script.lock().unwrap().push_back(reply);
     }
 
+    /// Forgets the replies not yet given.
+    #[allow(dead_code)] // For the fault probes (benches/faults), between cases.
+    pub fn clear(&self) {
+        self.shared.script.lock().unwrap().clear();
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.requests.lock().unwrap().clone()

@@ -62,7 +62,7 @@ impl AgentConfig {
             max_tool_rounds: 5,
             filler_after: Duration::from_millis(700),
             filler_line: "One moment while I check that.".into(),
-            llm_filler_after: Duration::from_millis(1200),
+            llm_filler_after: Duration::from_millis(1000),
             llm_filler_line: "One moment.".into(),
             silence_reprompt: Duration::from_secs(8),
             max_reprompts: 2,
