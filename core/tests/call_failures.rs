@@ -306,7 +306,10 @@ fn a_slow_booking_is_answered_for_the_model_in_time_and_still_counts_when_it_lan
 #[test]
 fn a_model_slow_to_start_gets_the_caller_a_filler_line_then_its_answer() {
     let agent = common::agent();
-    let (filler, after) = (agent.llm_filler_line, agent.llm_filler_after.as_millis() as u64);
+    let (filler, after) = (
+        agent.llm_filler_line,
+        agent.llm_filler_after.as_millis() as u64,
+    );
     let mut line = Line::greeted();
     line.caller_turn("hours", "What time do you open on Saturday?");
     line.run_for(after - 200);
