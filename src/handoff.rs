@@ -1,7 +1,8 @@
 //! Handing a call on when the agent is done with it: to the service desk or a goodbye. With
 //! TwiML control the decision waits here until Twilio, having seen us close the stream, asks
 //! the `<Connect action>` URL what comes next; with REST control the live call is redirected
-//! through Twilio's API, which ends the stream itself.
+//! through Twilio's API, which ends the stream itself. With several nodes (Redis) the decision
+//! is also kept in the session store, since Twilio's request may reach any node.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,7 @@ pub use crate::call::Handoff;
 use crate::call_control::TwilioCallControl;
 use crate::carrier::twiml;
 use crate::config::{CallControlMode, Settings};
+use crate::session_store::SessionStore;
 use crate::telemetry;
 
 /// Decisions older than this are dropped (the caller hung up before Twilio asked).
@@ -32,12 +34,14 @@ pub struct Handoffs {
     decisions: Arc<Mutex<HashMap<String, (Handoff, Instant)>>>,
     control: Option<TwilioCallControl>,
     service_desk: Option<String>,
+    /// Where decisions are shared with other nodes (Redis only).
+    shared: Option<SessionStore>,
 }
 
 impl Handoffs {
     /// Hand-offs as `settings` configure them. With REST call control and no credentials the
     /// client is missing: hand-offs are then logged as failed and the stream simply closes.
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn from_settings(settings: &Settings, store: &SessionStore) -> Self {
         let carrier = &settings.carrier;
         let control = match settings.conversation.call_control {
             CallControlMode::Twiml => None,
@@ -58,6 +62,7 @@ impl Handoffs {
             decisions: Arc::default(),
             control,
             service_desk: carrier.service_desk_number.clone(),
+            shared: matches!(store, SessionStore::Redis(_)).then(|| store.clone()),
         }
     }
 
@@ -81,9 +86,21 @@ impl Handoffs {
             .count()
     }
 
-    /// Takes the decision for `call_sid`.
-    pub fn take(&self, call_sid: &str) -> Option<Handoff> {
-        self.lock().remove(call_sid).map(|(h, _)| h)
+    /// Takes the decision for `call_sid`: this node's, else one another node shared. A session
+    /// store that does not answer leaves the caller to the no-decision path (apology, desk).
+    pub async fn take(&self, call_sid: &str) -> Option<Handoff> {
+        if let Some((handoff, _)) = self.lock().remove(call_sid) {
+            return Some(handoff);
+        }
+        let shared = self.shared.as_ref()?;
+        match shared.take_decision(call_sid).await {
+            Ok(decision) => decision.as_deref().and_then(Handoff::parse),
+            Err(e) => {
+                metrics::counter!(telemetry::STORE_ERRORS, "op" => "take_decision").increment(1);
+                tracing::warn!(error = %e, "could not read a hand-off decision another node kept");
+                None
+            }
+        }
     }
 
     /// Carries out `handoff` for `call_sid`: with TwiML control the decision waits for
@@ -99,6 +116,15 @@ impl Handoffs {
             .increment(1);
         if mode == CallControlMode::Twiml {
             self.set(call_sid, handoff, Instant::now());
+            // Shared before the stream closes: Twilio asks as soon as it has.
+            if let Some(shared) = &self.shared
+                && let Err(e) = shared
+                    .put_decision(call_sid, handoff.as_str(), DECISION_TTL)
+                    .await
+            {
+                metrics::counter!(telemetry::STORE_ERRORS, "op" => "put_decision").increment(1);
+                tracing::warn!(error = %e, "the hand-off decision is known to this node only");
+            }
             return;
         }
         let Some(control) = &self.control else {

@@ -111,7 +111,7 @@ impl Application {
         }
         let providers = Arc::new(Providers::from_settings(&provider_settings)?);
         let tools = Tools::new(db.clone(), settings.business.clone());
-        let handoffs = Handoffs::from_settings(&settings);
+        let handoffs = Handoffs::from_settings(&settings, &store);
         let local_calls = LocalCalls::new(settings.carrier.stream_token_ttl);
         let settings = Arc::new(settings);
         let prepared = PreparedCalls::new(Preparer::new(

@@ -205,7 +205,7 @@ pub async fn after_stream(
     let Some(call_sid) = param(&params, "CallSid") else {
         return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
     };
-    let decision = state.handoffs.take(call_sid);
+    let decision = state.handoffs.take(call_sid).await;
     if decision.is_none() {
         tracing::warn!(
             call_sid = clean::clip(call_sid),

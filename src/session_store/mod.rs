@@ -150,6 +150,29 @@ impl SessionStore {
         }
     }
 
+    /// Keeps a call's after-stream decision (`transfer`, `hang_up`) for `ttl`, so that whichever
+    /// node Twilio's `<Connect action>` request reaches can answer it. The in-process store keeps
+    /// nothing: on one node the decision never leaves `Handoffs`.
+    pub async fn put_decision(
+        &self,
+        call_sid: &str,
+        decision: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        match self {
+            SessionStore::Memory(_) => Ok(()),
+            SessionStore::Redis(r) => r.put_decision(call_sid, decision, ttl).await,
+        }
+    }
+
+    /// Takes (reads and deletes, atomically) a decision another node kept.
+    pub async fn take_decision(&self, call_sid: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            SessionStore::Memory(_) => Ok(None),
+            SessionStore::Redis(r) => r.take_decision(call_sid).await,
+        }
+    }
+
     /// Live calls across the cluster (expired entries excluded).
     pub async fn active_count(&self) -> Result<u64, StoreError> {
         match self {

@@ -171,6 +171,43 @@ impl RedisStore {
         .await
     }
 
+    fn decision_key(&self, sid: &str) -> String {
+        format!("{}:decision:{sid}", self.prefix)
+    }
+
+    pub(super) async fn put_decision(
+        &self,
+        sid: &str,
+        decision: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        bounded("put_decision", async {
+            redis::cmd("SET")
+                .arg(self.decision_key(sid))
+                .arg(decision)
+                .arg("PX")
+                .arg(ttl_ms)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(err("put_decision"))
+        })
+        .await
+    }
+
+    pub(super) async fn take_decision(&self, sid: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        bounded("take_decision", async {
+            redis::cmd("GETDEL")
+                .arg(self.decision_key(sid))
+                .query_async::<Option<String>>(&mut conn)
+                .await
+                .map_err(err("take_decision"))
+        })
+        .await
+    }
+
     pub(super) async fn get(&self, sid: &str) -> Result<Option<LiveCall>, StoreError> {
         let mut conn = self.conn.clone();
         let fields: HashMap<String, String> = bounded("get", async {

@@ -1,14 +1,16 @@
 //! Call control through Twilio's REST API, against the fake: transfer, goodbye, hang-up, and
-//! the refusals a real account gives.
+//! the refusals a real account gives; and TwiML decisions answered by whichever node Twilio asks.
 
 use std::time::Duration;
 
 use url::Url;
 
 use callbridge::call_control::{CallControlError, TwilioCallControl};
-use callbridge::config::Secret;
+use callbridge::config::{CallControlMode, Secret};
+use callbridge::handoff::Handoff;
 
 use crate::fakes::twilio_rest::FakeTwilioRest;
+use crate::helpers::*;
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-auth-token";
@@ -99,4 +101,52 @@ async fn a_call_is_transferred_then_hung_up_and_refusals_are_typed() {
             .await,
         Err(CallControlError::Unreachable(_))
     ));
+}
+
+#[tokio::test]
+async fn an_after_stream_request_on_another_node_gets_the_decision_the_streaming_node_made() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!("skipped: decisions cross nodes through Redis (TEST_REDIS_URL)");
+        return;
+    }
+    let prefix = unique("cbtest");
+    let shared = [
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("SERVICE_DESK_NUMBER", "+15125550199"),
+    ];
+    let streaming_node = spawn_app_with(&shared).await;
+    let other_node = spawn_app_with(&shared).await;
+    let (goodbye, transfer) = (unique("CA"), unique("CA"));
+    let handoffs = &streaming_node.state.handoffs;
+    handoffs
+        .carry_out(CallControlMode::Twiml, &goodbye, Handoff::HangUp)
+        .await;
+    handoffs
+        .carry_out(CallControlMode::Twiml, &transfer, Handoff::Transfer)
+        .await;
+    let after_stream = |sid: String| {
+        let node = &other_node;
+        async move {
+            let r = node
+                .post_form("/twilio/after-stream", &[("CallSid", &sid)], None)
+                .await;
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let twiml = after_stream(goodbye.clone()).await;
+    assert!(
+        twiml.contains("<Hangup/>") && !twiml.contains("went wrong"),
+        "{twiml}"
+    );
+    let twiml = after_stream(transfer).await;
+    assert!(
+        twiml.contains("+15125550199") && !twiml.contains("went wrong"),
+        "{twiml}"
+    );
+    // A decision is taken once: asked again, the other node has none and hands the caller on.
+    let twiml = after_stream(goodbye).await;
+    assert!(twiml.contains("went wrong"), "{twiml}");
+    streaming_node.stop().await;
+    other_node.stop().await;
 }

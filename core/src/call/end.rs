@@ -159,6 +159,13 @@ impl Handoff {
             Handoff::HangUp => "hang_up",
         }
     }
+
+    /// Back from [`Handoff::as_str`] (a decision kept in the session store for another node).
+    pub fn parse(s: &str) -> Option<Self> {
+        [Handoff::Transfer, Handoff::HangUp]
+            .into_iter()
+            .find(|h| h.as_str() == s)
+    }
 }
 
 /// How the media socket is closed.
