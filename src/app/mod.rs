@@ -114,11 +114,10 @@ impl Application {
         let handoffs = Handoffs::from_settings(&settings, &store);
         let local_calls = LocalCalls::new(settings.carrier.stream_token_ttl);
         let settings = Arc::new(settings);
-        let prepared = PreparedCalls::new(Preparer::new(
-            settings.clone(),
-            tools.clone(),
-            providers.clone(),
-        ));
+        let prepared = PreparedCalls::new(
+            Preparer::new(settings.clone(), tools.clone(), providers.clone()),
+            store.clone(),
+        );
         let state = AppState {
             providers,
             tools,

@@ -162,13 +162,24 @@ pub async fn voice(
         state: CallState::Ringing,
         started_at: now,
     };
-    if let Err(e) = state.store.register(&entry, arrival).await {
-        // The registry is bookkeeping; a caller is not turned away because it is down.
-        metrics::counter!(telemetry::STORE_ERRORS, "op" => "register").increment(1);
-        tracing::warn!(call_sid = clean::clip(call_sid), error = %e, "could not register the ringing call");
+    let from = param(&params, "From");
+    // The media socket may reach another node, and Twilio's `start` does not say who calls:
+    // the number is kept beside the registry entry (both at once, each bounded).
+    let keep_caller = async {
+        match from.filter(|_| settings.mode == CallMode::Agent) {
+            Some(number) => state.store.put_caller(call_sid, number, ttl).await,
+            None => Ok(()),
+        }
+    };
+    let (registered, kept) = tokio::join!(state.store.register(&entry, arrival), keep_caller);
+    // The registry is bookkeeping; a caller is not turned away because it is down.
+    for (op, result) in [("register", registered), ("put_caller", kept)] {
+        if let Err(e) = result {
+            metrics::counter!(telemetry::STORE_ERRORS, "op" => op).increment(1);
+            tracing::warn!(call_sid = clean::clip(call_sid), error = %e, "session store write failed; the call goes on");
+        }
     }
     metrics::counter!(telemetry::WEBHOOKS, "result" => "connected").increment(1);
-    let from = param(&params, "From");
     tracing::info!(
         call_sid = clean::clip(call_sid),
         from = clean::clip(from.unwrap_or("")),

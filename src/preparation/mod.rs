@@ -24,6 +24,7 @@ use crate::providers::Providers;
 use crate::providers::health::ProviderKind;
 use crate::providers::stt::SttStream;
 use crate::providers::tts::TtsStream;
+use crate::session_store::SessionStore;
 use crate::tools::{Tools, reply};
 use prompt::{MenuItem, PromptFacts};
 
@@ -36,6 +37,8 @@ const LOOKUP_DEADLINE: Duration = Duration::from_millis(800);
 
 /// Opening the call log: past it the call goes on, counted as unrecorded.
 const CALL_LOG_DEADLINE: Duration = Duration::from_millis(1500);
+/// Reading the caller's number another node kept (one Redis round trip).
+const CALLER_LOOKUP: Duration = Duration::from_millis(300);
 
 /// Everything a call needs from the moment its media starts.
 pub struct PreparedCall {
@@ -101,14 +104,17 @@ impl Preparer {
 pub struct PreparedCalls {
     preparer: Preparer,
     waiting: Arc<Mutex<HashMap<String, JoinHandle<PreparedCall>>>>,
+    /// Where another node's webhook left the caller's number.
+    store: SessionStore,
 }
 
 impl PreparedCalls {
     /// None waiting yet.
-    pub fn new(preparer: Preparer) -> Self {
+    pub fn new(preparer: Preparer, store: SessionStore) -> Self {
         Self {
             preparer,
             waiting: Arc::default(),
+            store,
         }
     }
 
@@ -167,10 +173,16 @@ impl PreparedCalls {
         let mut p = match prepared {
             Some(p) => p,
             None => {
+                // Prepared elsewhere (another node answered the webhook) or not at all: the
+                // caller's number, which Twilio's `start` does not carry, from the store.
+                let from = match from {
+                    Some(f) => Some(f.to_string()),
+                    None => self.caller_elsewhere(call_sid).await,
+                };
                 prepare(
                     self.preparer.clone(),
                     call_sid.to_string(),
-                    from.map(str::to_string),
+                    from,
                     None,
                     format,
                 )
@@ -188,6 +200,22 @@ impl PreparedCalls {
             p.stt_format = format;
         }
         p
+    }
+
+    /// The caller's number another node's webhook kept, within the look-up deadline (a store
+    /// that does not answer leaves the caller unknown, greeted without a name).
+    async fn caller_elsewhere(&self, call_sid: &str) -> Option<String> {
+        match tokio::time::timeout(CALLER_LOOKUP, self.store.caller(call_sid)).await {
+            Ok(Ok(number)) => number,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not read the caller's number from the store");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("the store did not give the caller's number in time");
+                None
+            }
+        }
     }
 }
 

@@ -173,6 +173,29 @@ impl SessionStore {
         }
     }
 
+    /// Keeps the caller's number for `ttl` under the call sid: Twilio's `start` message does not
+    /// carry it, and the media socket may reach another node than the webhook did. The
+    /// in-process store keeps nothing: one node keeps its prepared calls.
+    pub async fn put_caller(
+        &self,
+        call_sid: &str,
+        number: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        match self {
+            SessionStore::Memory(_) => Ok(()),
+            SessionStore::Redis(r) => r.put_caller(call_sid, number, ttl).await,
+        }
+    }
+
+    /// The caller's number the webhook's node kept.
+    pub async fn caller(&self, call_sid: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            SessionStore::Memory(_) => Ok(None),
+            SessionStore::Redis(r) => r.caller(call_sid).await,
+        }
+    }
+
     /// Live calls across the cluster (expired entries excluded).
     pub async fn active_count(&self) -> Result<u64, StoreError> {
         match self {

@@ -175,6 +175,43 @@ impl RedisStore {
         format!("{}:decision:{sid}", self.prefix)
     }
 
+    fn caller_key(&self, sid: &str) -> String {
+        format!("{}:caller:{sid}", self.prefix)
+    }
+
+    pub(super) async fn put_caller(
+        &self,
+        sid: &str,
+        number: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        bounded("put_caller", async {
+            redis::cmd("SET")
+                .arg(self.caller_key(sid))
+                .arg(number)
+                .arg("PX")
+                .arg(ttl_ms)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(err("put_caller"))
+        })
+        .await
+    }
+
+    pub(super) async fn caller(&self, sid: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        bounded("caller", async {
+            redis::cmd("GET")
+                .arg(self.caller_key(sid))
+                .query_async::<Option<String>>(&mut conn)
+                .await
+                .map_err(err("caller"))
+        })
+        .await
+    }
+
     pub(super) async fn put_decision(
         &self,
         sid: &str,

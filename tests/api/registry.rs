@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use callbridge::session_store::{CallState, LiveCall, MemoryStore, RedisStore, SessionStore};
 
-use crate::helpers::unique;
+use crate::helpers::*;
 
 async fn exercise(store: SessionStore) {
     let a = LiveCall {
@@ -72,4 +72,55 @@ async fn an_unreachable_redis_is_a_clear_error_not_a_hang() {
         .await
         .unwrap_err();
     assert_eq!(err.op, "connect");
+}
+
+/// Twilio's `start` does not say who calls, and the media socket may land on another node than
+/// the webhook: the caller's number crosses through Redis, so the node that runs the stream
+/// prepares the call for the right customer.
+#[tokio::test]
+async fn a_media_socket_on_another_node_knows_who_is_calling() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!("skipped: the caller's number crosses nodes through Redis (TEST_REDIS_URL)");
+        return;
+    }
+    let prefix = unique("cbtest");
+    let shared = [
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("CALL_MODE", "agent"),
+    ];
+    let webhook_node = spawn_app_with(&shared).await;
+    // Its own database, so that what it logs is what it learnt, not the webhook node's row.
+    let database = database_url().await;
+    let media_node =
+        spawn_app_with(&[shared[0], shared[1], ("DATABASE_URL", database.as_str())]).await;
+    let sid = unique("CA");
+    let token = token_from_twiml(&webhook_node.voice_webhook(&sid).await);
+    let mut leg = TwilioLeg::connect(&media_node).await;
+    leg.start(&sid, &token).await;
+    leg.media(1, &ramp_frame(0, 1)).await;
+    let db = callbridge::db::connect(&database).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let from = loop {
+        let page = callbridge::crm::appointments::Page {
+            limit: 50,
+            offset: 0,
+        };
+        let (calls, _) = callbridge::crm::calls::list(&db, None, page).await.unwrap();
+        if let Some(log) = calls.iter().find(|c| c.call_sid == sid) {
+            break log.from_number.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the media node opened no call log"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        from.as_deref(),
+        Some("+15550001111"),
+        "the media node prepared the call for the caller the webhook saw"
+    );
+    leg.stop(&sid).await;
+    webhook_node.stop().await;
+    media_node.stop().await;
 }
