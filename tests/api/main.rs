@@ -9,6 +9,7 @@ mod call_control;
 mod conversation;
 mod deadlines;
 mod demo;
+mod deploy;
 mod fakes;
 mod helpers;
 mod llm;
