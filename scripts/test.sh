@@ -31,6 +31,8 @@ cargo run --quiet --locked --bin callbridge -- models fetch
 # The code's shape: the core crate's dependencies, import directions, file length, rustfmt,
 # clippy with warnings as errors.
 ./scripts/check-code.sh
+# The Kubernetes manifests: rendered, schema-checked and their relations checked, offline.
+./scripts/check-deploy.sh
 cargo test --workspace --locked
 # A short coverage-guided run of every fuzz target (parsers of outside input); longer runs:
 # `scripts/fuzz.sh 600`.
