@@ -85,6 +85,9 @@ pub struct StorageSettings {
 pub struct LimitSettings {
     /// `MAX_CALLS`: concurrent calls on this instance; more get the busy TwiML.
     pub max_calls: usize,
+    /// `CLUSTER_MAX_CALLS`: live calls across every node sharing the Redis (unset: no
+    /// cluster-wide cap, each node's `MAX_CALLS` alone). Past it, new callers get the busy TwiML.
+    pub cluster_max_calls: Option<u64>,
     /// `MAX_CALL_SECS`: a call is ended after this long.
     pub max_call_duration: Duration,
     /// `SHUTDOWN_GRACE_SECS`: on SIGTERM, how long active calls may go on before being ended.
@@ -436,6 +439,10 @@ impl Settings {
 
         let limits = LimitSettings {
             max_calls: r.ranged("MAX_CALLS", 100, 1, 100_000) as usize,
+            cluster_max_calls: r
+                .optional("CLUSTER_MAX_CALLS")
+                .filter(|v| !v.is_empty())
+                .map(|_| r.ranged("CLUSTER_MAX_CALLS", 0, 1, 10_000_000)),
             max_call_duration: Duration::from_secs(r.ranged("MAX_CALL_SECS", 1800, 10, 86_400)),
             shutdown_grace: Duration::from_secs(r.ranged("SHUTDOWN_GRACE_SECS", 30, 0, 3600)),
             drain_wind_down: Duration::from_secs(r.ranged("DRAIN_WIND_DOWN_SECS", 20, 0, 3600)),

@@ -171,9 +171,25 @@ pub async fn voice(
             None => Ok(()),
         }
     };
-    let (registered, kept) = tokio::join!(state.store.register(&entry, arrival), keep_caller);
-    // The registry is bookkeeping; a caller is not turned away because it is down.
-    for (op, result) in [("register", registered), ("put_caller", kept)] {
+    let cluster_max = settings.limits.cluster_max_calls;
+    let (admitted, kept) =
+        tokio::join!(state.store.admit(&entry, arrival, cluster_max), keep_caller);
+    if let Ok(false) = admitted {
+        state.cap.release(call_sid);
+        metrics::counter!(telemetry::WEBHOOKS, "result" => "busy").increment(1);
+        tracing::warn!(
+            call_sid = clean::clip(call_sid),
+            cluster_max,
+            "answering busy: the cluster is at CLUSTER_MAX_CALLS"
+        );
+        return xml(twiml::busy(
+            &settings.carrier.busy_message,
+            settings.carrier.service_desk_number.as_deref(),
+        ));
+    }
+    // The registry is bookkeeping: a caller is not turned away because it is down (the cap
+    // is then this node's own).
+    for (op, result) in [("admit", admitted.map(|_| ())), ("put_caller", kept)] {
         if let Err(e) = result {
             metrics::counter!(telemetry::STORE_ERRORS, "op" => op).increment(1);
             tracing::warn!(call_sid = clean::clip(call_sid), error = %e, "session store write failed; the call goes on");

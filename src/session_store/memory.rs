@@ -31,6 +31,17 @@ impl MemoryStore {
             .insert(call.call_sid.clone(), (call.clone(), Instant::now() + ttl));
     }
 
+    pub(super) fn admit(&self, call: &LiveCall, ttl: Duration, limit: Option<u64>) -> bool {
+        let now = Instant::now();
+        let mut calls = self.lock();
+        calls.retain(|_, (_, e)| *e > now);
+        if !calls.contains_key(&call.call_sid) && limit.is_some_and(|l| calls.len() as u64 >= l) {
+            return false;
+        }
+        calls.insert(call.call_sid.clone(), (call.clone(), now + ttl));
+        true
+    }
+
     pub(super) fn set_state(&self, call_sid: &str, state: CallState, ttl: Duration) {
         if let Some((call, expires)) = self.lock().get_mut(call_sid) {
             call.state = state;

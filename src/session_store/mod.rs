@@ -104,6 +104,21 @@ impl SessionStore {
         }
     }
 
+    /// Registers a call the webhook is about to connect, unless the cluster already holds
+    /// `limit` live calls (`CLUSTER_MAX_CALLS`): false then. Atomic across nodes with Redis;
+    /// a node that dies stops refreshing its calls, which lapse within the call TTL.
+    pub async fn admit(
+        &self,
+        call: &LiveCall,
+        ttl: Duration,
+        limit: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            SessionStore::Memory(m) => Ok(m.admit(call, ttl, limit)),
+            SessionStore::Redis(r) => r.admit(call, ttl, limit).await,
+        }
+    }
+
     /// Updates a call's state (and refreshes it).
     pub async fn set_state(
         &self,

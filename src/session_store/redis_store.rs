@@ -109,6 +109,55 @@ impl RedisStore {
         .await
     }
 
+    /// One script, so that two nodes admitting at once cannot both take the last place:
+    /// drop lapsed leases, refuse when the cluster is full (a sid already there is a
+    /// re-registration, never refused), then register as `register` does.
+    pub(super) async fn admit(
+        &self,
+        call: &LiveCall,
+        ttl: Duration,
+        limit: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        static ADMIT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                r"
+                redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+                local limit = tonumber(ARGV[4])
+                if limit > 0 and not redis.call('ZSCORE', KEYS[1], ARGV[1])
+                    and redis.call('ZCARD', KEYS[1]) >= limit then
+                    return 0
+                end
+                redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+                redis.call('DEL', KEYS[2])
+                redis.call('HSET', KEYS[2], 'node', ARGV[5], 'state', ARGV[6], 'started_at', ARGV[7])
+                redis.call('EXPIRE', KEYS[2], ARGV[8])
+                return 1
+                ",
+            )
+        });
+        let now = now_ms();
+        let mut conn = self.conn.clone();
+        let mut invocation = ADMIT.key(self.set_key());
+        invocation
+            .key(self.call_key(&call.call_sid))
+            .arg(&call.call_sid)
+            .arg(now)
+            .arg(now + ttl.as_millis() as u64)
+            .arg(limit.unwrap_or(0))
+            .arg(&call.node)
+            .arg(call.state.as_str())
+            .arg(call.started_at)
+            .arg(ttl.as_secs().max(1));
+        let admitted: i64 = bounded("admit", async {
+            invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(err("admit"))
+        })
+        .await?;
+        Ok(admitted == 1)
+    }
+
     pub(super) async fn set_state(
         &self,
         sid: &str,

@@ -74,6 +74,11 @@ impl CallCap {
         })
     }
 
+    /// Gives back a reservation the cluster refused.
+    pub fn release(&self, call_sid: &str) {
+        self.lock().ringing.remove(call_sid);
+    }
+
     /// Calls announced by the webhook whose media has not arrived yet (and has time left).
     pub fn reserved(&self, now: Instant) -> usize {
         let mut s = self.lock();

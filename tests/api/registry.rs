@@ -124,3 +124,58 @@ async fn a_media_socket_on_another_node_knows_who_is_calling() {
     webhook_node.stop().await;
     media_node.stop().await;
 }
+
+/// `CLUSTER_MAX_CALLS` holds across nodes (one Redis script admits or refuses), and a lease
+/// whose call never streams lapses and gives its place back.
+#[tokio::test]
+async fn the_cluster_cap_holds_across_nodes_and_lapsed_leases_give_their_places_back() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!("skipped: the cluster cap lives in Redis (TEST_REDIS_URL)");
+        return;
+    }
+    let prefix = unique("cbtest");
+    let shared = [
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("CLUSTER_MAX_CALLS", "2"),
+        ("MAX_CALLS", "5"),
+        ("MEDIA_ARRIVAL_SECS", "2"),
+    ];
+    let a = spawn_app_with(&shared).await;
+    let b = spawn_app_with(&shared).await;
+    let connected = |twiml: &str| twiml.contains("<Connect");
+    assert!(connected(&a.voice_webhook(&unique("CA")).await));
+    assert!(connected(&b.voice_webhook(&unique("CA")).await));
+    // Each node has room of its own (5); the cluster has none.
+    for node in [&a, &b] {
+        let twiml = node.voice_webhook(&unique("CA")).await;
+        assert!(!connected(&twiml) && twiml.contains("<Say>"), "{twiml}");
+    }
+    // No media came: the leases lapse after MEDIA_ARRIVAL_SECS and the places come back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(6);
+    while !connected(&b.voice_webhook(&unique("CA")).await) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "places did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn one_node_without_redis_applies_the_cluster_cap_to_itself() {
+    let store = SessionStore::Memory(MemoryStore::new());
+    let call = |sid: &str| LiveCall {
+        call_sid: sid.into(),
+        node: "n1".into(),
+        state: CallState::Ringing,
+        started_at: 0,
+    };
+    let ttl = Duration::from_secs(30);
+    assert!(store.admit(&call("CA1"), ttl, Some(1)).await.unwrap());
+    assert!(!store.admit(&call("CA2"), ttl, Some(1)).await.unwrap());
+    // The same call again (the media socket registering it) is not refused.
+    assert!(store.admit(&call("CA1"), ttl, Some(1)).await.unwrap());
+    assert!(store.admit(&call("CA2"), ttl, None).await.unwrap());
+}
