@@ -77,8 +77,9 @@ impl Handoffs {
         map.insert(call_sid.to_string(), (handoff, now));
     }
 
-    /// Decisions still waiting for their after-stream request at `now` (a draining instance
-    /// keeps answering until they are fetched).
+    /// Decisions only this node holds, still waiting for their after-stream request at `now`
+    /// (a draining instance keeps answering until they are fetched; shared ones any node
+    /// answers).
     pub fn pending(&self, now: Instant) -> usize {
         self.lock()
             .values()
@@ -116,14 +117,22 @@ impl Handoffs {
             .increment(1);
         if mode == CallControlMode::Twiml {
             self.set(call_sid, handoff, Instant::now());
-            // Shared before the stream closes: Twilio asks as soon as it has.
-            if let Some(shared) = &self.shared
-                && let Err(e) = shared
+            // Shared before the stream closes: Twilio asks as soon as it has. Once shared,
+            // any node answers it, so a draining node need not wait for it (`pending`).
+            if let Some(shared) = &self.shared {
+                match shared
                     .put_decision(call_sid, handoff.as_str(), DECISION_TTL)
                     .await
-            {
-                metrics::counter!(telemetry::STORE_ERRORS, "op" => "put_decision").increment(1);
-                tracing::warn!(error = %e, "the hand-off decision is known to this node only");
+                {
+                    Ok(()) => {
+                        self.lock().remove(call_sid);
+                    }
+                    Err(e) => {
+                        metrics::counter!(telemetry::STORE_ERRORS, "op" => "put_decision")
+                            .increment(1);
+                        tracing::warn!(error = %e, "the hand-off decision is known to this node only");
+                    }
+                }
             }
             return;
         }
