@@ -5,20 +5,9 @@ use std::time::{Duration, Instant};
 
 use callbridge::simulator::run::place_call;
 
-use crate::fakes::deepgram_stt::ConnScript;
-use crate::fakes::openai::{Reply, text_reply};
-use crate::{Fakes, Server, call_sid, outcomes, plan, turns};
+use crate::{Fakes, Server, call_sid, conversation, outcomes, plan};
 
-/// What the callers say, over and over: each call outlasts the drain.
-const CLIPS: [(&str, &str); 4] = [
-    (
-        "book_oil_change",
-        "Hi, I'd like to book an oil change for my Honda.",
-    ),
-    ("tuesday_morning", "Tuesday morning would be great."),
-    ("yes_nine", "Yes, nine o'clock works for me."),
-    ("hours", "What time do you open on Saturday?"),
-];
+/// Rounds of the conversation each caller goes through: each call outlasts the drain.
 const ROUNDS: usize = 4;
 
 pub async fn run(fakes: &Fakes) {
@@ -35,23 +24,7 @@ pub async fn run(fakes: &Fakes) {
         ],
     )
     .await;
-    let phrases: Vec<&'static str> = (0..ROUNDS).flat_map(|_| CLIPS.map(|(_, p)| p)).collect();
-    let names: Vec<&str> = (0..ROUNDS).flat_map(|_| CLIPS.map(|(c, _)| c)).collect();
-    for _ in 0..calls {
-        fakes.stt.push(ConnScript {
-            phrases: phrases.clone(),
-            ..ConnScript::default()
-        });
-        for _ in 0..phrases.len() {
-            fakes.llm.push(Reply::Stream {
-                chunks: text_reply(&["Sure, I can help with that. ", "What day would suit you?"]),
-                first_delay: Duration::from_millis(200),
-                gap: Duration::from_millis(10),
-                cut_after: None,
-            });
-        }
-    }
-    let caller_turns = turns(&names);
+    let caller_turns = conversation(fakes, calls, ROUNDS);
     let sids: Vec<String> = (0..calls as u64).map(call_sid).collect();
     let tasks: Vec<_> = sids
         .iter()

@@ -39,9 +39,9 @@ use std::time::{Duration, Instant};
 use callbridge::simulator::leg::CallerTurn;
 use callbridge::simulator::run::{CallPlan, load_clip};
 use common::free_port;
-use fakes::deepgram_stt::FakeDeepgramStt;
+use fakes::deepgram_stt::{ConnScript, FakeDeepgramStt};
 use fakes::deepgram_tts::{FakeDeepgramTts, TtsBehaviour};
-use fakes::openai::FakeOpenAi;
+use fakes::openai::{FakeOpenAi, Reply, text_reply};
 
 /// The fakes' API key.
 pub const KEY: &str = "probe-key";
@@ -237,6 +237,39 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// What a probe's callers say, and what the fake recogniser hears for it.
+const CLIPS: [(&str, &str); 4] = [
+    (
+        "book_oil_change",
+        "Hi, I'd like to book an oil change for my Honda.",
+    ),
+    ("tuesday_morning", "Tuesday morning would be great."),
+    ("yes_nine", "Yes, nine o'clock works for me."),
+    ("hours", "What time do you open on Saturday?"),
+];
+
+/// Scripts the fakes for `calls` conversations of `rounds` times [`CLIPS`] (each utterance
+/// heard, each turn answered) and returns the caller's turns.
+pub fn conversation(fakes: &Fakes, calls: usize, rounds: usize) -> Vec<CallerTurn> {
+    let phrases: Vec<&'static str> = (0..rounds).flat_map(|_| CLIPS.map(|(_, p)| p)).collect();
+    let names: Vec<&str> = (0..rounds).flat_map(|_| CLIPS.map(|(c, _)| c)).collect();
+    for _ in 0..calls {
+        fakes.stt.push(ConnScript {
+            phrases: phrases.clone(),
+            ..ConnScript::default()
+        });
+        for _ in 0..phrases.len() {
+            fakes.llm.push(Reply::Stream {
+                chunks: text_reply(&["Sure, I can help with that. ", "What day would suit you?"]),
+                first_delay: Duration::from_millis(200),
+                gap: Duration::from_millis(10),
+                cut_after: None,
+            });
+        }
+    }
+    turns(&names)
 }
 
 /// The caller's clips, by name (fixtures/calls).

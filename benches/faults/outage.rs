@@ -6,21 +6,10 @@ use std::time::{Duration, Instant};
 
 use callbridge::simulator::run::place_call;
 
-use crate::fakes::deepgram_stt::ConnScript;
-use crate::fakes::openai::{Reply, text_reply};
 use crate::proxy::{FaultProxy, Mode, socket_of};
-use crate::{Fakes, Server, call_sid, outcomes, plan, turns};
+use crate::{Fakes, Server, call_sid, conversation, outcomes, plan, turns};
 
 const CALLS: u64 = 6;
-const CLIPS: [(&str, &str); 4] = [
-    (
-        "book_oil_change",
-        "Hi, I'd like to book an oil change for my Honda.",
-    ),
-    ("tuesday_morning", "Tuesday morning would be great."),
-    ("yes_nine", "Yes, nine o'clock works for me."),
-    ("hours", "What time do you open on Saturday?"),
-];
 
 struct Written {
     turns: i64,
@@ -70,23 +59,8 @@ async fn one_run(fakes: &Fakes, outage: Option<Duration>) -> Written {
     let real = socket_of(&direct);
     let via = direct.replacen(&real.to_string(), &proxy.addr.to_string(), 1);
     let server = Server::start(fakes, Some(via), &[]).await;
-    let phrases: Vec<&'static str> = (0..3).flat_map(|_| CLIPS.map(|(_, p)| p)).collect();
-    let names: Vec<&str> = (0..3).flat_map(|_| CLIPS.map(|(c, _)| c)).collect();
-    for _ in 0..=CALLS {
-        fakes.stt.push(ConnScript {
-            phrases: phrases.clone(),
-            ..ConnScript::default()
-        });
-        for _ in 0..phrases.len() {
-            fakes.llm.push(Reply::Stream {
-                chunks: text_reply(&["Sure, I can help with that. ", "What day would suit you?"]),
-                first_delay: Duration::from_millis(200),
-                gap: Duration::from_millis(10),
-                cut_after: None,
-            });
-        }
-    }
-    let caller_turns = turns(&names);
+    // The calls, and the one placed mid-outage.
+    let caller_turns = conversation(fakes, CALLS as usize + 1, 3);
     let sids: Vec<String> = (0..CALLS).map(call_sid).collect();
     let calls: Vec<_> = sids
         .iter()

@@ -228,37 +228,59 @@ impl RedisStore {
         format!("{}:caller:{sid}", self.prefix)
     }
 
+    /// `SET key value PX ttl`: a fact about a call another node may need, for a while.
+    async fn set_for(
+        &self,
+        op: &'static str,
+        key: String,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        bounded(op, async {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl_ms)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(err(op))
+        })
+        .await
+    }
+
+    /// `GET` (or `GETDEL`, to take it once) of a string key.
+    async fn read(
+        &self,
+        op: &'static str,
+        command: &str,
+        key: String,
+    ) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        bounded(op, async {
+            redis::cmd(command)
+                .arg(key)
+                .query_async::<Option<String>>(&mut conn)
+                .await
+                .map_err(err(op))
+        })
+        .await
+    }
+
     pub(super) async fn put_caller(
         &self,
         sid: &str,
         number: &str,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        bounded("put_caller", async {
-            redis::cmd("SET")
-                .arg(self.caller_key(sid))
-                .arg(number)
-                .arg("PX")
-                .arg(ttl_ms)
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(err("put_caller"))
-        })
-        .await
+        self.set_for("put_caller", self.caller_key(sid), number, ttl)
+            .await
     }
 
     pub(super) async fn caller(&self, sid: &str) -> Result<Option<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        bounded("caller", async {
-            redis::cmd("GET")
-                .arg(self.caller_key(sid))
-                .query_async::<Option<String>>(&mut conn)
-                .await
-                .map_err(err("caller"))
-        })
-        .await
+        self.read("caller", "GET", self.caller_key(sid)).await
     }
 
     pub(super) async fn put_decision(
@@ -267,31 +289,13 @@ impl RedisStore {
         decision: &str,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        bounded("put_decision", async {
-            redis::cmd("SET")
-                .arg(self.decision_key(sid))
-                .arg(decision)
-                .arg("PX")
-                .arg(ttl_ms)
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(err("put_decision"))
-        })
-        .await
+        self.set_for("put_decision", self.decision_key(sid), decision, ttl)
+            .await
     }
 
     pub(super) async fn take_decision(&self, sid: &str) -> Result<Option<String>, StoreError> {
-        let mut conn = self.conn.clone();
-        bounded("take_decision", async {
-            redis::cmd("GETDEL")
-                .arg(self.decision_key(sid))
-                .query_async::<Option<String>>(&mut conn)
-                .await
-                .map_err(err("take_decision"))
-        })
-        .await
+        self.read("take_decision", "GETDEL", self.decision_key(sid))
+            .await
     }
 
     pub(super) async fn get(&self, sid: &str) -> Result<Option<LiveCall>, StoreError> {
