@@ -38,13 +38,14 @@ def main(path):
     (container,) = pod["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
     grace = int(env["SHUTDOWN_GRACE_SECS"])
+    delay = int(env.get("DRAIN_DELAY_SECS") or 0)
     wind_down = int(env["DRAIN_WIND_DOWN_SECS"])
     max_calls = int(env["MAX_CALLS"])
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     if pre_stop[0] != "sleep":
         fail(f"preStop is not a sleep: {pre_stop}")
     pre_stop_secs = int(pre_stop[1])
-    needed = pre_stop_secs + grace + EXIT_STEPS_SECS
+    needed = pre_stop_secs + delay + grace + EXIT_STEPS_SECS
     termination = pod["spec"]["terminationGracePeriodSeconds"]
     if termination < needed:
         fail(f"terminationGracePeriodSeconds {termination} < {needed} needed")

@@ -1,8 +1,9 @@
 //! Building and running the application: listeners, the shared state, the call task tracker,
 //! the registry heartbeat, and shutdown with draining.
 //!
-//! Shutdown happens in stages, and HTTP is answered through all of them: stop admitting calls
-//! (readiness fails, new callers get the busy TwiML, `<Connect action>` requests still get
+//! Shutdown happens in stages, and HTTP is answered through all of them: readiness fails at
+//! once while calls are still taken for `DRAIN_DELAY_SECS` (load balancers notice), then stop
+//! admitting calls (new callers get the busy TwiML, `<Connect action>` requests still get
 //! their decisions), let active calls go on, wind down those still going
 //! `DRAIN_WIND_DOWN_SECS` before the grace ends (each call finishes its turn, says a line and
 //! goes to the desk or says goodbye), end what is left when the grace is over, wait for the
@@ -126,6 +127,7 @@ impl Application {
             db,
             store,
             local_calls,
+            leaving: Arc::new(AtomicBool::new(false)),
             draining: Arc::new(AtomicBool::new(false)),
             wind_down: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
@@ -221,7 +223,16 @@ impl Application {
             }
             () = shutdown => {}
         }
-        tracing::info!("shutdown requested: no new calls; draining active ones");
+        state.leaving.store(true, Ordering::SeqCst);
+        let delay = settings.limits.drain_delay;
+        if !delay.is_zero() {
+            tracing::info!(
+                delay_secs = delay.as_secs(),
+                "shutdown requested: readiness fails; taking calls until load balancers notice"
+            );
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!("shutdown: no new calls; draining active ones");
         state.draining.store(true, Ordering::SeqCst);
         drain_calls(&state).await;
         linger_for_handoffs(&state).await;
@@ -250,6 +261,7 @@ async fn close_interrupted_calls(db: &sea_orm::DatabaseConnection, settings: &Se
     let now = chrono::Utc::now();
     let started_before = settings.storage.redis_url.as_ref().map(|_| {
         let oldest_live = settings.limits.max_call_duration
+            + settings.limits.drain_delay
             + settings.limits.shutdown_grace
             + Duration::from_secs(60);
         now - chrono::Duration::from_std(oldest_live).unwrap_or(chrono::Duration::MAX)

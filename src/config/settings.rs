@@ -90,7 +90,13 @@ pub struct LimitSettings {
     pub cluster_max_calls: Option<u64>,
     /// `MAX_CALL_SECS`: a call is ended after this long.
     pub max_call_duration: Duration,
-    /// `SHUTDOWN_GRACE_SECS`: on SIGTERM, how long active calls may go on before being ended.
+    /// `DRAIN_DELAY_SECS`: on SIGTERM, how long the node goes on taking new calls while
+    /// `/readyz` already fails, so a load balancer that checks readiness (HAProxy, nginx, a
+    /// cloud LB) stops sending new webhooks and media sockets here before they would be
+    /// refused. Behind Kubernetes the preStop pause does this job and 0 is right.
+    pub drain_delay: Duration,
+    /// `SHUTDOWN_GRACE_SECS`: once new calls are refused, how long active calls may go on
+    /// before being ended.
     pub shutdown_grace: Duration,
     /// `DRAIN_WIND_DOWN_SECS`: this long before the grace ends, calls still going are wound
     /// down by the agent (its turn finished, a short line, then `drain_ending`), so nobody is
@@ -444,6 +450,7 @@ impl Settings {
                 .filter(|v| !v.is_empty())
                 .map(|_| r.ranged("CLUSTER_MAX_CALLS", 0, 1, 10_000_000)),
             max_call_duration: Duration::from_secs(r.ranged("MAX_CALL_SECS", 1800, 10, 86_400)),
+            drain_delay: Duration::from_secs(r.ranged("DRAIN_DELAY_SECS", 0, 0, 600)),
             shutdown_grace: Duration::from_secs(r.ranged("SHUTDOWN_GRACE_SECS", 30, 0, 3600)),
             drain_wind_down: Duration::from_secs(r.ranged("DRAIN_WIND_DOWN_SECS", 20, 0, 3600)),
             drain_ending: r.parsed(

@@ -39,7 +39,8 @@ fn ping_state<E: std::fmt::Display>(
     }
 }
 
-/// Ready to take calls: the database answers (within a second) and not draining. The session
+/// Ready to take calls: the database answers (within a second) and shutdown has not begun
+/// (readiness fails from SIGTERM on, before calls are refused, see `DRAIN_DELAY_SECS`). The session
 /// store is reported but does not decide: with Redis down the registry degrades (logged,
 /// metered) and calls go on, and failing readiness would take every node of a cluster out of
 /// its load balancer at once.
@@ -51,7 +52,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     );
     let (db_ok, db_state) = ping_state("database", db);
     let (store_ok, store_state) = ping_state("session store", store);
-    let draining = state.is_draining();
+    let draining = state.is_leaving();
     let ready = db_ok && !draining;
     let status = if ready {
         StatusCode::OK

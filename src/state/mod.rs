@@ -93,7 +93,9 @@ pub struct AppState {
     pub cap: CallCap,
     /// Calls streaming here.
     pub local_calls: LocalCalls,
-    /// Set when shutdown starts: no new calls.
+    /// Set at SIGTERM: `/readyz` fails, so load balancers stop sending calls here.
+    pub leaving: Arc<AtomicBool>,
+    /// Set once `DRAIN_DELAY_SECS` after SIGTERM are over: no new calls.
     pub draining: Arc<AtomicBool>,
     /// Cancelled `DRAIN_WIND_DOWN_SECS` before the grace ends: calls wind themselves down.
     pub wind_down: CancellationToken,
@@ -114,7 +116,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Whether shutdown has begun.
+    /// Whether shutdown has begun (readiness fails; calls may still be taken for
+    /// `DRAIN_DELAY_SECS`).
+    pub fn is_leaving(&self) -> bool {
+        self.leaving.load(Ordering::SeqCst)
+    }
+
+    /// Whether new calls are refused.
     pub fn is_draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
     }

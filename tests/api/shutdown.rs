@@ -117,6 +117,57 @@ async fn sigterm_keeps_answering_winds_calls_down_before_the_grace_ends_then_exi
     assert!(exit.success(), "{exit:?}");
 }
 
+/// Readiness at SIGTERM fails before anything is refused, so a load balancer that checks it
+/// has stopped sending before the node would turn callers away.
+#[tokio::test]
+async fn sigterm_with_a_drain_delay_fails_readiness_but_takes_calls_until_the_delay_is_over() {
+    let (mut child, app, _) = serve(&[
+        ("DRAIN_DELAY_SECS", "2"),
+        ("SHUTDOWN_GRACE_SECS", "2"),
+        ("DRAIN_WIND_DOWN_SECS", "1"),
+    ])
+    .await;
+    signal(&child, "-TERM");
+    let signalled = Instant::now();
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 503
+    {
+        assert!(Instant::now() < deadline, "readiness failed at once");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    // Inside the delay: a new call is answered with its stream and its media is taken.
+    let sid = unique("CA");
+    let twiml = app.voice_webhook(&sid).await;
+    assert!(twiml.contains("<Connect"), "{twiml}");
+    let mut leg = TwilioLeg::connect(&app).await;
+    leg.start(&sid, &token_from_twiml(&twiml)).await;
+    leg.media(1, &ramp_frame(0, 1)).await;
+    assert!(
+        signalled.elapsed() < Duration::from_millis(1800),
+        "inside the delay"
+    );
+
+    // After it: refused with the busy TwiML.
+    tokio::time::sleep(Duration::from_millis(2200).saturating_sub(signalled.elapsed())).await;
+    let twiml = app.voice_webhook(&unique("CA")).await;
+    assert!(
+        !twiml.contains("<Connect") && twiml.contains("<Say>"),
+        "{twiml}"
+    );
+    // The call taken in the delay is wound down with the others, a second into the grace.
+    let (code, reason) = leg.until_closed().await;
+    assert_eq!(code, Some(1001), "{reason}");
+    assert!(exited(&mut child).await.success());
+}
+
 #[tokio::test]
 async fn calls_a_killed_process_left_open_are_marked_interrupted_at_the_next_start() {
     let (mut child, app, database) = serve(&[]).await;
