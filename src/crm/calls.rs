@@ -178,6 +178,28 @@ pub async fn mark_interrupted(
     Ok(update.exec(db).await?.rows_affected)
 }
 
+/// Gives one call the outcome [`INTERRUPTED`] if it has none: its stream ended without the
+/// node that ran it deciding anything (the node died). A node that is alive after all and
+/// finishes the call later overwrites it with the real outcome ([`finish`]). Returns whether
+/// the call's log changed.
+pub async fn mark_call_interrupted(
+    db: &impl ConnectionTrait,
+    call_sid: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, CrmError> {
+    let update = call_log::Entity::update_many()
+        .col_expr(call_log::Column::EndedAt, Some(now).into())
+        .col_expr(
+            call_log::Column::Outcome,
+            Some(INTERRUPTED.to_string()).into(),
+        )
+        .filter(call_log::Column::CallSid.eq(call_sid))
+        .filter(call_log::Column::Outcome.is_null())
+        .exec(db)
+        .await?;
+    Ok(update.rows_affected > 0)
+}
+
 /// Calls, newest first, optionally with one outcome, and how many match in all.
 pub async fn list(
     db: &impl ConnectionTrait,

@@ -238,12 +238,34 @@ pub async fn after_stream(
             call_sid = clean::clip(call_sid),
             "the stream ended without a decision; handing the caller on"
         );
+        record_interrupted(&state, call_sid);
     }
     xml(crate::handoff::after_stream_twiml(
         decision,
         state.settings.carrier.service_desk_number.as_deref(),
     ))
 }
+
+/// A stream that ended without a decision was cut (its node died, or it could not decide):
+/// the call's log gets `interrupted` now rather than at some node's next start, in the
+/// background so the caller's TwiML does not wait on the database.
+#[allow(clippy::disallowed_methods)] // A handler is IO: the log is stamped with the wall clock.
+fn record_interrupted(state: &AppState, call_sid: &str) {
+    let (db, sid) = (state.db.clone(), call_sid.to_string());
+    tokio::spawn(async move {
+        let now = chrono::Utc::now();
+        let write = crate::crm::calls::mark_call_interrupted(&db, &sid, now);
+        match tokio::time::timeout(INTERRUPTED_WRITE_DEADLINE, write).await {
+            Ok(Ok(true)) => tracing::info!(call_sid = clean::clip(&sid), "call marked interrupted"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not mark the call interrupted"),
+            Err(_) => tracing::warn!("marking the call interrupted timed out"),
+        }
+    });
+}
+
+/// How long marking a cut call may take; past it the next start's sweep does it.
+const INTERRUPTED_WRITE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `POST /twilio/stream-status`: records `stream-started`, `stream-stopped` and
 /// `stream-error` callbacks.

@@ -72,7 +72,7 @@ pub struct CallSummary {
     pub turns: Vec<TurnReport>,
     /// The agent's audio as the caller heard it, 8 kHz mu-law.
     pub agent_audio: Vec<u8>,
-    /// Why the socket closed, if the server said.
+    /// Why the socket closed, if the server said (`broken: …` when it broke without a close).
     pub close_reason: Option<String>,
     /// From `start` to the first agent audio heard (the greeting).
     pub greeted_after: Option<Duration>,
@@ -236,7 +236,13 @@ pub async fn place_call(
                     server_closed = true;
                     break;
                 }
-                Some(Err(e)) => return Err(SimError::Media(e.to_string())),
+                // Like Twilio, a stream that breaks (the node died) has ended: the call
+                // goes on to the action URL.
+                Some(Err(e)) => {
+                    close_reason = Some(format!("broken: {e}"));
+                    server_closed = true;
+                    break;
+                }
                 Some(Ok(_)) => {}
             },
             _ = tokio::time::sleep_until(wake) => leg.handle_timeout(Instant::now()),

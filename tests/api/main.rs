@@ -6,6 +6,7 @@
 mod bad_input;
 mod builtin_stt;
 mod call_control;
+mod cluster;
 mod conversation;
 mod deadlines;
 mod demo;
