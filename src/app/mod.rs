@@ -89,7 +89,7 @@ impl Application {
     /// Binds both listeners (port 0 picks a free port), opens and migrates the database, and
     /// connects the session store.
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
-        let metrics = telemetry::metrics_handle();
+        let metrics = telemetry::metrics_handle(&settings.node_id);
         let listener = bind(settings.listen_addr).await?;
         let metrics_listener = bind(settings.metrics_addr).await?;
         let db = db::connect(settings.storage.database_url.expose()).await?;
@@ -186,7 +186,7 @@ impl Application {
         let heartbeat = tokio::spawn(heartbeat_loop(state.clone()));
         let metrics_server = {
             let stop = stop_http.clone();
-            let router = crate::http::metrics_router(state.metrics.clone());
+            let router = crate::http::metrics_router(scrape_source(&state));
             let listener = self.metrics_listener;
             tokio::spawn(http_server::serve(
                 listener,
@@ -340,12 +340,30 @@ async fn heartbeat_loop(state: AppState) {
             metrics::counter!(telemetry::STORE_ERRORS, "op" => "heartbeat").increment(1);
             tracing::warn!(error = %e, "registry heartbeat failed");
         }
-        match state.store.active_count().await {
-            Ok(n) => metrics::gauge!(telemetry::CLUSTER_ACTIVE_CALLS).set(n as f64),
+        match state.store.counts().await {
+            Ok(n) => {
+                let streaming = n.live.saturating_sub(n.reserved);
+                metrics::gauge!(telemetry::CLUSTER_ACTIVE_CALLS).set(streaming as f64);
+                metrics::gauge!(telemetry::CLUSTER_RESERVED_CALLS).set(n.reserved as f64);
+            }
             Err(e) => {
                 metrics::counter!(telemetry::STORE_ERRORS, "op" => "count").increment(1);
                 tracing::warn!(error = %e, "registry count failed");
             }
         }
+    }
+}
+
+/// The node's `/metrics`: the recorder, with the reservations under this node's cap read at
+/// each scrape (they lapse with time, not on an event a counter could follow).
+fn scrape_source(state: &AppState) -> crate::http::MetricsSource {
+    let cap = state.cap.clone();
+    crate::http::MetricsSource {
+        handle: state.metrics.clone(),
+        refresh: Arc::new(move || {
+            #[allow(clippy::disallowed_methods)] // A scrape is IO: reservations as of now.
+            let now = std::time::Instant::now();
+            metrics::gauge!(telemetry::RESERVED_CALLS).set(cap.reserved(now) as f64);
+        }),
     }
 }

@@ -17,7 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
-use metrics_exporter_prometheus::PrometheusHandle;
+pub use ops::MetricsSource;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -63,8 +63,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `/metrics` alone, for the metrics listener.
-pub fn metrics_router(handle: PrometheusHandle) -> Router {
+pub fn metrics_router(source: ops::MetricsSource) -> Router {
     Router::new()
         .route("/metrics", get(ops::metrics))
-        .with_state(handle)
+        .with_state(source)
 }

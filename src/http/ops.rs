@@ -73,10 +73,21 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
+/// What `/metrics` renders: the recorder, and the gauges read from the node's state at
+/// scrape time rather than kept up to date on every change.
+#[derive(Clone)]
+pub struct MetricsSource {
+    /// The process's recorder.
+    pub handle: PrometheusHandle,
+    /// Sets the scrape-time gauges just before rendering.
+    pub refresh: std::sync::Arc<dyn Fn() + Send + Sync>,
+}
+
 /// Prometheus text exposition.
-pub async fn metrics(State(handle): State<PrometheusHandle>) -> impl IntoResponse {
+pub async fn metrics(State(source): State<MetricsSource>) -> impl IntoResponse {
+    (source.refresh)();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        handle.render(),
+        source.handle.render(),
     )
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{CallState, LiveCall};
+use super::{CallState, ClusterCounts, LiveCall};
 
 /// Calls held in a map behind a mutex; expiry is checked on read.
 #[derive(Debug, Clone, Default)]
@@ -71,10 +71,16 @@ impl MemoryStore {
             .map(|(c, _)| c.clone())
     }
 
-    pub(super) fn active_count(&self) -> u64 {
+    pub(super) fn counts(&self) -> ClusterCounts {
         let now = Instant::now();
         let mut calls = self.lock();
         calls.retain(|_, (_, e)| *e > now);
-        calls.len() as u64
+        ClusterCounts {
+            live: calls.len() as u64,
+            reserved: calls
+                .values()
+                .filter(|(c, _)| c.state == CallState::Ringing)
+                .count() as u64,
+        }
     }
 }

@@ -84,6 +84,15 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The cluster's calls as the registry sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClusterCounts {
+    /// Every call a node holds a lease for: reserved at a webhook or streaming.
+    pub live: u64,
+    /// Of those, calls admitted at a webhook whose media has not started anywhere yet.
+    pub reserved: u64,
+}
+
 impl SessionStore {
     /// Which backend, for logs and readiness details.
     pub fn backend(&self) -> &'static str {
@@ -213,9 +222,14 @@ impl SessionStore {
 
     /// Live calls across the cluster (expired entries excluded).
     pub async fn active_count(&self) -> Result<u64, StoreError> {
+        Ok(self.counts().await?.live)
+    }
+
+    /// Live and reserved calls across the cluster, read together (the cluster gauges).
+    pub async fn counts(&self) -> Result<ClusterCounts, StoreError> {
         match self {
-            SessionStore::Memory(m) => Ok(m.active_count()),
-            SessionStore::Redis(r) => r.active_count().await,
+            SessionStore::Memory(m) => Ok(m.counts()),
+            SessionStore::Redis(r) => r.counts().await,
         }
     }
 

@@ -3,7 +3,8 @@
 //! Layout, under a configurable prefix `P`: a hash `P:call:<sid>` per call (node, state,
 //! started_at) with a key TTL, and a sorted set `P:calls` scoring each sid by its expiry
 //! (Unix ms) so the cluster-wide count is `ZREMRANGEBYSCORE` + `ZCARD` in one atomic pipeline,
-//! never a `KEYS` scan.
+//! never a `KEYS` scan; `P:ringing` holds, the same way, the calls whose media has not
+//! started (reserved at a webhook), so the cluster's reservations are counted alike.
 
 #![allow(clippy::disallowed_methods)] // Expiry scores are wall-clock times.
 
@@ -12,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::ConnectionManager;
 
-use super::{CallState, LiveCall, StoreError};
+use super::{CallState, ClusterCounts, LiveCall, StoreError};
 
 /// Every Redis call is bounded: a registry that hangs must not hang a call.
 const OP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -82,6 +83,19 @@ impl RedisStore {
         format!("{}:calls", self.prefix)
     }
 
+    fn ringing_key(&self) -> String {
+        format!("{}:ringing", self.prefix)
+    }
+
+    /// Adds `sid` to, or removes it from, the reserved calls, as its state says.
+    fn mark_state(&self, pipe: &mut redis::Pipeline, sid: &str, state: CallState, expiry: u64) {
+        if state == CallState::Ringing {
+            pipe.zadd(self.ringing_key(), sid, expiry).ignore();
+        } else {
+            pipe.zrem(self.ringing_key(), sid).ignore();
+        }
+    }
+
     pub(super) async fn register(&self, call: &LiveCall, ttl: Duration) -> Result<(), StoreError> {
         let key = self.call_key(&call.call_sid);
         let fields = [
@@ -91,18 +105,19 @@ impl RedisStore {
         ];
         let expiry = now_ms() + ttl.as_millis() as u64;
         let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(&key)
+            .ignore()
+            .hset_multiple(&key, &fields)
+            .ignore()
+            .expire(&key, ttl.as_secs() as i64)
+            .ignore()
+            .zadd(self.set_key(), &call.call_sid, expiry)
+            .ignore();
+        self.mark_state(&mut pipe, &call.call_sid, call.state, expiry);
         bounded("register", async {
-            redis::pipe()
-                .atomic()
-                .del(&key)
-                .ignore()
-                .hset_multiple(&key, &fields)
-                .ignore()
-                .expire(&key, ttl.as_secs() as i64)
-                .ignore()
-                .zadd(self.set_key(), &call.call_sid, expiry)
-                .ignore()
-                .query_async::<()>(&mut conn)
+            pipe.query_async::<()>(&mut conn)
                 .await
                 .map_err(err("register"))
         })
@@ -131,6 +146,11 @@ impl RedisStore {
                 redis.call('DEL', KEYS[2])
                 redis.call('HSET', KEYS[2], 'node', ARGV[5], 'state', ARGV[6], 'started_at', ARGV[7])
                 redis.call('EXPIRE', KEYS[2], ARGV[8])
+                if ARGV[6] == 'ringing' then
+                    redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+                else
+                    redis.call('ZREM', KEYS[3], ARGV[1])
+                end
                 return 1
                 ",
             )
@@ -140,6 +160,7 @@ impl RedisStore {
         let mut invocation = ADMIT.key(self.set_key());
         invocation
             .key(self.call_key(&call.call_sid))
+            .key(self.ringing_key())
             .arg(&call.call_sid)
             .arg(now)
             .arg(now + ttl.as_millis() as u64)
@@ -167,16 +188,17 @@ impl RedisStore {
         let key = self.call_key(sid);
         let expiry = now_ms() + ttl.as_millis() as u64;
         let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(&key, "state", state.as_str())
+            .ignore()
+            .expire(&key, ttl.as_secs() as i64)
+            .ignore()
+            .zadd(self.set_key(), sid, expiry)
+            .ignore();
+        self.mark_state(&mut pipe, sid, state, expiry);
         bounded("set_state", async {
-            redis::pipe()
-                .atomic()
-                .hset(&key, "state", state.as_str())
-                .ignore()
-                .expire(&key, ttl.as_secs() as i64)
-                .ignore()
-                .zadd(self.set_key(), sid, expiry)
-                .ignore()
-                .query_async::<()>(&mut conn)
+            pipe.query_async::<()>(&mut conn)
                 .await
                 .map_err(err("set_state"))
         })
@@ -212,6 +234,8 @@ impl RedisStore {
                 .del(self.call_key(sid))
                 .ignore()
                 .zrem(self.set_key(), sid)
+                .ignore()
+                .zrem(self.ringing_key(), sid)
                 .ignore()
                 .query_async::<()>(&mut conn)
                 .await
@@ -329,20 +353,24 @@ impl RedisStore {
         }))
     }
 
-    pub(super) async fn active_count(&self) -> Result<u64, StoreError> {
+    pub(super) async fn counts(&self) -> Result<ClusterCounts, StoreError> {
         let mut conn = self.conn.clone();
-        let (count,): (u64,) = bounded("active_count", async {
+        let now = now_ms();
+        let (live, reserved): (u64, u64) = bounded("counts", async {
             redis::pipe()
                 .atomic()
-                .zrembyscore(self.set_key(), "-inf", now_ms())
+                .zrembyscore(self.set_key(), "-inf", now)
+                .ignore()
+                .zrembyscore(self.ringing_key(), "-inf", now)
                 .ignore()
                 .zcard(self.set_key())
+                .zcard(self.ringing_key())
                 .query_async(&mut conn)
                 .await
-                .map_err(err("active_count"))
+                .map_err(err("counts"))
         })
         .await?;
-        Ok(count)
+        Ok(ClusterCounts { live, reserved })
     }
 
     pub(super) async fn ping(&self) -> Result<(), StoreError> {

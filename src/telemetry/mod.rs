@@ -11,8 +11,12 @@ use crate::config::LogFormat;
 
 /// Calls being served by this instance (gauge).
 pub const ACTIVE_CALLS: &str = "callbridge_active_calls";
-/// Calls active across the cluster, as the session store counts them (gauge).
+/// Calls streaming across the cluster, as the session store counts them (gauge).
 pub const CLUSTER_ACTIVE_CALLS: &str = "callbridge_cluster_active_calls";
+/// Gauge: calls admitted at a webhook on this node whose media has not arrived yet.
+pub const RESERVED_CALLS: &str = "callbridge_reserved_calls";
+/// Gauge: calls admitted at a webhook on any node whose media has not started yet.
+pub const CLUSTER_RESERVED_CALLS: &str = "callbridge_cluster_reserved_calls";
 /// Calls ended, by `outcome` (counter).
 pub const CALLS_TOTAL: &str = "callbridge_calls_total";
 /// Carrier frames received, by `carrier` (counter).
@@ -96,7 +100,15 @@ fn describe() {
     describe_gauge!(ACTIVE_CALLS, "Calls being served by this instance.");
     describe_gauge!(
         CLUSTER_ACTIVE_CALLS,
-        "Calls active across all instances (session store)."
+        "Calls streaming on any node (session store, each heartbeat)."
+    );
+    describe_gauge!(
+        RESERVED_CALLS,
+        "Calls admitted at a webhook on this node, waiting for their media."
+    );
+    describe_gauge!(
+        CLUSTER_RESERVED_CALLS,
+        "Calls admitted at a webhook on any node, waiting for their media (session store)."
     );
     describe_counter!(CALLS_TOTAL, "Calls ended, by outcome.");
     describe_counter!(FRAMES_IN, "Carrier frames received, by carrier.");
@@ -218,13 +230,19 @@ pub fn observe(o: crate::call::observe::Observation) {
     }
 }
 
-/// Installs the process-wide metrics recorder once and returns the handle that renders it.
-/// Several `Application`s in one test process share it.
-pub fn metrics_handle() -> PrometheusHandle {
+/// The label every series carries: which node it came from (`NODE_ID`), so a fleet's series
+/// stay apart however they are scraped, relabelled or federated.
+pub const NODE_LABEL: &str = "node_id";
+
+/// Installs the process-wide metrics recorder once and returns the handle that renders it,
+/// every series labelled `node_id="<node_id>"`. Several `Application`s in one test process
+/// share it (and the first one's node id).
+pub fn metrics_handle(node_id: &str) -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
+                .add_global_label(NODE_LABEL, node_id)
                 .set_buckets_for_metric(
                     Matcher::Full(CALL_DURATION.to_string()),
                     CALL_DURATION_BUCKETS,
@@ -300,18 +318,22 @@ mod tests {
 
     #[test]
     fn latency_histograms_have_explicit_sub_second_buckets() {
-        let handle = metrics_handle();
+        let handle = metrics_handle("test-node");
         metrics::histogram!(VOICE_TO_VOICE).record(0.42);
         metrics::histogram!(TOOL_LATENCY, "tool" => "book_appointment").record(0.012);
         let text = handle.render();
         assert!(
-            text.contains("callbridge_voice_to_voice_seconds_bucket{le=\"0.5\"} 1"),
+            text.contains(
+                "callbridge_voice_to_voice_seconds_bucket{node_id=\"test-node\",le=\"0.5\"} 1"
+            ),
             "{text}"
         );
-        assert!(text.contains("callbridge_voice_to_voice_seconds_bucket{le=\"0.4\"} 0"));
+        assert!(text.contains(
+            "callbridge_voice_to_voice_seconds_bucket{node_id=\"test-node\",le=\"0.4\"} 0"
+        ));
         assert!(
             text.contains(
-                "callbridge_tool_seconds_bucket{tool=\"book_appointment\",le=\"0.025\"} 1"
+                "callbridge_tool_seconds_bucket{node_id=\"test-node\",tool=\"book_appointment\",le=\"0.025\"} 1"
             )
         );
         assert!(text.contains("# HELP callbridge_voice_to_voice_seconds"));

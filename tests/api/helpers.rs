@@ -73,6 +73,8 @@ pub async fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
         ("STREAM_TOKEN_SECRET".into(), TOKEN_SECRET.into()),
         ("DATABASE_URL".into(), database_url().await),
         ("LOG_LEVEL".into(), "warn".into()),
+        // Every series carries it (`node_id`); the metrics assertions name it.
+        ("NODE_ID".into(), "test-node".into()),
         // Most tests exercise the line itself; the conversation's tests ask for the agent.
         ("CALL_MODE".into(), "echo".into()),
     ];

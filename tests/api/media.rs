@@ -64,7 +64,7 @@ async fn garbage_mid_call_is_counted_and_the_call_survives() {
     let app = spawn_app_with(&[("ECHO_DELAY_MS", "0"), ("MAX_FRAME_BYTES", "4096")]).await;
     let before = metric(
         &app,
-        r#"callbridge_malformed_frames_total{carrier="twilio",reason="malformed_json"}"#,
+        r#"callbridge_malformed_frames_total{node_id="test-node",carrier="twilio",reason="malformed_json"}"#,
     )
     .await;
     let (sid, mut leg) = place_call(&app).await;
@@ -92,14 +92,14 @@ async fn garbage_mid_call_is_counted_and_the_call_survives() {
     assert!(audio.len() >= 18 * 160);
     let after = metric(
         &app,
-        r#"callbridge_malformed_frames_total{carrier="twilio",reason="malformed_json"}"#,
+        r#"callbridge_malformed_frames_total{node_id="test-node",carrier="twilio",reason="malformed_json"}"#,
     )
     .await;
     assert!(after >= before + 1.0);
     for reason in ["unknown_event", "oversized", "wrong_stream", "binary"] {
         let n = metric(
             &app,
-            &format!(r#"callbridge_malformed_frames_total{{carrier="twilio",reason="{reason}"}}"#),
+            &format!(r#"callbridge_malformed_frames_total{{node_id="test-node",carrier="twilio",reason="{reason}"}}"#),
         )
         .await;
         assert!(n >= 1.0, "{reason} counted");
@@ -173,7 +173,11 @@ async fn the_clear_key_sends_clear_and_a_dtmf_is_not_an_error() {
 #[tokio::test]
 async fn a_socket_closed_without_stop_ends_the_call() {
     let app = spawn_app().await;
-    let before = metric(&app, r#"callbridge_calls_total{outcome="disconnected"}"#).await;
+    let before = metric(
+        &app,
+        r#"callbridge_calls_total{node_id="test-node",outcome="disconnected"}"#,
+    )
+    .await;
     let (sid, mut leg) = place_call(&app).await;
     leg.media(1, &ramp_frame(0, 1)).await;
     // Wait until the call is streaming in the registry.
@@ -192,12 +196,25 @@ async fn a_socket_closed_without_stop_ends_the_call() {
     }
     drop(leg);
     for _ in 0..250 {
-        if metric(&app, r#"callbridge_calls_total{outcome="disconnected"}"#).await > before {
+        if metric(
+            &app,
+            r#"callbridge_calls_total{node_id="test-node",outcome="disconnected"}"#,
+        )
+        .await
+            > before
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(metric(&app, r#"callbridge_calls_total{outcome="disconnected"}"#).await > before);
+    assert!(
+        metric(
+            &app,
+            r#"callbridge_calls_total{node_id="test-node",outcome="disconnected"}"#
+        )
+        .await
+            > before
+    );
     assert!(app.state.store.get(&sid).await.unwrap().is_none());
     app.stop().await;
 }

@@ -18,7 +18,9 @@ async fn health_readiness_and_metrics_answer() {
     app.voice_webhook(&unique("CA")).await;
     let text = scrape_metrics(&app).await;
     assert!(
-        text.contains("callbridge_voice_webhooks_total{result=\"connected\"}"),
+        text.contains(
+            "callbridge_voice_webhooks_total{node_id=\"test-node\",result=\"connected\"}"
+        ),
         "{text}"
     );
     // Call ids never become labels.
@@ -85,7 +87,7 @@ async fn readyz_lists_the_providers_and_their_health_and_failures_are_counted() 
     let text = scrape_metrics(&app).await;
     assert!(
         text.contains(
-            "callbridge_provider_errors_total{kind=\"llm\",provider=\"openai\",error=\"connect\"}"
+            "callbridge_provider_errors_total{node_id=\"test-node\",kind=\"llm\",provider=\"openai\",error=\"connect\"}"
         ),
         "{text}"
     );

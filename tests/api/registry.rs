@@ -19,9 +19,15 @@ async fn exercise(store: SessionStore) {
         ..a.clone()
     };
     let base = store.active_count().await.unwrap();
+    let reserved = |store: &SessionStore| {
+        let store = store.clone();
+        async move { store.counts().await.unwrap().reserved }
+    };
+    let base_reserved = reserved(&store).await;
     store.register(&a, Duration::from_secs(30)).await.unwrap();
     store.register(&b, Duration::from_secs(2)).await.unwrap();
     assert_eq!(store.active_count().await.unwrap(), base + 2);
+    assert_eq!(reserved(&store).await, base_reserved + 2, "both ringing");
     assert_eq!(store.get(&a.call_sid).await.unwrap(), Some(a.clone()));
 
     store
@@ -32,6 +38,7 @@ async fn exercise(store: SessionStore) {
         store.get(&a.call_sid).await.unwrap().unwrap().state,
         CallState::Streaming
     );
+    assert_eq!(reserved(&store).await, base_reserved + 1, "a streams");
 
     // b is not refreshed and expires; a is kept alive by heartbeats.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -42,6 +49,11 @@ async fn exercise(store: SessionStore) {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert!(store.get(&b.call_sid).await.unwrap().is_none(), "b expired");
     assert_eq!(store.active_count().await.unwrap(), base + 1);
+    assert_eq!(
+        reserved(&store).await,
+        base_reserved,
+        "b's reservation lapsed"
+    );
 
     store.remove(&a.call_sid).await.unwrap();
     assert!(store.get(&a.call_sid).await.unwrap().is_none());

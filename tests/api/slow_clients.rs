@@ -154,7 +154,9 @@ async fn one_source_over_its_rate_gets_429_while_health_is_still_served() {
     }
     let metrics = scrape_metrics(&app).await;
     assert!(
-        metrics.contains(r#"callbridge_http_rate_limited_total{scope="webhook"} 2"#),
+        metrics.contains(
+            r#"callbridge_http_rate_limited_total{node_id="test-node",scope="webhook"} 2"#
+        ),
         "{metrics}"
     );
     // The bucket refills: a second later the source is served again.

@@ -275,4 +275,56 @@ async fn every_request_of_a_call_is_answered_right_on_whichever_node_it_lands() 
     assert_eq!((logs, outcome.as_deref()), (1, Some("transferred")));
     let greeting = turns.iter().find(|(who, _)| who == "agent").unwrap();
     assert!(!greeting.1.contains("Maria"), "{turns:?}");
+
+    // A webhook whose media never comes: reserved on the node that answered it, and in the
+    // cluster's count on every node; every series says which node it came from.
+    let sid = format!("CA{}", unique("ringing").replace('-', ""));
+    let url = format!("{}/twilio/voice", setup.cluster.public_url());
+    let form = vec![
+        ("CallSid".to_string(), sid.clone()),
+        ("From".to_string(), MARIA.to_string()),
+        ("To".to_string(), "+15125550100".to_string()),
+    ];
+    let twiml = setup
+        .cluster
+        .http
+        .post(&url)
+        .header(
+            "X-Twilio-Signature",
+            callbridge::carrier::signature::compute(AUTH_TOKEN, &url, &form),
+        )
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(twiml.contains("<Connect"), "{twiml}");
+    let deadline = std::time::Instant::now() + HANG;
+    loop {
+        let mut node_reserved = 0.0;
+        let mut cluster_reserved = Vec::new();
+        for node in &setup.cluster.nodes {
+            let text = node.metrics(&setup.cluster.http).await;
+            let labelled = format!("{{node_id=\"{}\"", node.name);
+            assert!(
+                text.lines()
+                    .filter(|l| l.starts_with("callbridge_"))
+                    .all(|l| l.contains(&labelled)),
+                "every series of {} carries its node id",
+                node.name
+            );
+            node_reserved += sum(&text, "callbridge_reserved_calls");
+            cluster_reserved.push(sum(&text, "callbridge_cluster_reserved_calls"));
+        }
+        if node_reserved == 1.0 && cluster_reserved.iter().all(|r| *r == 1.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "reserved on one node {node_reserved}, cluster-wide {cluster_reserved:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

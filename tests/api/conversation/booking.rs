@@ -146,7 +146,7 @@ async fn a_known_caller_books_an_oil_change_and_it_is_in_the_book() {
         "callbridge_llm_first_token_seconds_count",
         "callbridge_tts_first_byte_seconds_count",
         "callbridge_stt_final_seconds_count",
-        "callbridge_tool_seconds_count{tool=\"book_appointment\"}",
+        "callbridge_tool_seconds_count{node_id=\"test-node\",tool=\"book_appointment\"}",
     ] {
         assert!(
             crate::helpers::metric(&line.app, histogram).await >= 1.0,
