@@ -169,14 +169,47 @@ impl CallDriver {
         }
     }
 
-    /// The stream started: it takes a place under the cap and is registered.
+    /// The stream started: one media connection per call, so a stream token replayed on a
+    /// second socket, while the call streams or after it ended, here or on another node, is
+    /// refused before it takes a line. This node's memory answers at once; the cluster's
+    /// claim (Redis) comes back as [`TaskDone::Claimed`].
     fn admit(&mut self, now: Instant, started: StartedCall) {
         tracing::Span::current().record("call_sid", started.call_id.as_str());
-        // One media connection per call: a stream token replayed on a second socket, while the
-        // call streams or after it ended, is refused before it takes a line.
         if !self.state.local_calls.try_insert(&started.call_id, now) {
             self.call.handle_input(now, Input::AlreadyStreaming);
             return;
+        }
+        let (tasks, store) = (self.tasks.clone(), self.state.store.clone());
+        let node = self.state.settings.node_id.clone();
+        let ttl = self.state.settings.carrier.stream_token_ttl;
+        tokio::spawn(async move {
+            let claimed = store.claim_stream(&started.call_id, &node, ttl).await;
+            let _ = tasks
+                .send(TaskDone::Claimed(Box::new(started), claimed))
+                .await;
+        });
+    }
+
+    /// The cluster's answer to the claim: taken elsewhere, refused; otherwise (or when the
+    /// registry cannot answer: the node's own check stands) the call takes a place under the
+    /// cap and is registered.
+    pub(super) fn claimed(
+        &mut self,
+        now: Instant,
+        started: StartedCall,
+        claimed: Result<bool, crate::session_store::StoreError>,
+    ) {
+        match claimed {
+            Ok(true) => {}
+            Ok(false) => {
+                self.state.local_calls.remove(&started.call_id);
+                self.call.handle_input(now, Input::AlreadyStreaming);
+                return;
+            }
+            Err(e) => {
+                metrics::counter!(telemetry::STORE_ERRORS, "op" => "claim_stream").increment(1);
+                tracing::warn!(error = %e, "could not claim the stream cluster-wide; admitting on this node's check");
+            }
         }
         let Some(slot) = self.state.cap.try_start(&started.call_id, now) else {
             self.state.local_calls.remove(&started.call_id);

@@ -94,6 +94,11 @@ enum TaskDone {
     Tool(crate::tools::ToolResult),
     HandedOff,
     Registered(Result<(), crate::session_store::StoreError>),
+    /// Whether the cluster let this socket have the call's one media connection.
+    Claimed(
+        Box<crate::call::StartedCall>,
+        Result<bool, crate::session_store::StoreError>,
+    ),
 }
 
 /// What woke the executor.
@@ -389,6 +394,7 @@ impl CallDriver {
             }
             TaskDone::Tool(result) => self.call.handle_input(now, Input::ToolDone(result)),
             TaskDone::HandedOff => self.call.handle_input(now, Input::HandedOff),
+            TaskDone::Claimed(started, claimed) => self.claimed(now, *started, claimed),
             TaskDone::Registered(Ok(())) => {}
             TaskDone::Registered(Err(e)) => {
                 metrics::counter!(telemetry::STORE_ERRORS, "op" => "register").increment(1);

@@ -233,6 +233,22 @@ impl SessionStore {
         }
     }
 
+    /// Claims the one media connection a call's stream token allows, for `ttl` (the token's
+    /// life): false when a socket on any node already claimed it (a replayed `start`). With
+    /// Redis this is one `SET NX`; in-process it always succeeds, the node's own memory of
+    /// streamed calls being the whole cluster's.
+    pub async fn claim_stream(
+        &self,
+        call_sid: &str,
+        node: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        match self {
+            SessionStore::Memory(_) => Ok(true),
+            SessionStore::Redis(r) => r.claim_stream(call_sid, node, ttl).await,
+        }
+    }
+
     /// Whether the backend answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
         match self {

@@ -293,6 +293,33 @@ impl RedisStore {
         .await
     }
 
+    fn streamed_key(&self, sid: &str) -> String {
+        format!("{}:streamed:{sid}", self.prefix)
+    }
+
+    pub(super) async fn claim_stream(
+        &self,
+        sid: &str,
+        node: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set: Option<String> = bounded("claim_stream", async {
+            redis::cmd("SET")
+                .arg(self.streamed_key(sid))
+                .arg(node)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl_ms)
+                .query_async(&mut conn)
+                .await
+                .map_err(err("claim_stream"))
+        })
+        .await?;
+        Ok(set.is_some())
+    }
+
     pub(super) async fn put_caller(
         &self,
         sid: &str,

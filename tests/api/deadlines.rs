@@ -148,3 +148,40 @@ async fn a_stream_token_replayed_after_its_call_ended_does_not_start_it_again() 
     assert!(reason.contains("one connection"), "{reason}");
     app.stop().await;
 }
+
+/// The node that gets a replayed start need not be the one streaming: the claim is the
+/// cluster's (Redis), not only the node's memory.
+#[tokio::test]
+async fn a_stream_token_replayed_on_another_node_is_refused_there() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        eprintln!("skipped: the cluster's claim lives in Redis (TEST_REDIS_URL)");
+        return;
+    }
+    let prefix = unique("cbtest");
+    let shared = [("REDIS_KEY_PREFIX", prefix.as_str())];
+    let streaming_node = spawn_app_with(&shared).await;
+    let other_node = spawn_app_with(&shared).await;
+    let sid = unique("CA");
+    let token = token_from_twiml(&streaming_node.voice_webhook(&sid).await);
+    let mut first = TwilioLeg::connect(&streaming_node).await;
+    first.start(&sid, &token).await;
+    // Streaming (and so claimed) once its audio comes back from the echo line.
+    let mut echoed = false;
+    for i in 1..60 {
+        first.media(i, &ramp_frame(0, 1)).await;
+    }
+    for _ in 0..200 {
+        if let Received::Event(CarrierEvent::Media(_)) = first.recv().await {
+            echoed = true;
+            break;
+        }
+    }
+    assert!(echoed, "the first socket streams");
+    let mut replay = TwilioLeg::connect(&other_node).await;
+    replay.start(&sid, &token).await;
+    let (code, reason) = replay.until_closed().await;
+    assert_eq!(code, Some(1008), "{reason}");
+    assert!(reason.contains("one connection"), "{reason}");
+    streaming_node.stop().await;
+    other_node.stop().await;
+}

@@ -65,6 +65,12 @@ impl Node {
         self.signalled = None;
     }
 
+    /// The process id while it runs (its CPU time is the benchmark's figure).
+    #[allow(dead_code)] // The cluster benchmark reads it; the tests do not.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Sends `-TERM` (drain) or `-KILL`.
     pub fn signal(&mut self, name: &str) {
         if let Some(c) = &self.child {
@@ -246,6 +252,14 @@ backend nodes
             }
         }
         stats
+    }
+}
+
+impl Balancer {
+    /// The process id (its CPU time counts against the cluster's in the benchmark).
+    #[allow(dead_code)] // The cluster benchmark reads it; the tests do not.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
