@@ -205,10 +205,15 @@ pub async fn place_call(
     'call: loop {
         while let Some(o) = leg.poll_output() {
             match o {
-                LegOutput::Send(text) => ws
-                    .send(Message::text(text))
-                    .await
-                    .map_err(|e| SimError::Media(e.to_string()))?,
+                LegOutput::Send(text) => {
+                    // The server may close the stream while we write (after its goodbye):
+                    // like Twilio, the stream has ended and the call goes to the action URL.
+                    if let Err(e) = ws.send(Message::text(text)).await {
+                        close_reason = Some(format!("broken: {e}"));
+                        server_closed = true;
+                        break 'call;
+                    }
+                }
                 LegOutput::Turn(report) => {
                     on_turn(&report);
                     turns.push(report);
