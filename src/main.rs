@@ -388,6 +388,18 @@ async fn main() -> anyhow::Result<()> {
         } => demo(&settings, url, connect_to, &save).await,
         Command::Serve => {
             telemetry::init_logging(settings.log_format, &settings.log_level);
+            // The exporter's blocking HTTP client lives on its own thread, away from the runtime.
+            let (trace_settings, node) = (settings.traces.clone(), settings.node_id.clone());
+            let traces =
+                std::thread::spawn(move || telemetry::traces::init(&trace_settings, &node))
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("setting up traces panicked"))?
+                    .context("callbridge could not set up traces")?;
+            if let Some(url) = &settings.traces.traces_url {
+                // Host and path only: a URL may carry credentials.
+                let to = format!("{}{}", url.host_str().unwrap_or(""), url.path());
+                tracing::info!(%to, "exporting traces (OTLP/HTTP)");
+            }
             let app = Application::build(settings)
                 .await
                 .context("callbridge could not start")?;
@@ -395,6 +407,13 @@ async fn main() -> anyhow::Result<()> {
             let providers = app.state().providers.clone();
             tokio::spawn(async move { providers.preload().await });
             app.run_until_stopped(shutdown_signal()).await?;
+            if let Some(provider) = traces {
+                // The last spans (the drained calls') go out before the process does.
+                let flushed = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+                if !matches!(flushed, Ok(Ok(()))) {
+                    tracing::warn!("some spans could not be exported at exit");
+                }
+            }
             Ok(())
         }
     }

@@ -11,6 +11,7 @@ mod providers;
 mod secret;
 mod settings;
 mod source;
+mod traces;
 
 pub use business::{BookingPolicy, BusinessSettings};
 pub use conversation::{CallControlMode, ConversationSettings};
@@ -21,3 +22,4 @@ pub use settings::{
     CallMode, CarrierSettings, LimitSettings, LogFormat, Settings, StorageSettings,
 };
 pub use source::{ConfigError, Problem, Source};
+pub use traces::TraceSettings;

@@ -172,6 +172,8 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// How HTTP clients are bounded.
     pub http: super::HttpSettings,
+    /// OpenTelemetry trace export (off without an endpoint).
+    pub traces: super::TraceSettings,
 }
 
 /// Reads and checks values, collecting every problem instead of stopping at the first.
@@ -334,6 +336,7 @@ impl Settings {
         let mut providers = super::providers::read(&mut r);
         let conversation = super::conversation::read(&mut r);
         let http = super::http::read(&mut r);
+        let traces = super::traces::read(&mut r);
         let model_cache_dir = match r.optional("MODEL_CACHE_DIR").filter(|d| !d.is_empty()) {
             Some(dir) => std::path::PathBuf::from(dir),
             None => r
@@ -498,6 +501,7 @@ impl Settings {
             storage,
             limits,
             http,
+            traces,
         })
     }
 

@@ -191,3 +191,27 @@ fn without_an_auth_token_only_loopback_is_served_unless_allowed() {
         .is_ok()
     );
 }
+
+#[test]
+fn traces_are_off_without_an_endpoint_and_go_to_the_signal_path_with_one() {
+    let s = load(&[]).unwrap();
+    assert_eq!(s.traces.traces_url, None);
+    let s = load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
+    assert_eq!(
+        s.traces.traces_url.unwrap().as_str(),
+        "http://collector:4318/v1/traces"
+    );
+    let s = load(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "https://tempo.example/otlp/traces",
+        ),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.traces.traces_url.unwrap().as_str(),
+        "https://tempo.example/otlp/traces"
+    );
+    assert!(load(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).is_err());
+}

@@ -124,7 +124,12 @@ impl CallDriver {
                     records.record(r);
                 }
             }
-            Output::Observe(o) => telemetry::observe(o),
+            Output::Observe(o) => {
+                if let Some(admitted) = &mut self.admitted {
+                    admitted.spans.observe(&o, super::wall_clock());
+                }
+                telemetry::observe(o);
+            }
             Output::HandOff(handoff) => {
                 let (tasks, handoffs) = (self.tasks.clone(), self.state.handoffs.clone());
                 let mode = self.state.settings.conversation.call_control;
@@ -237,6 +242,7 @@ impl CallDriver {
             let _ = tasks.send(TaskDone::Registered(r)).await;
         });
         self.admitted = Some(Admitted {
+            spans: telemetry::traces::CallSpans::start(&started.call_id, super::wall_clock()),
             call_sid: started.call_id,
             _slot: slot,
             started: now,
@@ -263,11 +269,17 @@ impl CallDriver {
             now: self.clock.at(Instant::now()),
         };
         let (tasks, tools) = (self.tasks.clone(), self.state.tools.clone());
+        let span_parent = self.admitted.as_ref().and_then(|a| a.spans.parent());
         tokio::spawn(async move {
             let started = tokio::time::Instant::now();
+            let began = super::wall_clock();
             let reply = tools.run_request(&ctx, &id, &request).await;
             metrics::histogram!(telemetry::TOOL_LATENCY, "tool" => request.tool().as_str())
                 .record(started.elapsed().as_secs_f64());
+            if let Some(parent) = &span_parent {
+                let name = request.tool().as_str();
+                telemetry::traces::tool(parent, name, reply.is_ok(), began, super::wall_clock());
+            }
             let result = ToolResult {
                 id,
                 ok: reply.is_ok(),

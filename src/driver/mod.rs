@@ -119,6 +119,8 @@ struct Admitted {
     call_sid: String,
     _slot: CallSlot,
     started: Instant,
+    /// The call's spans in its trace (nothing when traces are off).
+    spans: crate::telemetry::traces::CallSpans,
 }
 
 /// The executor of one call.
@@ -417,8 +419,10 @@ impl CallDriver {
                 call_sid,
                 started,
                 _slot: slot,
+                mut spans,
             } = call;
             drop(slot); // the call's place under the cap is free from here
+            spans.end(end.outcome(), wall_clock());
             metrics::gauge!(telemetry::ACTIVE_CALLS).decrement(1.0);
             metrics::histogram!(telemetry::CALL_DURATION).record(started.elapsed().as_secs_f64());
             self.state.local_calls.remove(&call_sid);
@@ -446,4 +450,10 @@ impl CallDriver {
             tracing::info!(outcome = end.label(), record = end.outcome(), %detail, "call ended");
         }
     }
+}
+
+/// Now on the wall clock, for the call's spans (an IO edge).
+#[allow(clippy::disallowed_methods)]
+pub(super) fn wall_clock() -> std::time::SystemTime {
+    std::time::SystemTime::now()
 }

@@ -15,6 +15,7 @@ use crate::config::CallMode;
 use crate::session_store::{CallState, LiveCall, unix_now};
 use crate::state::AppState;
 use crate::telemetry;
+use crate::telemetry::traces::{self, KeyValue};
 
 /// Header carrying Twilio's request signature.
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -135,6 +136,16 @@ pub async fn voice(
         return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
     };
     let settings = &state.settings;
+    let received = std::time::SystemTime::now();
+    let span = |result: &'static str| {
+        let node = KeyValue::new("node.id", settings.node_id.clone());
+        traces::request(
+            call_sid,
+            "webhook",
+            received,
+            vec![node, KeyValue::new("result", result)],
+        );
+    };
     let ttl = settings.carrier.stream_token_ttl;
     // The line and the prepared connections wait this long for the media, not the token's life.
     let arrival = settings.limits.media_arrival_timeout;
@@ -145,6 +156,7 @@ pub async fn voice(
             draining = state.is_draining(),
             "answering busy: no capacity for another call"
         );
+        span("busy");
         return xml(twiml::busy(
             &settings.carrier.busy_message,
             settings.carrier.service_desk_number.as_deref(),
@@ -182,6 +194,7 @@ pub async fn voice(
             cluster_max,
             "answering busy: the cluster is at CLUSTER_MAX_CALLS"
         );
+        span("busy");
         return xml(twiml::busy(
             &settings.carrier.busy_message,
             settings.carrier.service_desk_number.as_deref(),
@@ -208,6 +221,7 @@ pub async fn voice(
         state.prepared.begin(call_sid, from, to, arrival);
     }
     let action = agent.then(|| settings.http_url("/twilio/after-stream"));
+    span("connected");
     xml(twiml::connect_stream(
         &settings.media_url("/twilio/media"),
         Some(&settings.http_url("/twilio/stream-status")),
@@ -219,6 +233,7 @@ pub async fn voice(
 /// `POST /twilio/after-stream`: Twilio asks what follows an agent call's stream; the answer
 /// is the agent's decision (transfer or goodbye), or a transfer with an apology when the
 /// stream ended without one.
+#[allow(clippy::disallowed_methods)] // A handler is IO: its span is stamped with the clock.
 pub async fn after_stream(
     State(state): State<AppState>,
     uri: Uri,
@@ -232,7 +247,17 @@ pub async fn after_stream(
     let Some(call_sid) = param(&params, "CallSid") else {
         return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
     };
+    let received = std::time::SystemTime::now();
     let decision = state.handoffs.take(call_sid).await;
+    traces::request(
+        call_sid,
+        "after_stream",
+        received,
+        vec![
+            KeyValue::new("node.id", state.settings.node_id.clone()),
+            KeyValue::new("decided", decision.is_some()),
+        ],
+    );
     if decision.is_none() {
         tracing::warn!(
             call_sid = clean::clip(call_sid),

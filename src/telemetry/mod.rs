@@ -2,6 +2,8 @@
 //! live here and nowhere else. Call ids go into spans, never into metric labels (they would
 //! make one time series per call).
 
+pub mod traces;
+
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};

@@ -18,6 +18,7 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use crate::fakes::deepgram_stt::{ConnScript, FakeDeepgramStt};
 use crate::fakes::deepgram_tts::{FakeDeepgramTts, TtsBehaviour};
+use crate::fakes::otlp::FakeCollector;
 use crate::helpers::*;
 use harness::Cluster;
 
@@ -33,6 +34,8 @@ pub struct Setup {
     pub cluster: Cluster,
     pub stt: FakeDeepgramStt,
     _tts: FakeDeepgramTts,
+    /// Where every node sends its traces.
+    pub collector: FakeCollector,
     pub store: SessionStore,
     pub db: sea_orm::DatabaseConnection,
 }
@@ -53,6 +56,7 @@ pub async fn setup(extra: &[(&str, &str)]) -> Option<Setup> {
     install_crypto();
     let stt = FakeDeepgramStt::start(KEY, Duration::from_secs(30)).await;
     let tts = FakeDeepgramTts::start(KEY, TtsBehaviour::default()).await;
+    let collector = FakeCollector::start().await;
     let database = database_url().await;
     let prefix = unique("cbcluster");
     let mut env: Vec<(String, String)> = [
@@ -77,6 +81,7 @@ pub async fn setup(extra: &[(&str, &str)]) -> Option<Setup> {
         ("DRAIN_WIND_DOWN_SECS", "4"),
         ("HEARTBEAT_SECS", "1"),
         ("CALL_TTL_SECS", "4"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.as_str()),
         ("LOG_LEVEL", "error"),
     ]
     .into_iter()
@@ -100,6 +105,7 @@ pub async fn setup(extra: &[(&str, &str)]) -> Option<Setup> {
         cluster,
         stt,
         _tts: tts,
+        collector,
         store,
         db,
     })
@@ -219,6 +225,62 @@ pub fn sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// The call's spans, from whichever node served each request, share one trace: the webhook
+/// on one node, the media stream's call, turns and stages on another, the after-stream
+/// request on a third; each turn hangs from the call, each stage from its turn.
+async fn one_trace_follows_the_call_across_nodes(setup: &Setup, sid: &str) {
+    let trace_id = callbridge::telemetry::traces::call_ids(sid).0.to_bytes();
+    let wanted = [
+        "webhook",
+        "call",
+        "turn",
+        "stt_final",
+        "tts_first_audio",
+        "after_stream",
+    ];
+    let deadline = std::time::Instant::now() + HANG;
+    let spans = loop {
+        let spans = setup.collector.trace(&trace_id);
+        if wanted.iter().all(|w| spans.iter().any(|s| s.name == *w)) {
+            break spans;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "spans of the call's trace: {:?}",
+            spans.iter().map(|s| (&s.name, &s.node)).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let one = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    let (webhook, call, after) = (one("webhook"), one("call"), one("after_stream"));
+    assert_ne!(
+        webhook.node, call.node,
+        "the webhook and the stream on different nodes"
+    );
+    assert_ne!(
+        after.node, call.node,
+        "the after-stream request on another node"
+    );
+    let turns: Vec<_> = spans.iter().filter(|s| s.name == "turn").collect();
+    assert!(turns.len() >= 2, "a span per answered turn: {turns:?}");
+    assert!(
+        turns
+            .iter()
+            .all(|t| t.parent_span_id == call.span_id && t.node == call.node)
+    );
+    for stage in spans
+        .iter()
+        .filter(|s| s.name == "stt_final" || s.name == "tts_first_audio")
+    {
+        assert!(
+            turns.iter().any(|t| t.span_id == stage.parent_span_id),
+            "{} hangs from a turn",
+            stage.name
+        );
+        assert!(stage.start_ns <= stage.end_ns);
+    }
+}
+
 /// Two calls, one after the other, so round robin sends each request of a call to the next
 /// node: the webhook on one, the media socket on another, the after-stream request on the
 /// third. A known caller is greeted by name and says goodbye (hang up); an unknown caller asks
@@ -259,6 +321,7 @@ async fn every_request_of_a_call_is_answered_right_on_whichever_node_it_lands() 
     assert_eq!(outcome.as_deref(), Some("completed"));
     let greeting = turns.iter().find(|(who, _)| who == "agent").unwrap();
     assert!(greeting.1.contains("Maria"), "greeted by name: {turns:?}");
+    one_trace_follows_the_call_across_nodes(&setup, &sid).await;
 
     let sid = format!("CA{}", unique("unknown").replace('-', ""));
     let summary = setup

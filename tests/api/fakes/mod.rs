@@ -6,6 +6,7 @@
 pub mod deepgram_stt;
 pub mod deepgram_tts;
 pub mod openai;
+pub mod otlp;
 pub mod twilio_rest;
 
 /// Serves `app` on a free loopback port for the rest of the test; returns the port.
