@@ -321,3 +321,57 @@ fn a_call_without_room_is_refused_and_one_never_prepared_fails_in_time() {
     assert!(matches!(end.cause, EndCause::Failed(_)), "{end:?}");
     assert_eq!((end.close().0, line.ms() / 1000), (Close::Error, 10));
 }
+
+/// The last message the model was sent: after a gated tool call, its refusal.
+fn last_sent(line: &Line) -> String {
+    let (_, messages) = line.llm.requests.last().expect("the model was asked");
+    messages
+        .last()
+        .and_then(|m| m.content.clone())
+        .unwrap_or_default()
+}
+
+/// The booking gate on a whole call: a model that books before any read-back, or after a
+/// read-back the caller corrected, books nothing; the read-back of the corrected time and a
+/// yes book it, once.
+#[test]
+fn the_engine_books_only_what_the_caller_heard_read_back_and_said_yes_to() {
+    let tuesday = json!({"customer_id": 1, "service": "Oil change", "start": "2026-12-08T09:00"});
+    let friday = json!({"customer_id": 1, "service": "Oil change", "start": "2026-12-11T09:00"});
+    let mut line = Line::greeted();
+    line.caller_turn(
+        "book_oil_change",
+        "Book me an oil change on Tuesday at nine.",
+    );
+    line.llm_calls(None, "b1", "book_appointment", tuesday.clone());
+    assert!(line.tools.is_empty(), "not booked without a read-back");
+    let refusal = last_sent(&line);
+    assert!(refusal.contains("needs_confirmation"), "{refusal}");
+    assert!(
+        refusal.contains("Tuesday, December 8 at 9:00 AM"),
+        "{refusal}"
+    );
+
+    line.llm_says("Shall I book your oil change for Tuesday, December 8 at 9 AM?");
+    line.run_until_quiet();
+    line.caller_turn("correction", "No, make it Friday.");
+    line.llm_calls(None, "b2", "book_appointment", tuesday);
+    assert!(line.tools.is_empty(), "a no is not a yes");
+    assert!(last_sent(&line).contains("did not confirm"));
+    line.llm_calls(None, "b3", "book_appointment", friday.clone());
+    assert!(line.tools.is_empty(), "Friday was never read back");
+
+    line.llm_says("Your oil change on Friday, December 11 at 9 AM then. Shall I book it?");
+    line.run_until_quiet();
+    line.caller_turn("yes_correct", "Yes, that's right.");
+    line.llm_calls(None, "b4", "book_appointment", friday);
+    let booked: Vec<_> = line
+        .tools
+        .iter()
+        .filter(|(_, r)| r.tool() == ToolName::BookAppointment)
+        .collect();
+    assert_eq!(booked.len(), 1);
+    assert!(
+        matches!(booked[0], (id, CrmRequest::BookAppointment(b)) if id == "b4" && b.start == "2026-12-11T09:00")
+    );
+}

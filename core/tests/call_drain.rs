@@ -50,8 +50,7 @@ fn a_call_wound_down_mid_answer_finishes_the_answer_then_goes_to_the_desk() {
 
 #[test]
 fn a_booking_running_when_the_call_winds_down_is_kept_and_told_before_the_goodbye() {
-    let mut line = Line::greeted();
-    line.caller_turn("yes_correct", "Yes, book it.");
+    let mut line = Line::agreed();
     line.llm_calls(
         Some("Booking that now."),
         "b1",

@@ -160,8 +160,7 @@ fn a_completion_that_ends_without_finishing_is_a_failure_not_a_silence() {
 
 #[test]
 fn a_caller_who_hangs_up_while_the_booking_is_written_still_gets_it_once_and_recorded() {
-    let mut line = Line::greeted();
-    line.caller_turn("yes_correct", "Yes, book it.");
+    let mut line = Line::agreed();
     line.llm_calls(
         Some("Booking that now."),
         "c9",
@@ -187,13 +186,12 @@ fn a_caller_who_hangs_up_while_the_booking_is_written_still_gets_it_once_and_rec
         .count();
     assert_eq!(bookings, 1, "booked once, never retried");
     assert!(
-        line.llm.requests.len() <= 2,
-        "no new turn after the caller left"
+        line.llm.requests.len() <= 3,
+        "no new turn after the caller left (the read-back's turn and the yes's)"
     );
 
     // A tool that never answers does not hold the call past the limit.
-    let mut line = Line::greeted();
-    line.caller_turn("yes_correct", "Yes, book it.");
+    let mut line = Line::agreed();
     line.llm_calls(
         None,
         "c10",
@@ -231,8 +229,7 @@ fn a_caller_who_hangs_up_while_the_call_is_prepared_ends_it_once_the_preparation
 
 #[test]
 fn a_goodbye_said_while_the_booking_is_written_waits_for_it_and_the_log_says_booked() {
-    let mut line = Line::greeted();
-    line.caller_turn("yes_correct", "Yes, book it, and that's all.");
+    let mut line = Line::agreed_with("Yes, book it, and that's all.");
     let turn = line.llm.turn.unwrap();
     let calls = vec![
         callbridge_core::tool::ToolCall::parse(
@@ -268,8 +265,7 @@ fn a_goodbye_said_while_the_booking_is_written_waits_for_it_and_the_log_says_boo
 
 #[test]
 fn a_slow_booking_is_answered_for_the_model_in_time_and_still_counts_when_it_lands() {
-    let mut line = Line::greeted();
-    line.caller_turn("yes_correct", "Yes, book it.");
+    let mut line = Line::agreed();
     line.llm_calls(
         None,
         "s1",

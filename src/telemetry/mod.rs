@@ -225,6 +225,10 @@ pub fn observe(o: crate::call::observe::Observation) {
             metrics::counter!(TURNS, "outcome" => "answered").increment(1);
         }
         Observation::BargeIn => metrics::counter!(BARGE_INS).increment(1),
+        Observation::NeedsConfirmation(tool) => {
+            metrics::counter!(TOOL_CALLS, "tool" => tool.as_str(), "outcome" => "needs_confirmation")
+                .increment(1);
+        }
         Observation::ToolTimedOut(tool) => {
             metrics::counter!(TOOL_CALLS, "tool" => tool.as_str(), "outcome" => "timeout")
                 .increment(1);

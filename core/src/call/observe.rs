@@ -34,4 +34,6 @@ pub enum Observation {
     BargeIn,
     /// A tool did not answer in time (the model was told so; the tool goes on).
     ToolTimedOut(ToolName),
+    /// A booking, move or cancel the caller had not confirmed was not run (the booking gate).
+    NeedsConfirmation(ToolName),
 }

@@ -174,6 +174,28 @@ impl Line {
         line
     }
 
+    /// A greeted call in which the caller asked for an oil change, heard the agent read it
+    /// back (Tuesday, December 8 at 9 AM) and said yes, as the booking gate requires: the
+    /// model's completion for that yes is running.
+    pub fn agreed() -> Self {
+        Self::agreed_with("Yes, book it.")
+    }
+
+    /// [`Line::agreed`], the caller's yes being `yes`.
+    pub fn agreed_with(yes: &str) -> Self {
+        let mut line = Self::greeted();
+        line.caller_turn(
+            "book_oil_change",
+            "I'd like an oil change on Tuesday at nine.",
+        );
+        line.llm_says(
+            "I can book your oil change for Tuesday, December 8 at 9 AM. Shall I book it?",
+        );
+        line.run_until_quiet();
+        line.caller_turn("yes_correct", yes);
+        line
+    }
+
     /// Milliseconds since the socket opened.
     pub fn ms(&self) -> u64 {
         (self.now - self.t0).as_millis() as u64

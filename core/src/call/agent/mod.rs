@@ -12,6 +12,7 @@
 
 mod config;
 mod events;
+pub mod gate;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -470,6 +471,15 @@ impl Agent {
                     ))
                 }
                 Ok(ToolRequest::Crm(request)) => {
+                    // A booking, move or cancel needs the caller's yes to its read-back.
+                    let verdict = gate::judge(&request, &self.history.messages());
+                    if let Some(refusal) = verdict.tool_result() {
+                        out.push(Action::Observe(Observation::NeedsConfirmation(
+                            request.tool(),
+                        )));
+                        self.history.push(ChatMessage::tool_result(&c.id, refusal));
+                        continue;
+                    }
                     self.pending_tools.insert(c.id.clone());
                     out.push(Action::RunTool { id: c.id, request });
                 }

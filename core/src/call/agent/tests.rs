@@ -190,10 +190,34 @@ fn a_booking_dialogue_runs_tools_speaks_sentence_by_sentence_and_ends_the_call()
     s.feed(Input::PlaybackIdle);
 
     s.caller_says("Nine, please.");
+    // Picking one of two offered times is not a yes to a read-back: the engine does not book
+    // yet and tells the model to read the booking back.
+    const BOOK: &str = r#"{"customer_id":1,"service":"Oil change","start":"2026-11-24T09:00"}"#;
     let out = s.llm(LlmEvent::ToolCalls(vec![call(
         "c2",
         "book_appointment",
-        r#"{"customer_id":1,"service":"Oil change","start":"2026-11-24T09:00"}"#,
+        BOOK,
+    )]));
+    assert!(tools_run(&out).is_empty());
+    assert!(
+        out.contains(&Action::Observe(Observation::NeedsConfirmation(
+            ToolName::BookAppointment
+        )))
+    );
+    let Some(Action::StartLlm { messages, .. }) =
+        out.iter().find(|a| matches!(a, Action::StartLlm { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    let refusal = messages.last().unwrap().content.clone().unwrap();
+    assert!(refusal.contains("needs_confirmation"), "{refusal}");
+    s.reply("An oil change on Tuesday at 9:00. Shall I book it?");
+    s.feed(Input::PlaybackIdle);
+    s.caller_says("Yes please.");
+    let out = s.llm(LlmEvent::ToolCalls(vec![call(
+        "c2",
+        "book_appointment",
+        BOOK,
     )]));
     assert_eq!(tools_run(&out), ["book_appointment"]);
     s.feed(Input::ToolDone {
@@ -309,6 +333,9 @@ fn an_interruption_during_a_booking_keeps_its_result_and_never_books_twice() {
     s.feed(Input::Started);
     s.feed(Input::PlaybackIdle);
     s.caller_says("Book me for nine.");
+    s.reply("Shall I book your oil change for Tuesday at 9:00?");
+    s.feed(Input::PlaybackIdle);
+    s.caller_says("Yes.");
     let out = s.llm(LlmEvent::ToolCalls(vec![call(
         "b1",
         "book_appointment",
