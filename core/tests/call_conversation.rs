@@ -375,3 +375,53 @@ fn the_engine_books_only_what_the_caller_heard_read_back_and_said_yes_to() {
         matches!(booked[0], (id, CrmRequest::BookAppointment(b)) if id == "b4" && b.start == "2026-12-11T09:00")
     );
 }
+
+/// A caller the recogniser keeps misunderstanding confirms on the keypad: after two unclear
+/// answers to the read-back the agent itself offers "press 1 to confirm, 2 to change it", and
+/// 1 lets exactly that booking run.
+#[test]
+fn after_two_misunderstood_answers_the_caller_confirms_on_the_keypad() {
+    let tuesday = json!({"customer_id": 1, "service": "Oil change", "start": "2026-12-08T09:00"});
+    let mut line = Line::greeted();
+    line.caller_turn(
+        "book_oil_change",
+        "Book me an oil change on Tuesday at nine.",
+    );
+    line.llm_says("Shall I book your oil change for Tuesday, December 8 at 9 AM?");
+    line.run_until_quiet();
+    for (i, heard) in ["The blue one, I think.", "Miss the blue one."]
+        .iter()
+        .enumerate()
+    {
+        line.caller_turn("yes_correct", heard);
+        line.llm_calls(None, &format!("b{i}"), "book_appointment", tuesday.clone());
+        assert!(line.tools.is_empty(), "not booked on an unclear answer");
+        if i == 0 {
+            line.llm_says("Sorry, shall I book your oil change for Tuesday, December 8 at 9 AM?");
+            line.run_until_quiet();
+        }
+    }
+    let asked = line.llm.requests.len();
+    line.run_until_quiet();
+    assert_eq!(
+        line.spoken().last().map(String::as_str),
+        Some(
+            "To book oil change for Tuesday, December 8 at 9:00 AM, press 1. To change it, press 2."
+        )
+    );
+    assert_eq!(
+        line.llm.requests.len(),
+        asked,
+        "the model waits for the key"
+    );
+    line.caller_presses('1');
+    line.run_for(100);
+    assert_eq!(
+        line.llm.requests.len(),
+        asked + 1,
+        "the key is the caller's answer"
+    );
+    assert!(last_sent(&line).contains("pressed 1 on the keypad"));
+    line.llm_calls(None, "b9", "book_appointment", tuesday);
+    assert_eq!(line.tools.len(), 1, "booked once, on the keypad's yes");
+}

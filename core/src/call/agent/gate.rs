@@ -49,30 +49,162 @@ impl Gate {
     }
 }
 
+/// The gate over a call: it also remembers answers it could not understand, and after
+/// [`KEYPAD_AFTER`] of them to the same change offers the keypad ("press 1 to confirm, 2 to
+/// change it"), since a caller a recogniser keeps mishearing can still press a key.
+#[derive(Debug, Default)]
+pub struct Gatekeeper {
+    /// The change whose read-back got answers not understood, and how many.
+    unclear: Option<(String, u32)>,
+    /// The keypad offer waiting for a digit: the change and its read-back.
+    offer: Option<(String, String)>,
+    /// A change confirmed with 1: its next call runs.
+    confirmed: Option<String>,
+}
+
+/// Unclear answers to one change's read-back before the keypad is offered.
+pub const KEYPAD_AFTER: u32 = 2;
+
+/// The gatekeeper's decision on one tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Run it.
+    Run,
+    /// Do not: the model gets this tool result.
+    Refuse(String),
+    /// Do not: the model gets `result`, and the agent itself says `prompt` and waits for a key.
+    Keypad {
+        /// What the caller hears.
+        prompt: String,
+        /// The tool result.
+        result: String,
+    },
+}
+
+impl Gatekeeper {
+    /// Judges a tool call as [`judge`] does, counting unclear answers and honouring a keypad
+    /// confirmation of exactly this change.
+    pub fn judge(&mut self, request: &CrmRequest, history: &[ChatMessage]) -> Verdict {
+        let Some(change) = Change::of(request) else {
+            return Verdict::Run;
+        };
+        let print = change.fingerprint();
+        if self.confirmed.as_deref() == Some(print.as_str()) {
+            self.confirmed = None;
+            self.unclear = None;
+            return Verdict::Run;
+        }
+        let (gate, answer) = assess(&change, history);
+        let Gate::Confirm { read_back, .. } = &gate else {
+            self.unclear = None;
+            return Verdict::Run;
+        };
+        if answer != Some(Answer::Unclear) {
+            return Verdict::Refuse(gate.tool_result().unwrap_or_default());
+        }
+        let count = match &self.unclear {
+            Some((p, n)) if *p == print => n + 1,
+            _ => 1,
+        };
+        self.unclear = Some((print.clone(), count));
+        if count < KEYPAD_AFTER {
+            return Verdict::Refuse(gate.tool_result().unwrap_or_default());
+        }
+        let question = read_back.trim_end_matches('?').replacen("Shall I ", "", 1);
+        let prompt = format!("To {question}, press 1. To change it, press 2.");
+        self.offer = Some((print, question));
+        self.unclear = None;
+        let result = json!({
+            "ok": false,
+            "needs_confirmation": true,
+            "message": "Not done: the caller's answers were not understood, so they are being \
+                        asked to confirm on the keypad. Say nothing now; their key press follows.",
+        })
+        .to_string();
+        Verdict::Keypad { prompt, result }
+    }
+
+    /// Whether a keypad answer is awaited.
+    pub fn keypad_offered(&self) -> bool {
+        self.offer.is_some()
+    }
+
+    /// A key pressed while the keypad offer waits: 1 confirms the change, 2 declines it; what
+    /// the caller's turn says for the model. Other keys: None (the offer still waits).
+    pub fn keypad(&mut self, digit: char) -> Option<String> {
+        let (print, question) = match digit {
+            '1' | '2' => self.offer.take()?,
+            _ => return None,
+        };
+        if digit == '1' {
+            self.confirmed = Some(print);
+            Some(format!("(pressed 1 on the keypad: yes, {question})"))
+        } else {
+            Some(format!(
+                "(pressed 2 on the keypad: no, they want to change it: {question})"
+            ))
+        }
+    }
+}
+
 /// Whether `request` may run now, given the conversation so far (ending with the model's
 /// message that calls it).
 pub fn judge(request: &CrmRequest, history: &[ChatMessage]) -> Gate {
-    let change = match request {
-        CrmRequest::BookAppointment(b) => Change::Book {
-            service: b.service.clone(),
-            start: Start::parse(&b.start),
-        },
-        CrmRequest::RescheduleAppointment(r) => Change::Move {
-            start: Start::parse(&r.new_start),
-        },
-        CrmRequest::CancelAppointment(_) => Change::Cancel,
-        _ => return Gate::Run,
-    };
+    match Change::of(request) {
+        Some(change) => assess(&change, history).0,
+        None => Gate::Run,
+    }
+}
+
+/// The gate's decision on `change`, and the caller's answer when there was a read-back to
+/// answer.
+fn assess(change: &Change, history: &[ChatMessage]) -> (Gate, Option<Answer>) {
     let Some((read_back, reply)) = last_exchange(history) else {
-        return change.confirm("the caller has not heard this change read back");
+        return (
+            change.confirm("the caller has not heard this change read back"),
+            None,
+        );
     };
     if !change.named_in(&words(&read_back)) {
-        return change.confirm("the caller has not heard this change read back");
+        return (
+            change.confirm("the caller has not heard this change read back"),
+            None,
+        );
     }
-    match answer(&reply) {
+    let answer = answer(&reply);
+    let gate = match answer {
         Answer::Yes => Gate::Run,
         Answer::No => change.confirm("the caller did not confirm it"),
         Answer::Unclear => change.confirm("the caller has not said yes to it"),
+    };
+    (gate, Some(answer))
+}
+
+impl Change {
+    fn of(request: &CrmRequest) -> Option<Change> {
+        Some(match request {
+            CrmRequest::BookAppointment(b) => Change::Book {
+                service: b.service.clone(),
+                start: Start::parse(&b.start),
+            },
+            CrmRequest::RescheduleAppointment(r) => Change::Move {
+                appointment: r.appointment_id,
+                start: Start::parse(&r.new_start),
+            },
+            CrmRequest::CancelAppointment(c) => Change::Cancel {
+                appointment: c.appointment_id,
+            },
+            _ => return None,
+        })
+    }
+
+    /// What identifies the change (a keypad confirmation is for exactly this one).
+    fn fingerprint(&self) -> String {
+        match self {
+            Change::Book { service, start } => format!("book {} {start:?}", service.to_lowercase()),
+            Change::Move { appointment, start } => format!("move {appointment} {start:?}"),
+            Change::Cancel { appointment } => format!("cancel {appointment}"),
+        }
     }
 }
 
@@ -112,9 +244,12 @@ enum Change {
         start: Option<Start>,
     },
     Move {
+        appointment: i32,
         start: Option<Start>,
     },
-    Cancel,
+    Cancel {
+        appointment: i32,
+    },
 }
 
 impl Change {
@@ -129,8 +264,8 @@ impl Change {
                     service_words.is_empty() || service_words.iter().any(|w| said.contains(w));
                 service_named && start.as_ref().is_some_and(|s| s.named_in(said))
             }
-            Change::Move { start } => start.as_ref().is_some_and(|s| s.named_in(said)),
-            Change::Cancel => said.iter().any(|w| w.starts_with("cancel")),
+            Change::Move { start, .. } => start.as_ref().is_some_and(|s| s.named_in(said)),
+            Change::Cancel { .. } => said.iter().any(|w| w.starts_with("cancel")),
         }
     }
 
@@ -144,11 +279,11 @@ impl Change {
                 ),
                 None => format!("Shall I book {}, and for when?", service.to_lowercase()),
             },
-            Change::Move { start } => match start {
+            Change::Move { start, .. } => match start {
                 Some(s) => format!("Shall I move the appointment to {}?", s.spoken()),
                 None => "Shall I move the appointment, and to when?".to_string(),
             },
-            Change::Cancel => "Shall I cancel that appointment?".to_string(),
+            Change::Cancel { .. } => "Shall I cancel that appointment?".to_string(),
         };
         Gate::Confirm { read_back, why }
     }

@@ -197,3 +197,78 @@ fn weekdays_follow_the_calendar() {
     assert!(Start::parse("2026-13-01T09:00").is_none());
     assert!(Start::parse("tomorrow at nine").is_none());
 }
+
+#[test]
+fn two_unclear_answers_to_one_read_back_bring_the_keypad_and_one_confirms_that_change() {
+    let mut gate = Gatekeeper::default();
+    let unclear = history(&[("agent", READ_BACK), ("caller", "The blue one, I think.")]);
+    assert!(matches!(
+        gate.judge(&book("2026-12-01T09:00"), &unclear),
+        Verdict::Refuse(_)
+    ));
+    assert!(!gate.keypad_offered());
+    let Verdict::Keypad { prompt, result } = gate.judge(&book("2026-12-01T09:00"), &unclear) else {
+        panic!("the second unclear answer brings the keypad")
+    };
+    assert_eq!(
+        prompt,
+        "To book oil change for Tuesday, December 1 at 9:00 AM, press 1. To change it, press 2."
+    );
+    assert!(result.contains("keypad"));
+    assert!(gate.keypad_offered());
+    assert_eq!(gate.keypad('5'), None, "other keys wait");
+    let said = gate.keypad('1').unwrap();
+    assert!(said.starts_with("(pressed 1 on the keypad: yes"), "{said}");
+    // The keypad's yes is for this change only, and once.
+    let after = history(&[("agent", &prompt), ("caller", &said)]);
+    assert!(matches!(
+        gate.judge(&book("2026-12-01T10:00"), &after),
+        Verdict::Refuse(_)
+    ));
+    assert_eq!(gate.judge(&book("2026-12-01T09:00"), &after), Verdict::Run);
+    assert!(matches!(
+        gate.judge(&book("2026-12-01T09:00"), &after),
+        Verdict::Refuse(_)
+    ));
+}
+
+#[test]
+fn a_clear_no_or_two_on_the_keypad_declines_and_unclear_answers_count_per_change() {
+    let mut gate = Gatekeeper::default();
+    let unclear = history(&[("agent", READ_BACK), ("caller", "Uh, the blue one.")]);
+    let other = history(&[
+        (
+            "agent",
+            "An oil change on Wednesday at 9 AM. Shall I book it?",
+        ),
+        ("caller", "The blue one."),
+    ]);
+    assert!(matches!(
+        gate.judge(&book("2026-12-01T09:00"), &unclear),
+        Verdict::Refuse(_)
+    ));
+    // An unclear answer to another change starts the count again.
+    assert!(matches!(
+        gate.judge(&book("2026-12-02T09:00"), &other),
+        Verdict::Refuse(_)
+    ));
+    let no = history(&[("agent", READ_BACK), ("caller", "No.")]);
+    assert!(matches!(
+        gate.judge(&book("2026-12-01T09:00"), &no),
+        Verdict::Refuse(_)
+    ));
+    assert!(!gate.keypad_offered(), "a clear no is understood");
+    gate.judge(&book("2026-12-01T09:00"), &unclear);
+    assert!(matches!(
+        gate.judge(&book("2026-12-01T09:00"), &unclear),
+        Verdict::Keypad { .. }
+    ));
+    let said = gate.keypad('2').unwrap();
+    assert!(said.contains("change it"), "{said}");
+    assert!(!gate.keypad_offered());
+    let after = history(&[("agent", "To book ..., press 1."), ("caller", &said)]);
+    assert!(matches!(
+        gate.judge(&book("2026-12-01T09:00"), &after),
+        Verdict::Refuse(_)
+    ));
+}

@@ -89,6 +89,8 @@ pub struct Agent {
     asked_at: Instant,
     /// Winding down since then (the instance drains): how the call will end.
     wind_down: Option<(DrainEnding, Instant)>,
+    /// The booking gate's memory (unclear answers, the keypad offer).
+    gate: gate::Gatekeeper,
 }
 
 fn words(text: &str) -> usize {
@@ -116,6 +118,7 @@ impl Agent {
             quiet_since: now,
             reprompts: 0,
             wind_down: None,
+            gate: gate::Gatekeeper::default(),
             llm_filler_due: false,
             asked_at: now,
         }
@@ -195,6 +198,13 @@ impl Agent {
             Input::Dtmf(d) if d == self.config.transfer_digit => {
                 self.stop(&mut out);
                 self.end_with_transfer(TransferReason::TransferDigit, &mut out);
+            }
+            Input::Dtmf(d) if self.gate.keypad_offered() => {
+                if let Some(answer) = self.gate.keypad(d) {
+                    self.stop(&mut out);
+                    self.caller_text = answer;
+                    self.end_caller_turn(now, &mut out);
+                }
             }
             Input::Dtmf(_) => {}
             Input::ProviderDown(kind) => {
@@ -437,6 +447,7 @@ impl Agent {
         self.round += 1;
         let over_limit = self.round > self.config.max_tool_rounds;
         let mut ending: Option<ToolRequest> = None;
+        let mut keypad_prompt = None;
         let answer = |ok: bool, message: &str| json!({"ok": ok, "message": message}).to_string();
         for c in calls {
             if over_limit {
@@ -472,16 +483,22 @@ impl Agent {
                 }
                 Ok(ToolRequest::Crm(request)) => {
                     // A booking, move or cancel needs the caller's yes to its read-back.
-                    let verdict = gate::judge(&request, &self.history.messages());
-                    if let Some(refusal) = verdict.tool_result() {
-                        out.push(Action::Observe(Observation::NeedsConfirmation(
-                            request.tool(),
-                        )));
-                        self.history.push(ChatMessage::tool_result(&c.id, refusal));
-                        continue;
-                    }
-                    self.pending_tools.insert(c.id.clone());
-                    out.push(Action::RunTool { id: c.id, request });
+                    let refusal = match self.gate.judge(&request, &self.history.messages()) {
+                        gate::Verdict::Run => {
+                            self.pending_tools.insert(c.id.clone());
+                            out.push(Action::RunTool { id: c.id, request });
+                            continue;
+                        }
+                        gate::Verdict::Refuse(result) => result,
+                        gate::Verdict::Keypad { prompt, result } => {
+                            keypad_prompt = Some(prompt);
+                            result
+                        }
+                    };
+                    out.push(Action::Observe(Observation::NeedsConfirmation(
+                        request.tool(),
+                    )));
+                    self.history.push(ChatMessage::tool_result(&c.id, refusal));
                 }
             }
         }
@@ -508,6 +525,14 @@ impl Agent {
                 return;
             }
             None => {}
+        }
+        if let Some(prompt) = keypad_prompt {
+            // The agent asks for the key itself; the model hears the answer as the caller's.
+            self.say_all(&prompt, out);
+            if self.pending_tools.is_empty() {
+                self.phase = Phase::Listening;
+                return;
+            }
         }
         if self.pending_tools.is_empty() {
             self.ask_llm(now, out);
