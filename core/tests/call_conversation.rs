@@ -425,3 +425,43 @@ fn after_two_misunderstood_answers_the_caller_confirms_on_the_keypad() {
     line.llm_calls(None, "b9", "book_appointment", tuesday);
     assert_eq!(line.tools.len(), 1, "booked once, on the keypad's yes");
 }
+
+/// A caller whose number is hidden types it: the model asks for the keypad, the agent says how,
+/// every key is a digit (0 does not transfer meanwhile), `#` ends it and the digits are the
+/// caller's next turn; a pause ends it too.
+#[test]
+fn a_phone_number_typed_on_the_keypad_is_the_callers_next_turn() {
+    let mut line = Line::greeted();
+    line.caller_turn("book_oil_change", "I'd like to book an oil change.");
+    line.llm_calls(None, "k1", "enter_phone_on_keypad", json!({}));
+    let asked = line.llm.requests.len();
+    line.run_until_quiet();
+    assert_eq!(
+        line.spoken().last().map(String::as_str),
+        Some("Please type your phone number on the keypad, then press the pound key.")
+    );
+    for key in "5125550101#".chars() {
+        line.caller_presses(key);
+        line.run_for(150);
+    }
+    assert!(
+        line.handoffs.is_empty(),
+        "0 was a digit, not the transfer key"
+    );
+    assert_eq!(line.llm.requests.len(), asked + 1);
+    assert_eq!(last_sent(&line), "(typed on the keypad: 5125550101)");
+
+    // A pause ends the entry with what was typed.
+    line.llm_calls(None, "k2", "enter_phone_on_keypad", json!({}));
+    line.run_until_quiet();
+    line.caller_presses('5');
+    line.caller_presses('1');
+    line.run_for(7_000);
+    assert_eq!(last_sent(&line), "(typed on the keypad: 51)");
+    // Afterwards 0 is the transfer key again.
+    line.llm_says("Thanks.");
+    line.run_until_quiet();
+    line.caller_presses('0');
+    line.run_for(3_000);
+    assert_eq!(line.handoffs.len(), 1);
+}

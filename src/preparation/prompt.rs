@@ -84,7 +84,10 @@ pub fn system_prompt(f: &PromptFacts<'_>) -> String {
            never invent a time, a price or a booking.\n\
          - Offer at most three times at once, read as a person would say them.\n\
          - Before booking, moving or cancelling an appointment, read back the service, the day and \
-           the time, and wait for the caller to say yes.\n\
+           the time, and wait for the caller to say yes; the booking system refuses a change the \
+           caller has not heard read back and agreed to (needs_confirmation).\n\
+         - If you need the caller's phone number and could not get it by voice, use \
+           enter_phone_on_keypad; what they type comes back as their next message.\n\
          - If a tool reports an error, say plainly what went wrong and what you can do instead.\n\
          - If the caller wants a person, or you cannot help, offer to transfer them to the service \
            desk.\n\

@@ -55,6 +55,9 @@ fn description(tool: ToolName) -> &'static str {
         ToolName::TransferToServiceDesk => {
             "Transfer the caller to a person at the service desk, when they ask for one or you cannot help."
         }
+        ToolName::EnterPhoneOnKeypad => {
+            "Ask the caller to type their phone number on the keypad, when their number is hidden or not on file and you could not get it by voice. Say nothing else with it; what they type comes back as their next message."
+        }
     }
 }
 
@@ -72,7 +75,9 @@ fn tool_schema(tool: ToolName) -> Value {
         ToolName::CancelAppointment => schema::<args::CancelAppointment>(),
         ToolName::ListUpcomingAppointments => schema::<args::ListUpcomingAppointments>(),
         ToolName::BusinessInfo => schema::<args::BusinessInfo>(),
-        ToolName::EndCall | ToolName::TransferToServiceDesk => schema::<args::NoArguments>(),
+        ToolName::EndCall | ToolName::TransferToServiceDesk | ToolName::EnterPhoneOnKeypad => {
+            schema::<args::NoArguments>()
+        }
     }
 }
 
@@ -240,9 +245,13 @@ impl Tools {
         };
         let reply = match &call.request {
             Ok(ToolRequest::Crm(request)) => return self.run_request(ctx, &call.id, request).await,
-            Ok(ToolRequest::EndCall | ToolRequest::TransferToServiceDesk) => refused(
-                &ToolCallError::NotCrm(call.tool().map_or("?", ToolName::as_str)),
-            ),
+            Ok(
+                ToolRequest::EndCall
+                | ToolRequest::TransferToServiceDesk
+                | ToolRequest::EnterPhoneOnKeypad,
+            ) => refused(&ToolCallError::NotCrm(
+                call.tool().map_or("?", ToolName::as_str),
+            )),
             Err(e) => refused(e),
         };
         metrics::counter!(
@@ -295,7 +304,11 @@ mod tests {
     fn every_tool_has_an_object_schema_with_described_properties() {
         let defs = offered();
         assert_eq!(defs.len(), ToolName::ALL.len());
-        assert_eq!(definitions().len(), ToolName::ALL.len() - 2);
+        assert_eq!(
+            definitions().len(),
+            ToolName::ALL.len() - 3,
+            "the call-control tools are not CRM tools"
+        );
         for d in defs {
             let p = &d.parameters;
             assert_eq!(p["type"], "object", "{}", d.name);

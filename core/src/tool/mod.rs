@@ -41,11 +41,13 @@ pub enum ToolName {
     EndCall,
     /// Hand the caller to a person (call control).
     TransferToServiceDesk,
+    /// Ask the caller to type their phone number on the keypad (call control).
+    EnterPhoneOnKeypad,
 }
 
 impl ToolName {
     /// Every tool, in the order they are offered.
-    pub const ALL: [ToolName; 13] = [
+    pub const ALL: [ToolName; 14] = [
         ToolName::LookupCustomer,
         ToolName::CreateCustomer,
         ToolName::ListVehicles,
@@ -59,6 +61,7 @@ impl ToolName {
         ToolName::BusinessInfo,
         ToolName::EndCall,
         ToolName::TransferToServiceDesk,
+        ToolName::EnterPhoneOnKeypad,
     ];
 
     /// The name the LLM calls it by.
@@ -77,6 +80,7 @@ impl ToolName {
             ToolName::BusinessInfo => "business_info",
             ToolName::EndCall => "end_call",
             ToolName::TransferToServiceDesk => "transfer_to_service_desk",
+            ToolName::EnterPhoneOnKeypad => "enter_phone_on_keypad",
         }
     }
 
@@ -88,7 +92,10 @@ impl ToolName {
     /// Whether the call handles it itself (ending or transferring the call) rather than the
     /// CRM.
     pub fn is_call_control(self) -> bool {
-        matches!(self, ToolName::EndCall | ToolName::TransferToServiceDesk)
+        matches!(
+            self,
+            ToolName::EndCall | ToolName::TransferToServiceDesk | ToolName::EnterPhoneOnKeypad
+        )
     }
 
     /// Whether running it changes the CRM. A call that is interrupted still finishes these
@@ -193,6 +200,8 @@ pub enum ToolRequest {
     EndCall,
     /// Hand the caller to the service desk.
     TransferToServiceDesk,
+    /// Collect the caller's phone number from the keypad; the digits come back as their turn.
+    EnterPhoneOnKeypad,
 }
 
 /// Why a tool call cannot be run.
@@ -318,6 +327,10 @@ impl ToolCall {
             ToolName::TransferToServiceDesk => {
                 arguments::<args::NoArguments>(tool, raw)?;
                 return Ok(ToolRequest::TransferToServiceDesk);
+            }
+            ToolName::EnterPhoneOnKeypad => {
+                arguments::<args::NoArguments>(tool, raw)?;
+                return Ok(ToolRequest::EnterPhoneOnKeypad);
             }
         };
         Ok(ToolRequest::Crm(crm))

@@ -29,6 +29,8 @@ pub struct AgentConfig {
     pub reprompt_line: String,
     /// Said before hanging up on silence.
     pub goodbye_line: String,
+    /// What the agent says when the model asks for the phone number on the keypad.
+    pub keypad_phone_line: String,
     /// DTMF digit that transfers to the service desk.
     pub transfer_digit: char,
     /// Said before a transfer.
@@ -70,6 +72,8 @@ impl AgentConfig {
             goodbye_line:
                 "I haven't heard anything, so I'll hang up now. Please call back any time. Goodbye."
                     .into(),
+            keypad_phone_line:
+                "Please type your phone number on the keypad, then press the pound key.".into(),
             transfer_digit: '0',
             transfer_line: "Let me connect you with our service desk.".into(),
             apology_line:

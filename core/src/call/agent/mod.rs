@@ -13,6 +13,8 @@
 mod config;
 mod events;
 pub mod gate;
+mod heard;
+mod keypad;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -91,6 +93,8 @@ pub struct Agent {
     wind_down: Option<(DrainEnding, Instant)>,
     /// The booking gate's memory (unclear answers, the keypad offer).
     gate: gate::Gatekeeper,
+    /// A phone number being typed on the keypad.
+    phone_entry: Option<keypad::PhoneEntry>,
 }
 
 fn words(text: &str) -> usize {
@@ -119,6 +123,7 @@ impl Agent {
             reprompts: 0,
             wind_down: None,
             gate: gate::Gatekeeper::default(),
+            phone_entry: None,
             llm_filler_due: false,
             asked_at: now,
         }
@@ -152,7 +157,8 @@ impl Agent {
         let patience = self
             .wind_down
             .map(|(_, since)| since + self.config.wind_down_patience);
-        [self.barge_in_at, phase, patience]
+        let entry = self.phone_entry.as_ref().map(keypad::PhoneEntry::deadline);
+        [self.barge_in_at, phase, patience, entry]
             .into_iter()
             .flatten()
             .min()
@@ -195,15 +201,20 @@ impl Agent {
                 self.quiet_since = now;
             }
             Input::Interrupted { heard } => self.cut_to_heard(&heard, &mut out),
+            Input::Dtmf(d) if self.phone_entry.is_some() => {
+                self.quiet_since = now;
+                let entered = self.phone_entry.as_mut().and_then(|e| e.press(d, now));
+                if let Some(entered) = entered {
+                    self.keypad_turn(entered.as_turn(), now, &mut out);
+                }
+            }
             Input::Dtmf(d) if d == self.config.transfer_digit => {
                 self.stop(&mut out);
                 self.end_with_transfer(TransferReason::TransferDigit, &mut out);
             }
             Input::Dtmf(d) if self.gate.keypad_offered() => {
                 if let Some(answer) = self.gate.keypad(d) {
-                    self.stop(&mut out);
-                    self.caller_text = answer;
-                    self.end_caller_turn(now, &mut out);
+                    self.keypad_turn(answer, now, &mut out);
                 }
             }
             Input::Dtmf(_) => {}
@@ -227,6 +238,14 @@ impl Agent {
         }
         self.wind_down_if_due(now, &mut out);
         out
+    }
+
+    /// A key press (or the end of an entry) becomes the caller's turn, spoken over or not.
+    fn keypad_turn(&mut self, text: String, now: Instant, out: &mut Vec<Action>) {
+        self.phone_entry = None;
+        self.stop(out);
+        self.caller_text = text;
+        self.end_caller_turn(now, out);
     }
 
     fn say_all(&mut self, text: &str, out: &mut Vec<Action>) {
@@ -468,6 +487,17 @@ impl Agent {
                     ));
                     ending = Some(ToolRequest::EndCall);
                 }
+                Ok(ToolRequest::EnterPhoneOnKeypad) => {
+                    self.history.push(ChatMessage::tool_result(
+                        &c.id,
+                        answer(
+                            true,
+                            "the caller is asked to type it; what they type follows",
+                        ),
+                    ));
+                    self.phone_entry = Some(keypad::PhoneEntry::new(now));
+                    keypad_prompt = Some(self.config.keypad_phone_line.clone());
+                }
                 Ok(ToolRequest::TransferToServiceDesk) => {
                     self.history.push(ChatMessage::tool_result(
                         &c.id,
@@ -551,30 +581,5 @@ impl Agent {
         if self.pending_tools.is_empty() && matches!(self.phase, Phase::Tools(_)) {
             self.ask_llm(now, out);
         }
-    }
-
-    fn cut_to_heard(&mut self, heard: &[(u64, u64)], out: &mut Vec<Action>) {
-        if self.spoken.is_empty() {
-            return; // interrupted before the reply said anything: nothing to cut
-        }
-        // The driver reports the sentences it played; the last ones are this reply's.
-        let heard = &heard[heard.len().saturating_sub(self.spoken.len())..];
-        let mut said = Vec::new();
-        for (sentence, (h, total)) in self.spoken.iter().zip(heard) {
-            if h >= total {
-                said.push(sentence.clone());
-                continue;
-            }
-            let w: Vec<&str> = sentence.split_whitespace().collect();
-            let n = (w.len() as u64 * h / (*total).max(1)) as usize;
-            if n > 0 {
-                said.push(w[..n].join(" "));
-            }
-            break;
-        }
-        let heard_text = said.join(" ");
-        self.history.cut_last_assistant(&heard_text);
-        self.spoken.clear();
-        out.push(Action::RecordHeard(heard_text));
     }
 }

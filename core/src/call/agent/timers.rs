@@ -9,6 +9,13 @@ use crate::call::end::GoodbyeReason;
 
 impl Agent {
     pub(super) fn tick(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if let Some(entry) = &mut self.phone_entry
+            && now >= entry.deadline()
+        {
+            let typed = entry.expire().as_turn();
+            self.keypad_turn(typed, now, out);
+            return;
+        }
         if let Some(at) = self.barge_in_at
             && now >= at
         {
