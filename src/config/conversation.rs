@@ -25,8 +25,12 @@ pub struct ConversationSettings {
     /// `FINALIZE_GRACE_MS`: after local VAD ends a turn and `Finalize` is sent, how long to
     /// wait for the final transcript.
     pub finalize_grace: Duration,
-    /// `BARGE_IN_MIN_SPEECH_MS`: caller speech over the agent this long interrupts it.
+    /// `BARGE_IN_MIN_SPEECH_MS`: caller speech over the agent with words of their own
+    /// (not "uh-huh", not the agent's echo) interrupts it once it has lasted this long.
     pub barge_in_min_speech: Duration,
+    /// `BARGE_IN_WITHOUT_WORDS_MS`: speech over the agent with no transcript words yet
+    /// interrupts after this long (the recogniser may lag or be down).
+    pub barge_in_without_words: Duration,
     /// `MAX_TOOL_ROUNDS`: tool rounds in one turn before the agent apologises.
     pub max_tool_rounds: u32,
     /// `FILLER_AFTER_MS`: tools slower than this get a filler line.
@@ -75,6 +79,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> ConversationSettings {
         ),
         finalize_grace: ms(r, "FINALIZE_GRACE_MS", 500, 50, 5_000),
         barge_in_min_speech: ms(r, "BARGE_IN_MIN_SPEECH_MS", 250, 0, 3_000),
+        barge_in_without_words: ms(r, "BARGE_IN_WITHOUT_WORDS_MS", 1_000, 100, 10_000),
         max_tool_rounds: r.ranged("MAX_TOOL_ROUNDS", 5, 1, 20) as u32,
         filler_after: ms(r, "FILLER_AFTER_MS", 700, 100, 10_000),
         tool_timeout: ms(r, "TOOL_TIMEOUT_MS", 5_000, 100, 60_000),

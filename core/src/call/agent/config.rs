@@ -9,8 +9,12 @@ pub struct AgentConfig {
     pub greeting: String,
     /// After local VAD ends a turn and `Finalize` is sent, how long to wait for the final.
     pub finalize_grace: Duration,
-    /// Caller speech over the agent this long is a barge-in (transcribed words are at once).
+    /// Caller speech over the agent with words of their own interrupts once it has lasted
+    /// this long (a cough or an "uh-huh" does not).
     pub barge_in_min_speech: Duration,
+    /// Caller speech over the agent with no transcript words (the recogniser lags or is down)
+    /// interrupts after this long; with words, after `barge_in_min_speech`.
+    pub barge_in_without_words: Duration,
     /// Rounds of tool calls in one turn before the agent apologises instead.
     pub max_tool_rounds: u32,
     /// Tools still running after this long: say `filler_line`.
@@ -61,6 +65,7 @@ impl AgentConfig {
             greeting: greeting.into(),
             finalize_grace: Duration::from_millis(500),
             barge_in_min_speech: Duration::from_millis(250),
+            barge_in_without_words: Duration::from_millis(1000),
             max_tool_rounds: 5,
             filler_after: Duration::from_millis(700),
             filler_line: "One moment while I check that.".into(),

@@ -6,14 +6,17 @@
 //! A turn: the caller stops (local VAD → `FinalizeStt`, or the provider's `speech_final` /
 //! `UtteranceEnd`), the transcript goes to the LLM, its text is cut into sentences that are
 //! spoken as they complete, tool calls run (a filler line if they are slow; at most
-//! `max_tool_rounds` rounds), and the answer is recorded. Caller speech over the agent (local
-//! VAD for `barge_in_min_speech`, or transcribed words) stops the agent at once; the history
-//! keeps only what the caller heard, and tools already running finish and keep their results.
+//! `max_tool_rounds` rounds), and the answer is recorded. Caller speech over the agent with
+//! words of their own (`interrupt.rs`: not a backchannel, not the agent's echo) stops the agent
+//! once it has lasted `barge_in_min_speech` (speech with no words, after
+//! `barge_in_without_words`); the history keeps only what the caller heard, and tools already
+//! running finish and keep their results.
 
 mod config;
 mod events;
 pub mod gate;
 mod heard;
+mod interrupt;
 mod keypad;
 #[cfg(test)]
 mod tests;
@@ -79,6 +82,8 @@ pub struct Agent {
     speaking: bool,
     /// Barge-in confirmed at this time if the caller is still speaking.
     barge_in_at: Option<Instant>,
+    /// When the caller's current speech over the agent began.
+    overlap_since: Option<Instant>,
     /// Tool calls running.
     pending_tools: HashSet<String>,
     filler_said: bool,
@@ -124,6 +129,7 @@ impl Agent {
             wind_down: None,
             gate: gate::Gatekeeper::default(),
             phone_entry: None,
+            overlap_since: None,
             llm_filler_due: false,
             asked_at: now,
         }
@@ -178,7 +184,10 @@ impl Agent {
             Input::Voice(VadEvent::SpeechStarted { .. }) => {
                 self.quiet_since = now;
                 if self.speaking || matches!(self.phase, Phase::Thinking | Phase::Tools(_)) {
-                    let wait = self.config.barge_in_min_speech;
+                    // Speech over the agent interrupts once words show it is the caller's;
+                    // without any transcript, only once it has gone on this long.
+                    self.overlap_since = Some(now);
+                    let wait = self.config.barge_in_without_words;
                     self.barge_in_at.get_or_insert(now + wait);
                 } else {
                     self.phase = Phase::CallerSpeaking;
@@ -187,6 +196,7 @@ impl Agent {
             Input::Voice(VadEvent::SpeechEnded { .. }) => {
                 self.quiet_since = now;
                 self.barge_in_at = None;
+                self.overlap_since = None;
                 if self.phase == Phase::CallerSpeaking {
                     out.push(Action::FinalizeStt);
                     self.phase = Phase::AwaitingFinal(now + self.config.finalize_grace);
@@ -288,8 +298,7 @@ impl Agent {
                 if words(&text) > 0 {
                     self.quiet_since = now;
                     if self.speaking || self.phase == Phase::Thinking {
-                        // Words over the agent: a barge-in, no need to wait.
-                        self.barge_in(now, out);
+                        self.words_over_agent(&text, now, out);
                     }
                 }
             }
@@ -299,7 +308,13 @@ impl Agent {
                 from_finalize,
                 ..
             } => {
-                if !text.trim().is_empty() {
+                let over_agent = self.speaking || self.phase == Phase::Thinking;
+                if over_agent
+                    && !text.trim().is_empty()
+                    && interrupt::classify(&text, &self.agent_text()) != interrupt::Overlap::Words
+                {
+                    // "Uh-huh" or the agent's own echo: not the caller's turn.
+                } else if !text.trim().is_empty() {
                     if !self.caller_text.is_empty() {
                         self.caller_text.push(' ');
                     }
@@ -327,16 +342,6 @@ impl Agent {
                 self.end_with_transfer(TransferReason::SttDown, out);
             }
         }
-    }
-
-    fn barge_in(&mut self, _now: Instant, out: &mut Vec<Action>) {
-        self.barge_in_at = None;
-        if !self.speaking && self.phase != Phase::Thinking {
-            return;
-        }
-        out.push(Action::Observe(Observation::BargeIn));
-        self.stop(out);
-        self.phase = Phase::CallerSpeaking;
     }
 
     /// The caller's words so far become a turn for the LLM.

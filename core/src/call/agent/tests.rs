@@ -255,11 +255,30 @@ fn a_barge_in_stops_the_agent_and_the_history_keeps_only_what_was_heard() {
     }));
     assert!(s.wait(400).is_empty());
 
-    // Real speech: stopped after the minimum.
+    // A backchannel and the agent's own voice leaking back: heard, transcribed, ignored, and
+    // neither becomes the caller's turn.
+    for (noise, ms) in [("Uh-huh.", 500), ("from 7:30 to 6", 900)] {
+        s.feed(Input::Voice(VadEvent::SpeechStarted { at_ms: 0 }));
+        assert!(s.wait(300).is_empty());
+        let interim = SttEvent::Interim { text: noise.into() };
+        assert!(s.feed(Input::Transcript(interim)).is_empty(), "{noise}");
+        assert!(s.wait(ms).is_empty(), "{noise}");
+        s.feed(Input::Voice(VadEvent::SpeechEnded {
+            at_ms: 0,
+            speech_ms: ms + 300,
+        }));
+        assert!(s.feed(Input::Transcript(final_(noise, true))).is_empty());
+    }
+
+    // Real speech: its words stop the agent once it has lasted the minimum.
     s.feed(Input::Voice(VadEvent::SpeechStarted { at_ms: 0 }));
-    assert!(s.wait(200).is_empty());
+    assert!(s.wait(150).is_empty());
+    let interim = SttEvent::Interim {
+        text: "Wait, what about Sunday".into(),
+    };
+    assert!(s.feed(Input::Transcript(interim)).is_empty());
     assert_eq!(
-        s.wait(60),
+        s.wait(110),
         [Action::Observe(Observation::BargeIn), Action::StopSpeaking]
     );
     // The driver reports what played: half of the first sentence; the record says so.
@@ -514,4 +533,19 @@ fn asking_for_a_person_ends_in_a_transfer_with_the_tool_answered() {
     let out = s.llm(LlmEvent::ToolCalls(vec![call("t", TRANSFER, "{}")]));
     assert!(out.iter().any(|a| matches!(a, Action::Transfer { .. })));
     assert!(s.agent.history().unanswered_calls().is_empty());
+}
+
+#[test]
+fn speech_over_the_agent_with_no_transcript_interrupts_only_after_the_longer_wait() {
+    let mut s = Sim::default();
+    s.feed(Input::Started);
+    s.feed(Input::PlaybackIdle);
+    s.caller_says("When are you open?");
+    s.reply("We are open Monday to Friday from 7:30 to 6. On Saturday we open from 8 to 2.");
+    s.feed(Input::Voice(VadEvent::SpeechStarted { at_ms: 0 }));
+    assert!(s.wait(990).is_empty(), "no words yet: maybe an uh-huh");
+    assert_eq!(
+        s.wait(20),
+        [Action::Observe(Observation::BargeIn), Action::StopSpeaking]
+    );
 }
