@@ -49,6 +49,8 @@ pub const CALL_CONTROL: &str = "callbridge_call_control_total";
 
 /// Times the caller interrupted the agent (counter).
 pub const BARGE_INS: &str = "callbridge_barge_ins_total";
+/// Counter: interruptions that turned out to be noise (the agent resumed its reply).
+pub const FALSE_INTERRUPTIONS: &str = "callbridge_false_interruptions_total";
 /// Appointments booked, moved or cancelled, by `action` (counter).
 pub const BOOKINGS: &str = "callbridge_bookings_total";
 /// Provider messages that could not be parsed and were skipped, by `provider` (counter).
@@ -143,6 +145,10 @@ fn describe() {
     );
     describe_counter!(BARGE_INS, "Times the caller interrupted the agent.");
     describe_counter!(
+        FALSE_INTERRUPTIONS,
+        "Interruptions that turned out to be noise; the agent resumed its reply."
+    );
+    describe_counter!(
         BOOKINGS,
         "Appointments booked, moved or cancelled, by `action`."
     );
@@ -225,6 +231,7 @@ pub fn observe(o: crate::call::observe::Observation) {
             metrics::counter!(TURNS, "outcome" => "answered").increment(1);
         }
         Observation::BargeIn => metrics::counter!(BARGE_INS).increment(1),
+        Observation::FalseInterruption => metrics::counter!(FALSE_INTERRUPTIONS).increment(1),
         Observation::NeedsConfirmation(tool) => {
             metrics::counter!(TOOL_CALLS, "tool" => tool.as_str(), "outcome" => "needs_confirmation")
                 .increment(1);

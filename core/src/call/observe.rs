@@ -34,6 +34,8 @@ pub enum Observation {
     BargeIn,
     /// A tool did not answer in time (the model was told so; the tool goes on).
     ToolTimedOut(ToolName),
+    /// An interruption turned out to be noise: the agent said again what was not heard.
+    FalseInterruption,
     /// A booking, move or cancel the caller had not confirmed was not run (the booking gate).
     NeedsConfirmation(ToolName),
 }

@@ -84,6 +84,9 @@ pub struct Agent {
     barge_in_at: Option<Instant>,
     /// When the caller's current speech over the agent began.
     overlap_since: Option<Instant>,
+    /// What the caller did not hear of an interrupted reply, said again if the interruption
+    /// turns out to be noise.
+    resumable: Option<Vec<String>>,
     /// Tool calls running.
     pending_tools: HashSet<String>,
     filler_said: bool,
@@ -130,6 +133,7 @@ impl Agent {
             gate: gate::Gatekeeper::default(),
             phone_entry: None,
             overlap_since: None,
+            resumable: None,
             llm_filler_due: false,
             asked_at: now,
         }
@@ -347,6 +351,9 @@ impl Agent {
     /// The caller's words so far become a turn for the LLM.
     fn end_caller_turn(&mut self, now: Instant, out: &mut Vec<Action>) {
         let text = std::mem::take(&mut self.caller_text);
+        if self.resume_if_noise(&text, out) {
+            return;
+        }
         if text.is_empty() {
             if matches!(self.phase, Phase::AwaitingFinal(_) | Phase::CallerSpeaking) {
                 self.phase = Phase::Listening;
@@ -378,6 +385,7 @@ impl Agent {
 
     fn ask_llm(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.turn += 1;
+        self.resumable = None;
         self.asked_at = now;
         // Later rounds of a turn (after tools) had their filler already.
         self.llm_filler_due = self.round == 0;
@@ -391,7 +399,7 @@ impl Agent {
         });
     }
 
-    fn speak_sentence(&mut self, s: String, out: &mut Vec<Action>) {
+    pub(super) fn speak_sentence(&mut self, s: String, out: &mut Vec<Action>) {
         self.spoken.push(s.clone());
         self.speaking = true;
         out.push(Action::Speak(s));

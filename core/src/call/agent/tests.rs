@@ -549,3 +549,44 @@ fn speech_over_the_agent_with_no_transcript_interrupts_only_after_the_longer_wai
         [Action::Observe(Observation::BargeIn), Action::StopSpeaking]
     );
 }
+
+#[test]
+fn an_interruption_that_was_noise_resumes_the_reply_from_the_sentence_it_cut() {
+    let reply = "We are open Monday to Friday from 7:30 to 6. On Saturday we open from 8 to 2.";
+    for (caller, resumes) in [("", true), ("Uh-huh.", true), ("What about Sunday?", false)] {
+        let mut s = Sim::default();
+        s.feed(Input::Started);
+        s.feed(Input::PlaybackIdle);
+        s.caller_says("When are you open?");
+        s.reply(reply);
+        // A second of a television in the room, no words: the agent stops.
+        s.feed(Input::Voice(VadEvent::SpeechStarted { at_ms: 0 }));
+        assert_eq!(
+            s.wait(1000),
+            [Action::Observe(Observation::BargeIn), Action::StopSpeaking]
+        );
+        s.feed(Input::Interrupted {
+            heard: vec![(1500, 3000), (0, 2500)],
+        });
+        s.feed(Input::Voice(VadEvent::SpeechEnded {
+            at_ms: 0,
+            speech_ms: 1200,
+        }));
+        let out = s.feed(Input::Transcript(final_(caller, true)));
+        if resumes {
+            assert_eq!(
+                spoken(&out),
+                [
+                    "We are open Monday to Friday from 7:30 to 6.",
+                    "On Saturday we open from 8 to 2."
+                ],
+                "{caller:?}"
+            );
+            assert!(out.contains(&Action::Observe(Observation::FalseInterruption)));
+            assert!(!llm_started(&out));
+        } else {
+            assert!(spoken(&out).is_empty());
+            assert!(llm_started(&out), "a real turn goes to the model");
+        }
+    }
+}
