@@ -111,8 +111,34 @@ fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
         std::env::var("SERVER_LOG").unwrap_or_else(|_| "error".into()),
     )
     .env("LOG_FORMAT", "pretty")
-    .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)));
+    .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)))
+    .envs(std::env::var("FIRST_CLAUSE_MIN_WORDS").map(|v| ("FIRST_CLAUSE_MIN_WORDS", v)));
     c
+}
+
+/// One LLM answer. With `LLM_TOKEN_MS` set, streamed a word at a time at that pace (as a
+/// cloud model writes: its first sentence takes a while), so `FIRST_CLAUSE_MIN_WORDS` can be
+/// compared; otherwise two chunks 10 ms apart.
+fn llm_reply(llm_ms: u64) -> Reply {
+    let token_ms = env_or("LLM_TOKEN_MS", 0);
+    if token_ms == 0 {
+        return Reply::Stream {
+            chunks: text_reply(&["Sure, I can help with that. ", "What day would suit you?"]),
+            first_delay: Duration::from_millis(llm_ms),
+            gap: Duration::from_millis(10),
+            cut_after: None,
+        };
+    }
+    let text = "I can book your oil change for Tuesday, December 8, at nine in the morning. \
+                Shall I book it?";
+    let words: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    Reply::Stream {
+        chunks: text_reply(&words),
+        first_delay: Duration::from_millis(llm_ms),
+        gap: Duration::from_millis(token_ms),
+        cut_after: None,
+    }
 }
 
 struct Fakes {
@@ -157,12 +183,7 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
             ..ConnScript::default()
         });
         for _ in SCRIPT {
-            fakes.llm.push(Reply::Stream {
-                chunks: text_reply(&["Sure, I can help with that. ", "What day would suit you?"]),
-                first_delay: Duration::from_millis(llm_ms),
-                gap: Duration::from_millis(10),
-                cut_after: None,
-            });
+            fakes.llm.push(llm_reply(llm_ms));
         }
     }
     let dir_calls = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls");

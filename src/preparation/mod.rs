@@ -231,6 +231,7 @@ fn agent_config(
     agent.finalize_grace = c.finalize_grace;
     agent.barge_in_min_speech = c.barge_in_min_speech;
     agent.barge_in_without_words = c.barge_in_without_words;
+    agent.first_clause_words = c.first_clause_words;
     agent.max_tool_rounds = c.max_tool_rounds;
     agent.filler_after = c.filler_after;
     agent.silence_reprompt = c.silence_reprompt;

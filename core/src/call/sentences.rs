@@ -19,6 +19,11 @@ const ABBREVIATIONS: [&str; 24] = [
 pub struct SentenceSplitter {
     buf: String,
     max_chars: usize,
+    /// The first piece of a reply may end at a clause boundary (`,` `;` `:`) once it has this
+    /// many words, so speech starts before the first sentence is written; 0: sentences only.
+    first_clause_words: usize,
+    /// Nothing of this reply has been cut yet.
+    first: bool,
 }
 
 impl Default for SentenceSplitter {
@@ -37,7 +42,16 @@ impl SentenceSplitter {
         Self {
             buf: String::new(),
             max_chars: max_chars.max(20),
+            first_clause_words: 0,
+            first: true,
         }
+    }
+
+    /// Lets each reply's first piece end at a clause boundary once it has `words` words
+    /// (0: never).
+    pub fn with_first_clause(mut self, words: usize) -> Self {
+        self.first_clause_words = words;
+        self
     }
 
     /// Adds streamed text; returns the sentences it completes.
@@ -48,6 +62,7 @@ impl SentenceSplitter {
             let rest = self.buf.split_off(end);
             let sentence = speakable(&std::mem::replace(&mut self.buf, rest));
             if !sentence.is_empty() {
+                self.first = false;
                 out.push(sentence);
             }
         }
@@ -56,12 +71,14 @@ impl SentenceSplitter {
 
     /// The text left when the turn is over.
     pub fn finish(&mut self) -> Option<String> {
+        self.first = true;
         let s = speakable(&std::mem::take(&mut self.buf));
         (!s.is_empty()).then_some(s)
     }
 
     /// Drops pending text (barge-in).
     pub fn clear(&mut self) {
+        self.first = true;
         self.buf.clear();
     }
 
@@ -74,6 +91,13 @@ impl SentenceSplitter {
                     continue;
                 }
                 return Some(at + 1);
+            }
+            if matches!(c, ',' | ';' | ':') && self.first && self.first_clause_words > 0 {
+                let followed = chars.get(i + 1).is_some_and(|&(_, n)| n.is_whitespace());
+                let words = self.buf[..at].split_whitespace().count();
+                if followed && words >= self.first_clause_words {
+                    return Some(chars[i + 1].0);
+                }
             }
             if !matches!(c, '.' | '!' | '?') {
                 continue;
@@ -155,6 +179,33 @@ pub fn speakable(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replys_first_clause_may_go_ahead_of_its_sentence_once_it_has_enough_words() {
+        let mut s = SentenceSplitter::default().with_first_clause(4);
+        assert!(s.push("Sure, ").is_empty(), "too short to stand alone");
+        assert_eq!(
+            s.push("I can book your oil change, for Tuesday"),
+            ["Sure, I can book your oil change,"]
+        );
+        // After the first piece, sentences only.
+        assert!(s.push(" at 9, or at 11, whichever").is_empty());
+        assert_eq!(
+            s.push(" suits you. Shall I?"),
+            ["for Tuesday at 9, or at 11, whichever suits you."]
+        );
+        assert_eq!(s.finish().as_deref(), Some("Shall I?"));
+        // The next reply starts afresh; a thousands separator is not a clause boundary.
+        assert_eq!(
+            s.push("That brings the total to 1,200 dollars; "),
+            ["That brings the total to 1,200 dollars;"]
+        );
+        let mut off = SentenceSplitter::default();
+        assert!(
+            off.push("Sure, I can book your oil change, for Tuesday")
+                .is_empty()
+        );
+    }
 
     fn split(pieces: &[&str]) -> Vec<String> {
         let mut s = SentenceSplitter::default();

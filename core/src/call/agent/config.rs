@@ -33,6 +33,9 @@ pub struct AgentConfig {
     pub reprompt_line: String,
     /// Said before hanging up on silence.
     pub goodbye_line: String,
+    /// A reply's first piece may go to speech at a clause boundary once it has this many
+    /// words, before its sentence is complete (0: whole sentences only).
+    pub first_clause_words: usize,
     /// What the agent says when the model asks for the phone number on the keypad.
     pub keypad_phone_line: String,
     /// DTMF digit that transfers to the service desk.
@@ -77,6 +80,7 @@ impl AgentConfig {
             goodbye_line:
                 "I haven't heard anything, so I'll hang up now. Please call back any time. Goodbye."
                     .into(),
+            first_clause_words: 4,
             keypad_phone_line:
                 "Please type your phone number on the keypad, then press the pound key.".into(),
             transfer_digit: '0',

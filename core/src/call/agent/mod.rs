@@ -112,6 +112,7 @@ fn words(text: &str) -> usize {
 impl Agent {
     /// An engine for one call starting at `now`.
     pub fn new(config: AgentConfig, now: Instant) -> Self {
+        let first_clause = config.first_clause_words;
         Self {
             history: History::new(config.system_prompt.clone()),
             config,
@@ -121,7 +122,7 @@ impl Agent {
             use_fallback: false,
             caller_text: String::new(),
             reply: String::new(),
-            splitter: SentenceSplitter::default(),
+            splitter: SentenceSplitter::default().with_first_clause(first_clause),
             spoken: Vec::new(),
             speaking: false,
             barge_in_at: None,
