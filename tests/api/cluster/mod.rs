@@ -80,7 +80,10 @@ pub async fn setup(extra: &[(&str, &str)]) -> Option<Setup> {
         ("SHUTDOWN_GRACE_SECS", "6"),
         ("DRAIN_WIND_DOWN_SECS", "4"),
         ("HEARTBEAT_SECS", "1"),
+        // A dead node's streaming calls lapse within CALL_TTL_SECS, its reservations (media
+        // not started yet) within MEDIA_ARRIVAL_SECS.
         ("CALL_TTL_SECS", "4"),
+        ("MEDIA_ARRIVAL_SECS", "4"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.as_str()),
         ("LOG_LEVEL", "error"),
     ]
