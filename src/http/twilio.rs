@@ -273,11 +273,12 @@ pub async fn after_stream(
 
 /// A stream that ended without a decision was cut (its node died, or it could not decide):
 /// the call's log gets `interrupted` now rather than at some node's next start, in the
-/// background so the caller's TwiML does not wait on the database.
+/// background so the caller's TwiML does not wait on the database (a tracked task: a
+/// draining node finishes it before it exits).
 #[allow(clippy::disallowed_methods)] // A handler is IO: the log is stamped with the wall clock.
 fn record_interrupted(state: &AppState, call_sid: &str) {
     let (db, sid) = (state.db.clone(), call_sid.to_string());
-    tokio::spawn(async move {
+    state.calls.spawn(async move {
         let now = chrono::Utc::now();
         let write = crate::crm::calls::mark_call_interrupted(&db, &sid, now);
         match tokio::time::timeout(INTERRUPTED_WRITE_DEADLINE, write).await {
