@@ -2,12 +2,10 @@
 //! Each call is counted in the stage it was placed in: failed new calls (refused, busy, never
 //! greeted), calls cut (the apology and the desk: their node died), and outcomes written.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use callbridge::simulator::run::{CallSummary, place_call};
-use sea_orm::{ConnectionTrait, Statement};
 
 use crate::{Bench, call_sid};
 
@@ -140,7 +138,7 @@ pub async fn run(bench: &mut Bench) {
     let placed = load.finish().await;
     // The last calls' records are written as they end.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let outcomes = outcomes(&bench.database).await;
+    let outcomes = crate::common::call_outcomes(&bench.database).await;
     println!(
         "load                              {rate:.1} new calls a second, {} calls",
         placed.len()
@@ -230,24 +228,4 @@ pub async fn run(bench: &mut Bench) {
             println!("    e.g. {e}");
         }
     }
-}
-
-/// Outcome by call sid (None: logged without an outcome).
-async fn outcomes(database: &str) -> HashMap<String, Option<String>> {
-    let db = callbridge::db::connect(database).await.unwrap();
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT call_sid, outcome FROM call_logs".to_string(),
-        ))
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| {
-            (
-                r.try_get::<String>("", "call_sid").unwrap(),
-                r.try_get::<Option<String>>("", "outcome").unwrap(),
-            )
-        })
-        .collect()
 }

@@ -114,15 +114,6 @@ impl Bench {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_callbridge"));
-        let seeded = std::process::Command::new(&binary)
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("PUBLIC_URL", "http://127.0.0.1:1")
-            .args(["seed", "--if-empty"])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(seeded.success(), "seeding");
         let haproxy = harness::haproxy_binary().expect("HAProxy: scripts/install-test-deps.sh");
         let cluster = Cluster::start(binary, &haproxy, env, 3).await;
         let store = callbridge::session_store::SessionStore::Redis(

@@ -1,5 +1,5 @@
 //! What the load benchmarks share: reading the server process's CPU time and memory from
-//! `/proc`, free ports, settings from the environment.
+//! `/proc`, free ports, settings from the environment, the call outcomes a server wrote.
 
 #![allow(clippy::disallowed_methods, dead_code)] // Benchmarks read their environment; not every bench uses every helper.
 
@@ -49,4 +49,25 @@ pub fn rss_mib(pid: u32) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     kb / 1024.0
+}
+
+/// Outcome by call sid of every call log in `database` (None: logged without an outcome).
+pub async fn call_outcomes(database: &str) -> std::collections::HashMap<String, Option<String>> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = callbridge::db::connect(database).await.unwrap();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT call_sid, outcome FROM call_logs".to_string(),
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get::<String>("", "call_sid").unwrap(),
+                r.try_get::<Option<String>>("", "outcome").unwrap(),
+            )
+        })
+        .collect()
 }

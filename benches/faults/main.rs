@@ -314,24 +314,7 @@ pub fn call_sid(tag: u64) -> String {
 
 /// Outcomes of the call logs of `sids` (None: no outcome written, or no log).
 pub async fn outcomes(database: &str, sids: &[String]) -> Vec<Option<String>> {
-    use sea_orm::{ConnectionTrait, Statement};
-    let db = callbridge::db::connect(database).await.unwrap();
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT call_sid, outcome FROM call_logs".to_string(),
-        ))
-        .await
-        .unwrap();
-    let found: std::collections::HashMap<String, Option<String>> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.try_get::<String>("", "call_sid").unwrap(),
-                r.try_get::<Option<String>>("", "outcome").unwrap(),
-            )
-        })
-        .collect();
+    let found = common::call_outcomes(database).await;
     sids.iter()
         .map(|s| found.get(s).cloned().flatten())
         .collect()

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod calendar_words;
 pub mod call;
 pub mod carrier;
 pub mod chat;

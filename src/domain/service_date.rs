@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use callbridge_core::calendar_words::MONTHS;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 
 /// How far ahead a booking may be made.
@@ -44,21 +45,6 @@ pub enum DateError {
         date: NaiveDate,
     },
 }
-
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
 
 fn month(word: &str) -> Option<u32> {
     let w = word.trim_end_matches('.');

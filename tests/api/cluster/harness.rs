@@ -283,14 +283,24 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts `count` nodes of `binary` with `env` (plus each one's `NODE_ID` and addresses;
-    /// `PUBLIC_URL` is the balancer's) and the balancer, once every node is in its rotation.
+    /// Seeds the shared database (`seed --if-empty`), then starts `count` nodes of `binary`
+    /// with `env` (plus each one's `NODE_ID` and addresses; `PUBLIC_URL` is the balancer's) and
+    /// the balancer, once every node is in its rotation.
     pub async fn start(
         binary: PathBuf,
         haproxy: &std::path::Path,
         mut env: Vec<(String, String)>,
         count: usize,
     ) -> Cluster {
+        let seeded = Command::new(&binary)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("PUBLIC_URL", "http://127.0.0.1:1")
+            .args(["seed", "--if-empty"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(seeded.success(), "seeding the cluster's database");
         let mut nodes: Vec<Node> = (1..=count)
             .map(|i| Node {
                 name: format!("node{i}"),

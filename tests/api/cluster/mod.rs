@@ -92,15 +92,6 @@ pub async fn setup(extra: &[(&str, &str)]) -> Option<Setup> {
     .collect();
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_callbridge"));
-    let seeded = std::process::Command::new(&binary)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("PUBLIC_URL", "http://127.0.0.1:1")
-        .args(["seed", "--if-empty"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(seeded.success(), "seeding the cluster's database");
     let cluster = Cluster::start(binary, &haproxy, env, 3).await;
     let store = SessionStore::Redis(RedisStore::connect(&redis, &prefix).await.unwrap());
     let db = callbridge::db::connect(&database).await.unwrap();

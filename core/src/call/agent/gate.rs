@@ -11,6 +11,7 @@
 
 use serde_json::json;
 
+use crate::calendar_words::{MONTHS, WEEKDAYS};
 use crate::chat::{ChatMessage, Role};
 use crate::tool::CrmRequest;
 
@@ -289,29 +290,6 @@ impl Change {
     }
 }
 
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
 const HOURS: [&str; 12] = [
     "twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
     "eleven",

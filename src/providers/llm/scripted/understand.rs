@@ -3,6 +3,8 @@
 //! "Thursday, not Tuesday" keeps the day that is not denied), a name, and which menu service
 //! is meant. Plain word matching: transcripts are lower-case-able English sentences.
 
+use callbridge_core::calendar_words::WEEKDAYS;
+
 /// What the caller wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
@@ -38,16 +40,6 @@ pub struct Understood {
     /// An hour of the clock the caller named ("nine o'clock", "at 2"), 1-12.
     pub hour: Option<u32>,
 }
-
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 /// Lower-case words without punctuation (apostrophes kept: "i'd", "that's").
 pub fn words(text: &str) -> Vec<String> {
