@@ -19,11 +19,44 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Renders one line's text: its pieces between `{pause:MS}` markers are spoken separately (a
+# piece ending in a comma keeps Flite's phrase-continuing tone) and joined by that much silence.
+render() {
+    local out=$1 text=$2 i=0 pieces=()
+    while [[ "$text" =~ ^(.*)\{pause:([0-9]+)\}(.*)$ ]]; do
+        text=${BASH_REMATCH[1]}
+        local rest=${BASH_REMATCH[3]} ms=${BASH_REMATCH[2]}
+        flite -voice slt -t "$rest" -o "$tmp/piece_$i.wav"
+        # The pause is the silence between the words: Flite's own lead-in is trimmed.
+        sox "$tmp/piece_$i.wav" "$tmp/gap_$i.wav" silence 1 0.01 1% pad "0.$(printf '%03d' "$ms")" 0
+        pieces=("$tmp/gap_$i.wav" "${pieces[@]}")
+        i=$((i + 1))
+    done
+    if [ ${#pieces[@]} -eq 0 ]; then
+        flite -voice slt -t "$text" -o "$out"
+        return
+    fi
+    flite -voice slt -t "$text" -o "$tmp/first.wav"
+    # ... and its trailing silence before the pause.
+    sox "$tmp/first.wav" "$tmp/first_trimmed.wav" reverse silence 1 0.01 1% reverse
+    sox "$tmp/first_trimmed.wav" "${pieces[@]}" "$out"
+}
 grep -v '^#' fixtures/calls/sentences.txt | grep -v '^$' | while IFS='|' read -r name text; do
     # A fixed voice keeps the clips reproducible.
-    flite -voice slt -t "$text" -o "$tmp/$name.wav"
+    render "$tmp/$name.wav" "$text"
     # Telephone band and level: 8 kHz, mono, mu-law, with 200 ms of silence either side.
     sox "$tmp/$name.wav" -r 8000 -c 1 -e mu-law "fixtures/calls/$name.wav" \
         sinc 300-3400 norm -3 pad 0.2 0.2
     echo "fixtures/calls/$name.wav: $text"
 done
+# A cough: a burst of brown noise shaped like one (sharp onset, 250 ms decay), twice.
+sox -n -r 8000 -c 1 "$tmp/cough.wav" synth 0.25 brownnoise fade q 0.01 0.25 0.2 \
+    repeat 1 norm -3
+sox "$tmp/cough.wav" -r 8000 -c 1 -e mu-law fixtures/calls/cough.wav sinc 300-3400 pad 0.2 0.2
+echo "fixtures/calls/cough.wav: (a cough)"
+# Someone talking in the room behind the caller: another voice (Flite's kal), 26 dB down.
+flite -voice kal -t "Did you see where I put the keys to the truck? They were on the table." \
+    -o "$tmp/background.wav"
+sox "$tmp/background.wav" -r 8000 -c 1 -e mu-law fixtures/calls/background.wav \
+    sinc 300-3400 norm -29 pad 0.2 0.2
+echo "fixtures/calls/background.wav: (speech in the background)"

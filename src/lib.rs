@@ -25,6 +25,7 @@ pub mod simulator;
 pub mod state;
 pub mod telemetry;
 pub mod tools;
+pub mod turn;
 
 pub use app::Application;
 pub use callbridge_core::{audio, call, carrier};

@@ -98,8 +98,9 @@ enum Command {
 /// What to do with models.
 #[derive(Subcommand)]
 enum ModelsAction {
-    /// Fetch the pinned models into `MODEL_CACHE_DIR` once (sha256-checked) and convert the
-    /// Whisper weights for whisper.cpp once; prints the model file's path.
+    /// Fetch the pinned models (the Whisper recogniser, the Smart Turn end-of-turn model)
+    /// into `MODEL_CACHE_DIR` once (sha256-checked) and convert the Whisper weights for
+    /// whisper.cpp once; prints the model files' paths.
     Fetch,
 }
 
@@ -279,6 +280,12 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .context("converting the Whisper model for whisper.cpp")?;
             println!("{}: {}", spec.name, ggml.display());
+            let turn = &callbridge::models::SMART_TURN_V3;
+            callbridge::models::fetch(turn, &settings.model_index_url, &settings.model_cache_dir)
+                .await
+                .with_context(|| format!("fetching {}", turn.name))?;
+            let path = callbridge::models::smart_turn_path(turn, &settings.model_cache_dir);
+            println!("{}: {}", turn.name, path.display());
             Ok(())
         }
         Command::Seed { if_empty, file } => {

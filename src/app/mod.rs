@@ -70,6 +70,9 @@ pub enum AppError {
     /// A provider client could not be built.
     #[error("provider setup failed: {0}")]
     Provider(#[from] crate::providers::ProviderError),
+    /// `TURN_MODEL=on` and the end-of-turn model cannot be loaded.
+    #[error(transparent)]
+    TurnModel(#[from] crate::turn::TurnModelError),
 }
 
 /// The application, built and bound, not yet serving.
@@ -114,12 +117,16 @@ impl Application {
         let tools = Tools::new(db.clone(), settings.business.clone());
         let handoffs = Handoffs::from_settings(&settings, &store);
         let local_calls = LocalCalls::new(settings.carrier.stream_token_ttl);
+        let turn_judge = crate::turn::from_settings(&settings.turns)?;
+        let mut settings = settings;
+        settings.turns.resolve(turn_judge.is_some());
         let settings = Arc::new(settings);
         let prepared = PreparedCalls::new(
             Preparer::new(settings.clone(), tools.clone(), providers.clone()),
             store.clone(),
         );
         let state = AppState {
+            turn_judge,
             providers,
             tools,
             cap: CallCap::new(settings.limits.max_calls),

@@ -12,6 +12,7 @@ mod secret;
 mod settings;
 mod source;
 mod traces;
+mod turns;
 
 pub use business::{BookingPolicy, BusinessSettings};
 pub use conversation::{CallControlMode, ConversationSettings};
@@ -23,3 +24,4 @@ pub use settings::{
 };
 pub use source::{ConfigError, Problem, Source};
 pub use traces::TraceSettings;
+pub use turns::{TurnModelChoice, TurnSettings};

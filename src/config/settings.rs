@@ -174,6 +174,8 @@ pub struct Settings {
     pub http: super::HttpSettings,
     /// OpenTelemetry trace export (off without an endpoint).
     pub traces: super::TraceSettings,
+    /// How a caller's turn ends (the end-of-turn model).
+    pub turns: super::TurnSettings,
 }
 
 /// Reads and checks values, collecting every problem instead of stopping at the first.
@@ -337,6 +339,7 @@ impl Settings {
         let conversation = super::conversation::read(&mut r);
         let http = super::http::read(&mut r);
         let traces = super::traces::read(&mut r);
+        let mut turns = super::turns::read(&mut r);
         let model_cache_dir = match r.optional("MODEL_CACHE_DIR").filter(|d| !d.is_empty()) {
             Some(dir) => std::path::PathBuf::from(dir),
             None => r
@@ -355,6 +358,10 @@ impl Settings {
                 &crate::models::WHISPER_TINY_EN_CT2,
                 &model_cache_dir,
             );
+        }
+        if turns.model_path.as_os_str().is_empty() {
+            turns.model_path =
+                crate::models::smart_turn_path(&crate::models::SMART_TURN_V3, &model_cache_dir);
         }
         let model_index_url = r.url(
             "MODEL_INDEX_URL",
@@ -502,6 +509,7 @@ impl Settings {
             limits,
             http,
             traces,
+            turns,
         })
     }
 

@@ -23,6 +23,25 @@ const AUDIO_BACKLOG_FRAMES: usize = 250;
 /// message, every message is a wakeup and a write, and a turn's end flushes what is held.
 const STT_BATCH_FRAMES: usize = 5;
 
+/// Voice activity for the turn-taking the settings ask for: without the turn model, silence
+/// of `TURN_SILENCE_MS` ends a turn; with it, a pause of `TURN_PAUSE_MS` asks the model and
+/// `TURN_INCOMPLETE_MS` is the longest an unfinished sentence holds the turn.
+fn vad_config(t: &crate::config::TurnSettings) -> VadConfig {
+    let ms = |d: Duration| d.as_millis() as u64;
+    if t.judged() {
+        VadConfig {
+            pause_ms: ms(t.pause),
+            end_ms: ms(t.incomplete),
+            ..VadConfig::default()
+        }
+    } else {
+        VadConfig {
+            end_ms: ms(t.silence),
+            ..VadConfig::default()
+        }
+    }
+}
+
 /// The configuration of a call on a `kind` socket.
 pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
     let s = &state.settings;
@@ -51,7 +70,7 @@ pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
     };
     let p = &state.providers;
     let conversation = (s.mode == CallMode::Agent).then(|| ConversationConfig {
-        vad: VadConfig::default(),
+        vad: vad_config(&s.turns),
         stt_fallback: p.stt.fallback.is_some(),
         tts_formats: [
             p.tts.primary.as_ref().map(|t| t.format()),

@@ -119,6 +119,7 @@ impl CallDriver {
             }
             Output::CancelLlm => self.streams.llm = None,
             Output::RunTool { id, request } => self.run_tool(id, request),
+            Output::JudgeTurn { id, audio } => self.judge_turn(now, id, audio),
             Output::Record(r) => {
                 if let Some(records) = &self.records {
                     records.record(r);
@@ -257,6 +258,23 @@ impl CallDriver {
                 .take(&started.call_id, started.from.as_deref(), started.inbound)
                 .await;
             let _ = tasks.send(TaskDone::Prepared(Box::new(p))).await;
+        });
+    }
+
+    /// Asks the turn model in a task; the call waits `TURN_VERDICT_WAIT_MS` at most, and a
+    /// verdict that cannot start by then is not computed.
+    fn judge_turn(&mut self, now: Instant, id: u64, audio: crate::audio::vad::TurnAudio) {
+        let Some(judge) = self.state.turn_judge.clone() else {
+            let input = Input::TurnJudged { id, complete: None };
+            self.call.handle_input(now, input);
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + self.state.settings.turns.verdict_wait;
+        let tasks = self.tasks.clone();
+        tokio::spawn(async move {
+            if let Some(complete) = judge.judge(audio, deadline).await {
+                let _ = tasks.send(TaskDone::TurnJudged(id, complete)).await;
+            }
         });
     }
 

@@ -92,6 +92,8 @@ impl Counts {
 enum TaskDone {
     Prepared(Box<PreparedCall>),
     Tool(crate::tools::ToolResult),
+    /// The turn model's verdict on pause `.0` (`None`: the model failed).
+    TurnJudged(u64, Option<bool>),
     HandedOff,
     Registered(Result<(), crate::session_store::StoreError>),
     /// Whether the cluster let this socket have the call's one media connection.
@@ -395,6 +397,10 @@ impl CallDriver {
                     .handle_input(now, Input::Prepared(Box::new(preparation)));
             }
             TaskDone::Tool(result) => self.call.handle_input(now, Input::ToolDone(result)),
+            TaskDone::TurnJudged(id, complete) => {
+                self.call
+                    .handle_input(now, Input::TurnJudged { id, complete });
+            }
             TaskDone::HandedOff => self.call.handle_input(now, Input::HandedOff),
             TaskDone::Claimed(started, claimed) => self.claimed(now, *started, claimed),
             TaskDone::Registered(Ok(())) => {}

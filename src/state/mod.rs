@@ -113,6 +113,8 @@ pub struct AppState {
     pub handoffs: Handoffs,
     /// The CRM tools the agent calls.
     pub tools: Tools,
+    /// The end-of-turn model (`None`: turns end on silence alone).
+    pub turn_judge: Option<crate::turn::TurnJudge>,
 }
 
 impl AppState {

@@ -51,6 +51,11 @@ pub const CALL_CONTROL: &str = "callbridge_call_control_total";
 pub const BARGE_INS: &str = "callbridge_barge_ins_total";
 /// Counter: interruptions that turned out to be noise (the agent resumed its reply).
 pub const FALSE_INTERRUPTIONS: &str = "callbridge_false_interruptions_total";
+/// Pauses the end-of-turn model judged, by `verdict` (complete, incomplete, late, failed)
+/// (counter).
+pub const TURN_VERDICTS: &str = "callbridge_turn_verdicts_total";
+/// Time the end-of-turn model took for one verdict (histogram).
+pub const TURN_MODEL_SECONDS: &str = "callbridge_turn_model_seconds";
 /// Appointments booked, moved or cancelled, by `action` (counter).
 pub const BOOKINGS: &str = "callbridge_bookings_total";
 /// Provider messages that could not be parsed and were skipped, by `provider` (counter).
@@ -149,6 +154,16 @@ fn describe() {
         "Interruptions that turned out to be noise; the agent resumed its reply."
     );
     describe_counter!(
+        TURN_VERDICTS,
+        "Pauses the end-of-turn model judged, by `verdict`: complete (the turn ended at the \
+         pause), incomplete (it stayed open), late or failed (it ended as silence alone would)."
+    );
+    describe_histogram!(
+        TURN_MODEL_SECONDS,
+        Unit::Seconds,
+        "Time the end-of-turn model took for one verdict."
+    );
+    describe_counter!(
         BOOKINGS,
         "Appointments booked, moved or cancelled, by `action`."
     );
@@ -232,6 +247,9 @@ pub fn observe(o: crate::call::observe::Observation) {
         }
         Observation::BargeIn => metrics::counter!(BARGE_INS).increment(1),
         Observation::FalseInterruption => metrics::counter!(FALSE_INTERRUPTIONS).increment(1),
+        Observation::TurnVerdict(v) => {
+            metrics::counter!(TURN_VERDICTS, "verdict" => v.label()).increment(1);
+        }
         Observation::NeedsConfirmation(tool) => {
             metrics::counter!(TOOL_CALLS, "tool" => tool.as_str(), "outcome" => "needs_confirmation")
                 .increment(1);
@@ -270,6 +288,7 @@ pub fn metrics_handle(node_id: &str) -> PrometheusHandle {
                         TOOL_LATENCY,
                         VOICE_TO_VOICE,
                         BARGE_IN_TO_SILENCE,
+                        TURN_MODEL_SECONDS,
                     ]
                     .into_iter()
                     .try_fold(b, |b, name| {

@@ -30,4 +30,5 @@ mod stt;
 mod telnyx;
 mod tools;
 mod tts;
+mod turns;
 mod webhook;

@@ -43,6 +43,10 @@ pub struct VadConfig {
     pub end_ms: u64,
     /// How far over the background level a speech frame is, dB.
     pub above_floor_db: f32,
+    /// Silence this long while speaking is a pause worth judging ([`VadEvent::Paused`]); 0:
+    /// no pauses reported and no audio kept. With a turn model, `end_ms` is the longest
+    /// pause an unfinished sentence may hold and the model ends the turn sooner.
+    pub pause_ms: u64,
 }
 
 impl Default for VadConfig {
@@ -53,6 +57,7 @@ impl Default for VadConfig {
             start_ms: 48,
             end_ms: 300,
             above_floor_db: 8.0,
+            pause_ms: 0,
         }
     }
 }
@@ -72,7 +77,30 @@ pub enum VadEvent {
         /// Speech frames in the turn, ms.
         speech_ms: u64,
     },
+    /// The caller has been silent for `pause_ms` since `at_ms`, still within their turn:
+    /// finished or only pausing? ([`VoiceActivity::turn_audio`] is what to judge.)
+    Paused {
+        /// Where the silence began.
+        at_ms: u64,
+    },
+    /// Speech again after a [`VadEvent::Paused`], within the same turn.
+    Resumed {
+        /// Where it resumed.
+        at_ms: u64,
+    },
 }
+
+/// The audio of the caller's turn so far (its last [`TURN_AUDIO_MS`]), for a turn model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnAudio {
+    /// 8 kHz or 16 kHz.
+    pub rate: SampleRate,
+    /// Mono PCM.
+    pub samples: Vec<i16>,
+}
+
+/// The most of a turn kept for a turn model (what Smart Turn v3 reads).
+pub const TURN_AUDIO_MS: u64 = 8_000;
 
 /// How the caller's audio is framed for the detector.
 enum Input {
@@ -192,6 +220,10 @@ pub struct VoiceActivity {
     run_started_at: u64,
     silence_started_at: u64,
     speech_ms: u64,
+    /// The current turn's audio (when pauses are judged), at the framing rate, bounded.
+    turn: Vec<i16>,
+    turn_narrow: bool,
+    paused: bool,
 }
 
 impl std::fmt::Debug for VoiceActivity {
@@ -253,6 +285,9 @@ impl VoiceActivity {
             run_started_at: 0,
             silence_started_at: 0,
             speech_ms: 0,
+            turn: Vec::new(),
+            turn_narrow: false,
+            paused: false,
         })
     }
 
@@ -321,12 +356,55 @@ impl VoiceActivity {
             };
             let voiced = self.judge.voiced(frame);
             at += size;
+            if self.judge.config.pause_ms > 0 {
+                if self.speaking || voiced {
+                    keep_turn_audio(&mut self.turn, s, narrow);
+                    self.turn_narrow = narrow;
+                } else if !self.turn.is_empty() {
+                    // A burst too short to start a turn.
+                    self.turn = Vec::new();
+                }
+            }
             if let Some(e) = self.step(voiced) {
                 events.push(e);
             }
         }
         self.pending.drain(..at);
         events
+    }
+
+    /// The audio of the turn so far, for a turn model (empty when pauses are not judged).
+    pub fn turn_audio(&self) -> TurnAudio {
+        let (rate, per_ms) = if self.turn_narrow {
+            (SampleRate::Hz8000, 8)
+        } else {
+            (SampleRate::Hz16000, 16)
+        };
+        let keep = (TURN_AUDIO_MS * per_ms) as usize;
+        TurnAudio {
+            rate,
+            samples: self.turn[self.turn.len().saturating_sub(keep)..].to_vec(),
+        }
+    }
+
+    /// A turn model judged the caller finished: the speech ends now, at the pause, rather
+    /// than after `end_ms` of silence.
+    pub fn end_speech(&mut self) -> Option<VadEvent> {
+        if !self.speaking {
+            return None;
+        }
+        self.end_turn();
+        Some(VadEvent::SpeechEnded {
+            at_ms: self.silence_started_at,
+            speech_ms: std::mem::take(&mut self.speech_ms),
+        })
+    }
+
+    fn end_turn(&mut self) {
+        self.speaking = false;
+        self.paused = false;
+        // Freed, not kept: most of a call is not the caller's turn.
+        self.turn = Vec::new();
     }
 
     fn step(&mut self, voiced: bool) -> Option<VadEvent> {
@@ -340,6 +418,9 @@ impl VoiceActivity {
             self.silence_run_ms = 0;
             if self.speaking {
                 self.speech_ms += FRAME_MS;
+                if std::mem::take(&mut self.paused) {
+                    return Some(VadEvent::Resumed { at_ms: frame_start });
+                }
             } else if self.speech_run_ms >= self.judge.config.start_ms {
                 self.speaking = true;
                 self.speech_ms = self.speech_run_ms;
@@ -354,8 +435,17 @@ impl VoiceActivity {
         }
         self.silence_run_ms += FRAME_MS;
         self.speech_run_ms = 0;
+        let pause_ms = self.judge.config.pause_ms;
+        if self.speaking && pause_ms > 0 && !self.paused && self.silence_run_ms >= pause_ms {
+            self.paused = true;
+            if self.silence_run_ms < self.judge.config.end_ms {
+                return Some(VadEvent::Paused {
+                    at_ms: self.silence_started_at,
+                });
+            }
+        }
         if self.speaking && self.silence_run_ms >= self.judge.config.end_ms {
-            self.speaking = false;
+            self.end_turn();
             return Some(VadEvent::SpeechEnded {
                 at_ms: self.silence_started_at,
                 speech_ms: std::mem::take(&mut self.speech_ms),
@@ -365,94 +455,18 @@ impl VoiceActivity {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::audio::{g711, wav};
-
-    fn clip(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/../fixtures/calls/{name}.wav",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        wav::read(&std::fs::read(path).unwrap()).unwrap().data
+/// Appends a frame to the turn's audio, keeping at most [`TURN_AUDIO_MS`] (trimmed in
+/// steps, so a long turn does not shift the buffer on every frame).
+fn keep_turn_audio(turn: &mut Vec<i16>, frame: &[i16], narrow: bool) {
+    let rate = if narrow { 8 } else { 16 };
+    let cap = (TURN_AUDIO_MS * rate) as usize;
+    if turn.len() + frame.len() > cap + cap / 4 {
+        let extra = turn.len() + frame.len() - cap;
+        turn.drain(..extra.min(turn.len()));
     }
-
-    fn run(audio: &[u8]) -> Vec<VadEvent> {
-        let mut v = VoiceActivity::new(VadConfig::default(), AudioFormat::MULAW_8K).unwrap();
-        audio.chunks(160).flat_map(|f| v.push(f)).collect()
-    }
-
-    fn noise(amplitude: f64, seconds: usize) -> Vec<u8> {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let pcm: Vec<i16> = (0..8000 * seconds)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (((x % 65536) as f64 - 32768.0) / 32768.0 * amplitude) as i16
-            })
-            .collect();
-        let mut out = Vec::new();
-        g711::encode_mulaw(&pcm, &mut out);
-        out
-    }
-
-    #[test]
-    fn an_utterance_is_one_turn_despite_the_pauses_between_words() {
-        let audio = clip("yes_correct"); // "Yes, that's right." with silence around
-        let events = run(&audio);
-        assert_eq!(events.len(), 2, "{events:?}");
-        let VadEvent::SpeechStarted { at_ms: start } = events[0] else {
-            panic!("{events:?}")
-        };
-        let VadEvent::SpeechEnded {
-            at_ms: end,
-            speech_ms,
-        } = events[1]
-        else {
-            panic!("{events:?}")
-        };
-        let total_ms = audio.len() as u64 / 8;
-        // Where the clip first gets loud (past the synthesizer's lead-in and the padding).
-        let mut pcm = Vec::new();
-        g711::decode_mulaw(&audio, &mut pcm);
-        let onset_ms = pcm.iter().position(|s| s.unsigned_abs() > 1000).unwrap() as u64 / 8;
-        assert!(
-            start + 50 >= onset_ms && start <= onset_ms + 100,
-            "{start} vs {onset_ms}"
-        );
-        assert!(end > start + 800 && end <= total_ms, "{end} of {total_ms}");
-        assert!(speech_ms >= 600, "{speech_ms}");
-    }
-
-    #[test]
-    fn noise_and_silence_are_not_speech() {
-        assert_eq!(run(&noise(3000.0, 3)), []);
-        assert_eq!(run(&noise(10_000.0, 3)), []);
-        assert!(run(&vec![0xff; 24_000]).is_empty()); // mu-law silence
-        // Noise that sets in after a quiet start.
-        let mut late = vec![0xff; 8000];
-        late.extend(noise(10_000.0, 3));
-        assert_eq!(run(&late), []);
-        // Speech after a noisy stretch is still found.
-        let mut audio = noise(2000.0, 1);
-        audio.extend(clip("yes_nine"));
-        assert!(matches!(run(&audio)[0], VadEvent::SpeechStarted { at_ms } if at_ms >= 1000));
-    }
-
-    #[test]
-    fn speech_ms_grows_while_the_caller_talks_and_resets_after() {
-        let audio = clip("book_oil_change");
-        let mut v = VoiceActivity::new(VadConfig::default(), AudioFormat::MULAW_8K).unwrap();
-        let mut most = 0;
-        for f in audio.chunks(160) {
-            v.push(f);
-            most = most.max(v.speech_ms());
-        }
-        assert!(most > 1000, "{most}");
-        assert!(!v.is_speaking());
-        assert_eq!(v.speech_ms(), 0);
-        assert_eq!(v.position_ms() / 100, audio.len() as u64 / 8 / 100);
-    }
+    turn.extend_from_slice(frame);
 }
+
+#[cfg(test)]
+#[path = "vad_tests.rs"]
+mod tests;

@@ -6,13 +6,13 @@
 
 use std::time::Instant;
 
-use super::agent::{Action, Agent, Input as AgentInput};
+use super::agent::{Agent, Input as AgentInput};
 use super::clocks::Clocks;
 use super::end::{DrainEnding, EndCause};
 use super::hearing::Hearing;
 use super::io::{ConversationConfig, Outbox, Output, Preparation, Slot};
 use super::observe::Observation;
-use super::record::{Record, Speaker, Turn};
+use super::record::{Speaker, Turn};
 use super::session::MediaSession;
 use super::speech::SpeechTrack;
 use super::tool_runs::ToolRuns;
@@ -25,6 +25,9 @@ use crate::provider::{ProviderError, ProviderKind};
 use crate::stt::SttEvent;
 use crate::tool::{BookingChange, ToolResult, timeout_answer};
 use crate::tts::{TtsCommand, TtsEvent};
+
+#[path = "conversation_actions.rs"]
+mod actions;
 
 /// One provider stream of the call: whether it is open, and from which slot.
 #[derive(Debug, Clone, Copy)]
@@ -126,9 +129,22 @@ impl Conversation {
             match e {
                 VadEvent::SpeechStarted { .. } => self.clocks.caller_started(now),
                 VadEvent::SpeechEnded { .. } => self.clocks.caller_stopped(now),
+                VadEvent::Paused { .. } | VadEvent::Resumed { .. } => {}
             }
             self.feed(AgentInput::Voice(e), session, now, out);
         }
+    }
+
+    /// The turn model's verdict on a pause.
+    pub(super) fn turn_judged(
+        &mut self,
+        id: u64,
+        complete: Option<bool>,
+        session: &mut MediaSession,
+        now: Instant,
+        out: &mut Outbox,
+    ) {
+        self.feed(AgentInput::TurnJudged { id, complete }, session, now, out);
     }
 
     /// The instance drains: wind the conversation down (see [`AgentInput::WindDown`]).
@@ -436,88 +452,6 @@ impl Conversation {
             tracing::debug!(action = ?a, "conversation action");
             self.act(a, session, now, out);
         }
-    }
-
-    fn act(&mut self, action: Action, session: &mut MediaSession, now: Instant, out: &mut Outbox) {
-        match action {
-            Action::Speak(text) => self.speak(text, now, out),
-            Action::StopSpeaking => {
-                let heard = self.speech.interrupt(session, now);
-                if self.tts.open {
-                    out.push(Output::Tts(TtsCommand::Clear));
-                }
-                self.prewarmed = None;
-                self.speaking = false;
-                let by_voice = self.hearing.caller_speaking();
-                self.clocks.interrupted(now, by_voice, out);
-                self.feed(AgentInput::Interrupted { heard }, session, now, out);
-            }
-            Action::FinalizeStt => self.hearing.finalize(out),
-            Action::StartLlm {
-                turn,
-                messages,
-                fallback,
-            } => self.start_llm(turn, messages, fallback, session, now, out),
-            Action::CancelLlm => {
-                if self.llm_turn.take().is_some() {
-                    out.push(Output::CancelLlm);
-                }
-            }
-            Action::RunTool { id, request } => {
-                self.tools.started(id.clone(), request.tool(), now);
-                out.push(Output::RunTool { id, request });
-            }
-            Action::Transfer { reason } => {
-                tracing::info!(reason = reason.describe(), "the agent transfers the call");
-                self.end(EndCause::Transferred(reason), now, out);
-            }
-            Action::HangUp { reason } => {
-                tracing::info!(reason = reason.describe(), "the agent ends the call");
-                self.end(EndCause::Goodbye(reason), now, out);
-            }
-            Action::Record {
-                speaker,
-                text,
-                heard,
-            } => self.record(speaker, text, heard, now, out),
-            Action::RecordHeard(heard) => {
-                self.record_unvoiced_turn(out);
-                out.record(Record::Heard(heard));
-            }
-            Action::Observe(o) => out.observe(o),
-        }
-    }
-
-    fn record(
-        &mut self,
-        speaker: Speaker,
-        text: String,
-        heard: Option<String>,
-        now: Instant,
-        out: &mut Outbox,
-    ) {
-        let mut turn = Turn::new(speaker, text, now);
-        turn.heard = heard;
-        match speaker {
-            Speaker::Caller => {
-                self.turn_opened = true;
-                out.observe(Observation::TurnAnswered);
-                turn.stt = self.clocks.stt_final();
-            }
-            Speaker::Agent => {
-                turn.llm_first_token = self.clocks.first_token();
-                turn.tts_first_byte = self.clocks.tts_first_byte();
-            }
-            Speaker::System => {}
-        }
-        let tts_first_byte = self.clocks.tts_first_byte();
-        self.transcript
-            .turn(turn, self.speaking, tts_first_byte, out);
-    }
-
-    /// Records the agent turn held for its first audio, with or without it.
-    fn record_unvoiced_turn(&mut self, out: &mut Outbox) {
-        self.transcript.release(self.clocks.tts_first_byte(), out);
     }
 
     fn end(&mut self, cause: EndCause, now: Instant, out: &mut Outbox) {

@@ -5,7 +5,7 @@
 
 use super::io::{Outbox, Output, Slot};
 use crate::audio::AudioFormat;
-use crate::audio::vad::{VadConfig, VadEvent, VoiceActivity};
+use crate::audio::vad::{TurnAudio, VadConfig, VadEvent, VoiceActivity};
 use crate::stt::SttControl;
 
 /// The caller's side of the call.
@@ -56,6 +56,22 @@ impl Hearing {
     /// Whether local voice activity hears the caller now.
     pub(super) fn caller_speaking(&self) -> bool {
         self.vad.as_ref().is_some_and(VoiceActivity::is_speaking)
+    }
+
+    /// The caller's turn so far, for the turn model.
+    pub(super) fn turn_audio(&self) -> TurnAudio {
+        match &self.vad {
+            Some(v) => v.turn_audio(),
+            None => TurnAudio {
+                rate: self.format.sample_rate,
+                samples: Vec::new(),
+            },
+        }
+    }
+
+    /// The turn model says the caller finished: their speech ends now.
+    pub(super) fn end_speech(&mut self) -> Option<VadEvent> {
+        self.vad.as_mut().and_then(VoiceActivity::end_speech)
     }
 
     /// A frame of the caller's audio: to recognition (batched), and what voice activity

@@ -62,6 +62,14 @@ pub enum Input<'a> {
     },
     /// A CRM tool answered.
     ToolDone(ToolResult),
+    /// The turn model's answer to [`Output::JudgeTurn`] `id`: whether the caller finished
+    /// (`None`: the model could not judge).
+    TurnJudged {
+        /// Which request.
+        id: u64,
+        /// Finished or not.
+        complete: Option<bool>,
+    },
     /// The hand-off asked for by [`Output::HandOff`] was carried out (or could not be).
     HandedOff,
     /// The carrier sent a message over the socket's hard limit: the socket cannot go on.
@@ -161,6 +169,15 @@ pub enum Output {
         id: String,
         /// What to run.
         request: CrmRequest,
+    },
+    /// Ask the turn model whether the caller finished, on the audio of their turn so far;
+    /// answer with [`Input::TurnJudged`] (a late answer is ignored: the call decides how long
+    /// it waits).
+    JudgeTurn {
+        /// Request number.
+        id: u64,
+        /// The turn's audio (the last 8 s of it).
+        audio: crate::audio::vad::TurnAudio,
     },
     /// Store this, in order.
     Record(Record),

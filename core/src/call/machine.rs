@@ -131,6 +131,9 @@ impl Call {
                 self.with_conversation(|c, s, out| c.llm_closed(turn, s, now, out))
             }
             Input::ToolDone(r) => self.with_conversation(|c, s, out| c.tool_done(r, s, now, out)),
+            Input::TurnJudged { id, complete } => {
+                self.with_conversation(|c, s, out| c.turn_judged(id, complete, s, now, out))
+            }
             Input::HandedOff => {
                 if let Phase::HandingOff { cause, .. } = &self.phase {
                     let cause = cause.clone();

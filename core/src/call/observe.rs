@@ -38,4 +38,31 @@ pub enum Observation {
     FalseInterruption,
     /// A booking, move or cancel the caller had not confirmed was not run (the booking gate).
     NeedsConfirmation(ToolName),
+    /// The turn model judged a pause.
+    TurnVerdict(TurnVerdict),
+}
+
+/// What became of a pause the turn model was asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnVerdict {
+    /// The caller had finished: the turn ended at the pause.
+    Complete,
+    /// The caller was only pausing: the turn stayed open.
+    Incomplete,
+    /// No verdict in time: the turn ended as voice activity alone would end it.
+    Late,
+    /// The model failed: as `Late`.
+    Failed,
+}
+
+impl TurnVerdict {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Incomplete => "incomplete",
+            Self::Late => "late",
+            Self::Failed => "failed",
+        }
+    }
 }

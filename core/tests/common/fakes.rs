@@ -88,6 +88,7 @@ pub fn label(o: &Output) -> String {
         Output::RunTool { request, .. } => format!("tool:{}", request.tool().as_str()),
         Output::Record(_) => "record".into(),
         Output::Observe(_) => "observe".into(),
+        Output::JudgeTurn { .. } => "judge_turn".into(),
         Output::HandOff(h) => format!("handoff:{}", h.as_str()),
         Output::CloseMedia => "close_media".into(),
         Output::End(e) => format!("end:{}", e.label()),

@@ -118,6 +118,10 @@ pub struct Line {
     /// Every output, in order, as a short label (for order assertions).
     pub log: Vec<String>,
     pub end: Option<CallEnd>,
+    /// What the turn model was asked: (request id, when, seconds of audio).
+    pub judgements: Vec<(u64, Instant, f64)>,
+    /// The fake turn model's answer, given at once (`None`: it never answers).
+    pub turn_verdict: Option<Option<bool>>,
 }
 
 impl Line {
@@ -158,6 +162,8 @@ impl Line {
             warnings: Vec::new(),
             log: Vec::new(),
             end: None,
+            judgements: Vec::new(),
+            turn_verdict: None,
         }
     }
 
@@ -528,6 +534,15 @@ impl Line {
                 Output::RunTool { id, request } => self.tools.push((id, request)),
                 Output::Record(r) => self.records.push(r),
                 Output::Observe(o) => self.observations.push(o),
+                Output::JudgeTurn { id, audio } => {
+                    let secs = audio.samples.len() as f64 / f64::from(audio.rate.hz());
+                    self.judgements.push((id, self.now, secs));
+                    if let Some(complete) = self.turn_verdict {
+                        let now = self.now;
+                        self.call
+                            .handle_input(now, Input::TurnJudged { id, complete });
+                    }
+                }
                 Output::HandOff(h) => {
                     self.handoffs.push(h);
                     if self.confirm_handoffs {

@@ -136,6 +136,8 @@ impl Segmenter {
                     }
                     self.speech_ms_at_cut = 0;
                 }
+                // Its detector reports no pauses (`pause_ms` 0): the call's own does.
+                VadEvent::Paused { .. } | VadEvent::Resumed { .. } => {}
             }
         }
         if let Some(start) = self.open

@@ -242,3 +242,4 @@ pub(super) fn tool_messages(request: &Value) -> Vec<Value> {
 mod booking;
 mod degraded;
 mod outage;
+mod turns;

@@ -15,6 +15,9 @@ pub struct AgentConfig {
     /// Caller speech over the agent with no transcript words (the recogniser lags or is down)
     /// interrupts after this long; with words, after `barge_in_min_speech`.
     pub barge_in_without_words: Duration,
+    /// With a turn model: how long after a pause its verdict may take before the turn ends
+    /// without it. `None`: no turn model (pauses are not judged).
+    pub turn_verdict_wait: Option<Duration>,
     /// Rounds of tool calls in one turn before the agent apologises instead.
     pub max_tool_rounds: u32,
     /// Tools still running after this long: say `filler_line`.
@@ -69,6 +72,7 @@ impl AgentConfig {
             finalize_grace: Duration::from_millis(500),
             barge_in_min_speech: Duration::from_millis(250),
             barge_in_without_words: Duration::from_millis(1000),
+            turn_verdict_wait: None,
             max_tool_rounds: 5,
             filler_after: Duration::from_millis(700),
             filler_line: "One moment while I check that.".into(),

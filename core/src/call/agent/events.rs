@@ -48,6 +48,14 @@ pub enum Input {
     /// The instance is draining: finish the turn in progress (its tools and their answer),
     /// take no new one, say the drain line and end as told.
     WindDown(DrainEnding),
+    /// The turn model's verdict on the pause it was asked about (`Action::JudgeTurn`):
+    /// finished, still speaking, or `None` when the model could not judge.
+    TurnJudged {
+        /// Which request.
+        id: u64,
+        /// Whether the caller's turn is complete.
+        complete: Option<bool>,
+    },
     /// Time passed.
     Tick,
 }
@@ -61,6 +69,14 @@ pub enum Action {
     StopSpeaking,
     /// Ask STT to finalise what it has heard.
     FinalizeStt,
+    /// Ask the turn model whether the caller, paused now, has finished (the audio is the
+    /// turn's so far); the answer comes back as `Input::TurnJudged` with this id.
+    JudgeTurn {
+        /// Request number.
+        id: u64,
+    },
+    /// The caller's speech ends now, at the pause (voice activity reports its end).
+    EndSpeech,
     /// Start a completion.
     StartLlm {
         /// Request number (its events come back with it).

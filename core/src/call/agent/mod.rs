@@ -12,6 +12,7 @@
 //! `barge_in_without_words`); the history keeps only what the caller heard, and tools already
 //! running finish and keep their results.
 
+mod caller_turn;
 mod config;
 mod events;
 pub mod gate;
@@ -40,7 +41,6 @@ use crate::call::sentences::SentenceSplitter;
 use crate::chat::ChatMessage;
 use crate::llm::{FinishReason, LlmEvent};
 use crate::provider::ProviderKind;
-use crate::stt::SttEvent;
 use crate::tool::{ToolCall, ToolRequest};
 
 /// Tool calls running at once for one call; more in one round are answered "not run", so
@@ -103,6 +103,9 @@ pub struct Agent {
     gate: gate::Gatekeeper,
     /// A phone number being typed on the keypad.
     phone_entry: Option<keypad::PhoneEntry>,
+    /// The pause the turn model is judging, and how many it was asked about.
+    judging: Option<caller_turn::Judging>,
+    judgements: u64,
 }
 
 fn words(text: &str) -> usize {
@@ -137,6 +140,8 @@ impl Agent {
             resumable: None,
             llm_filler_due: false,
             asked_at: now,
+            judging: None,
+            judgements: 0,
         }
     }
 
@@ -169,7 +174,8 @@ impl Agent {
             .wind_down
             .map(|(_, since)| since + self.config.wind_down_patience);
         let entry = self.phone_entry.as_ref().map(keypad::PhoneEntry::deadline);
-        [self.barge_in_at, phase, patience, entry]
+        let verdict = self.judging.as_ref().map(caller_turn::Judging::due);
+        [self.barge_in_at, phase, patience, entry, verdict]
             .into_iter()
             .flatten()
             .min()
@@ -198,7 +204,11 @@ impl Agent {
                     self.phase = Phase::CallerSpeaking;
                 }
             }
+            Input::Voice(VadEvent::Paused { .. }) => self.paused(now, &mut out),
+            Input::Voice(VadEvent::Resumed { .. }) => self.resumed(),
+            Input::TurnJudged { id, complete } => self.turn_judged(id, complete, &mut out),
             Input::Voice(VadEvent::SpeechEnded { .. }) => {
+                self.judging = None;
                 self.quiet_since = now;
                 self.barge_in_at = None;
                 self.overlap_since = None;
@@ -295,93 +305,6 @@ impl Agent {
         }
         self.splitter.clear();
         self.speaking = false;
-    }
-
-    fn transcript(&mut self, e: SttEvent, now: Instant, out: &mut Vec<Action>) {
-        match e {
-            SttEvent::Interim { text } => {
-                if words(&text) > 0 {
-                    self.quiet_since = now;
-                    if self.speaking || self.phase == Phase::Thinking {
-                        self.words_over_agent(&text, now, out);
-                    }
-                }
-            }
-            SttEvent::Final {
-                text,
-                speech_final,
-                from_finalize,
-                ..
-            } => {
-                let over_agent = self.speaking || self.phase == Phase::Thinking;
-                if over_agent
-                    && !text.trim().is_empty()
-                    && interrupt::classify(&text, &self.agent_text()) != interrupt::Overlap::Words
-                {
-                    // "Uh-huh" or the agent's own echo: not the caller's turn.
-                } else if !text.trim().is_empty() {
-                    if !self.caller_text.is_empty() {
-                        self.caller_text.push(' ');
-                    }
-                    self.caller_text.push_str(text.trim());
-                    self.quiet_since = now;
-                    if self.speaking || self.phase == Phase::Thinking {
-                        self.barge_in(now, out);
-                    }
-                }
-                let turn_over = from_finalize
-                    || (speech_final && !matches!(self.phase, Phase::CallerSpeaking))
-                    || matches!(self.phase, Phase::AwaitingFinal(_)) && speech_final;
-                if turn_over {
-                    self.end_caller_turn(now, out);
-                }
-            }
-            SttEvent::UtteranceEnd { .. } => {
-                if !matches!(self.phase, Phase::Thinking | Phase::Tools(_)) {
-                    self.end_caller_turn(now, out);
-                }
-            }
-            SttEvent::SpeechStarted { .. } | SttEvent::Reconnected { .. } | SttEvent::Closed => {}
-            SttEvent::Error(_) => {
-                self.stop(out);
-                self.end_with_transfer(TransferReason::SttDown, out);
-            }
-        }
-    }
-
-    /// The caller's words so far become a turn for the LLM.
-    fn end_caller_turn(&mut self, now: Instant, out: &mut Vec<Action>) {
-        let text = std::mem::take(&mut self.caller_text);
-        if self.resume_if_noise(&text, out) {
-            return;
-        }
-        if text.is_empty() {
-            if matches!(self.phase, Phase::AwaitingFinal(_) | Phase::CallerSpeaking) {
-                self.phase = Phase::Listening;
-            }
-            return;
-        }
-        self.reprompts = 0;
-        self.quiet_since = now;
-        out.push(Action::Record {
-            speaker: Speaker::Caller,
-            text: text.clone(),
-            heard: None,
-        });
-        self.history.push(ChatMessage::user(text));
-        self.round = 0;
-        self.spoken.clear();
-        if self.wind_down.is_some() && self.pending_tools.is_empty() {
-            // No new turn while winding down: the desk (or a call back) answers it.
-            self.phase = Phase::Listening;
-        } else if self.pending_tools.is_empty() {
-            self.ask_llm(now, out);
-        } else {
-            // Tools from an interrupted turn are still running: their results join the
-            // history first, then the LLM hears the new turn.
-            self.phase = Phase::Tools(now);
-            self.filler_said = true;
-        }
     }
 
     fn ask_llm(&mut self, now: Instant, out: &mut Vec<Action>) {

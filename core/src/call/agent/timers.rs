@@ -16,6 +16,7 @@ impl Agent {
             self.keypad_turn(typed, now, out);
             return;
         }
+        self.verdict_overdue(now, out);
         if let Some(at) = self.barge_in_at
             && now >= at
         {

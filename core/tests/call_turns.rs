@@ -1,0 +1,163 @@
+//! Turn ends decided by a turn model, through the whole call on a virtual clock: the caller's
+//! recorded clips go through the real voice activity detector; a fake turn model answers.
+//! A finished caller is answered at the pause, a pausing one keeps the turn, and a model that
+//! is slow or fails costs no more than voice activity alone.
+
+mod common;
+
+use std::time::Duration;
+
+use callbridge_core::audio::vad::VadConfig;
+use callbridge_core::call::observe::{Observation, TurnVerdict};
+use common::{Line, agent_config, clip};
+
+/// Silence before the turn model is asked.
+const PAUSE_MS: u64 = 200;
+/// The longest pause an unfinished sentence holds.
+const INCOMPLETE_MS: u64 = 1000;
+/// How long a verdict may take.
+const VERDICT_WAIT_MS: u64 = 200;
+
+/// A greeted call whose turns are judged by a fake model answering `verdict` (`None`:
+/// never).
+fn line(verdict: Option<Option<bool>>) -> Line {
+    let mut config = agent_config();
+    config.conversation.as_mut().expect("agent call").vad = VadConfig {
+        pause_ms: PAUSE_MS,
+        end_ms: INCOMPLETE_MS,
+        ..VadConfig::default()
+    };
+    let mut line = Line::new(config);
+    line.preparation
+        .as_mut()
+        .expect("prepared")
+        .agent
+        .turn_verdict_wait = Some(Duration::from_millis(VERDICT_WAIT_MS));
+    line.turn_verdict = verdict;
+    line.start();
+    line.run_until_quiet();
+    line
+}
+
+/// "I'd like to book an oil change for my Honda." … "Tuesday morning would be great.", the
+/// pause between them about 850 ms (the clips' own silence either side). Returns when the first clip's audio ends (ms since the call began).
+fn caller_speaks_with_a_pause(line: &mut Line) -> u64 {
+    let first_ms = clip("book_oil_change").len() as u64 * 20;
+    let start = line.ms();
+    line.caller_says("book_oil_change");
+    line.caller_says("tuesday_morning");
+    start + first_ms
+}
+
+fn verdicts(line: &Line) -> Vec<TurnVerdict> {
+    line.observations
+        .iter()
+        .filter_map(|o| match o {
+            Observation::TurnVerdict(v) => Some(*v),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs until the turn's `Finalize`; when it went out (ms since the call began).
+fn finalized_at(line: &mut Line) -> u64 {
+    let ended = line.run_until(Duration::from_secs(20), |l| l.stt.finalizes > 0);
+    assert!(ended, "the turn never ended");
+    line.ms()
+}
+
+#[test]
+fn a_caller_pausing_mid_sentence_keeps_the_turn() {
+    let mut line = line(Some(Some(false)));
+    let first_end = caller_speaks_with_a_pause(&mut line);
+    let at = finalized_at(&mut line);
+    // One turn, ended after the second part, not at the pause.
+    assert!(
+        at > first_end + 1500,
+        "finalized at {at} ms, first part ended {first_end}"
+    );
+    assert_eq!(line.stt.finalizes, 1);
+    // Every pause was judged, the audio judged growing with the turn, each incomplete.
+    assert!(line.judgements.len() >= 2, "{:?}", line.judgements);
+    let (_, _, first_secs) = line.judgements[0];
+    let (_, _, last_secs) = *line.judgements.last().unwrap();
+    assert!(
+        first_secs > 1.5 && last_secs > first_secs + 1.0,
+        "{:?}",
+        line.judgements
+    );
+    assert!(
+        verdicts(&line)
+            .iter()
+            .all(|v| *v == TurnVerdict::Incomplete)
+    );
+}
+
+#[test]
+fn a_finished_caller_is_answered_at_the_pause() {
+    let mut line = line(Some(Some(true)));
+    let start = line.ms();
+    line.caller_says("yes_correct");
+    let at = finalized_at(&mut line);
+    let (_, asked, _) = line.judgements[0];
+    let asked_ms = (asked - line.t0).as_millis() as u64;
+    assert_eq!(at, asked_ms, "the turn ends as the verdict comes");
+    // Well before the silence limit would end it: the clip holds its speech and 200 ms of
+    // padding; the turn ends within the pause, not INCOMPLETE_MS after the speech.
+    let clip_ms = clip("yes_correct").len() as u64 * 20;
+    assert!(
+        at < start + clip_ms + INCOMPLETE_MS - 300,
+        "finalized at {at}"
+    );
+    assert_eq!(verdicts(&line), [TurnVerdict::Complete]);
+    assert_eq!(line.stt.finalizes, 1);
+}
+
+#[test]
+fn a_verdict_that_does_not_come_ends_the_turn_after_its_wait() {
+    let mut line = line(None);
+    line.caller_says("yes_correct");
+    let at = finalized_at(&mut line);
+    // The last pause's verdict was awaited (speech resumed after the comma's).
+    let (_, asked, _) = *line.judgements.last().unwrap();
+    let waited = at - (asked - line.t0).as_millis() as u64;
+    assert!(
+        (VERDICT_WAIT_MS..VERDICT_WAIT_MS + 20).contains(&waited),
+        "waited {waited} ms"
+    );
+    assert_eq!(verdicts(&line), [TurnVerdict::Late]);
+    // The late answer changes nothing.
+    let id = line.judgements.last().unwrap().0;
+    line.input(callbridge_core::call::Input::TurnJudged {
+        id,
+        complete: Some(false),
+    });
+    assert_eq!(verdicts(&line), [TurnVerdict::Late]);
+    assert_eq!(line.stt.finalizes, 1);
+}
+
+#[test]
+fn a_failed_model_ends_the_turn_at_the_pause() {
+    let mut line = line(Some(None));
+    line.caller_says("yes_correct");
+    let at = finalized_at(&mut line);
+    let (_, asked, _) = line.judgements[0];
+    assert_eq!(at, (asked - line.t0).as_millis() as u64);
+    assert_eq!(verdicts(&line), [TurnVerdict::Failed]);
+}
+
+#[test]
+fn speech_after_a_finished_verdict_starts_a_new_turn_and_the_agent_answers_each() {
+    let mut line = line(Some(Some(true)));
+    line.caller_says("hours");
+    finalized_at(&mut line);
+    line.stt_final("What time do you open on Saturday?");
+    assert_eq!(line.llm.requests.len(), 1);
+    line.llm_says("We open at eight on Saturday.");
+    line.run_until_quiet();
+    line.caller_says("thanks_bye");
+    let done = line.run_until(Duration::from_secs(10), |l| l.stt.finalizes > 1);
+    assert!(done, "the second turn never ended");
+    line.stt_final("That's all,");
+    assert_eq!(line.llm.requests.len(), 2);
+}
