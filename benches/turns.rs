@@ -4,6 +4,8 @@
 //! verdict takes on one core (the clips are judged twice; the second pass is timed).
 //! Needs the model: `callbridge models fetch`.
 
+#![allow(clippy::disallowed_methods)] // A benchmark reads the clock and its environment.
+
 #[path = "../tests/api/turns/decisions.rs"]
 mod decisions;
 
@@ -21,9 +23,8 @@ fn main() {
     pairs.push(("CALL_MODE".into(), "echo".into()));
     let settings = Settings::from_source(&Source::from_pairs(pairs)).expect("settings");
     let path = &settings.turns.model_path;
-    let model = SmartTurn::load(path).unwrap_or_else(|e| {
-        panic!("{e}: run `callbridge models fetch` first")
-    });
+    let model = SmartTurn::load(path)
+        .unwrap_or_else(|e| panic!("{e}: run `callbridge models fetch` first"));
     let pause_ms = std::env::var("PAUSE_MS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -35,6 +35,10 @@ pub struct ConversationSettings {
     /// (`,` `;` `:`) once it has this many words, ahead of its sentence's end; 0: whole
     /// sentences only.
     pub first_clause_words: usize,
+    /// `PREEMPTIVE_LLM` (true): ask the model at the local turn end on the words heard so
+    /// far, keep its answer (held until then) when the final transcript says the same,
+    /// cancel and ask again when it does not (`callbridge_preemptive_llm_total`).
+    pub preemptive_llm: bool,
     /// `MAX_TOOL_ROUNDS`: tool rounds in one turn before the agent apologises.
     pub max_tool_rounds: u32,
     /// `FILLER_AFTER_MS`: tools slower than this get a filler line.
@@ -85,6 +89,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> ConversationSettings {
         barge_in_min_speech: ms(r, "BARGE_IN_MIN_SPEECH_MS", 250, 0, 3_000),
         barge_in_without_words: ms(r, "BARGE_IN_WITHOUT_WORDS_MS", 1_000, 100, 10_000),
         first_clause_words: r.ranged("FIRST_CLAUSE_MIN_WORDS", 4, 0, 50) as usize,
+        preemptive_llm: r.parsed("PREEMPTIVE_LLM", true, "true or false"),
         max_tool_rounds: r.ranged("MAX_TOOL_ROUNDS", 5, 1, 20) as u32,
         filler_after: ms(r, "FILLER_AFTER_MS", 700, 100, 10_000),
         tool_timeout: ms(r, "TOOL_TIMEOUT_MS", 5_000, 100, 60_000),

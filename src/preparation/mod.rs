@@ -232,6 +232,7 @@ fn agent_config(
     agent.barge_in_min_speech = c.barge_in_min_speech;
     agent.barge_in_without_words = c.barge_in_without_words;
     agent.first_clause_words = c.first_clause_words;
+    agent.preemptive_llm = c.preemptive_llm;
     agent.turn_verdict_wait = settings
         .turns
         .judged()

@@ -54,6 +54,9 @@ pub const FALSE_INTERRUPTIONS: &str = "callbridge_false_interruptions_total";
 /// Pauses the end-of-turn model judged, by `verdict` (complete, incomplete, late, failed)
 /// (counter).
 pub const TURN_VERDICTS: &str = "callbridge_turn_verdicts_total";
+/// Completions asked for before the caller's final transcript, by `outcome`: used (the
+/// final said the same) or wasted (cancelled and asked again) (counter).
+pub const PREEMPTIVE_LLM: &str = "callbridge_preemptive_llm_total";
 /// Time the end-of-turn model took for one verdict (histogram).
 pub const TURN_MODEL_SECONDS: &str = "callbridge_turn_model_seconds";
 /// Appointments booked, moved or cancelled, by `action` (counter).
@@ -158,6 +161,11 @@ fn describe() {
         "Pauses the end-of-turn model judged, by `verdict`: complete (the turn ended at the \
          pause), incomplete (it stayed open), late or failed (it ended as silence alone would)."
     );
+    describe_counter!(
+        PREEMPTIVE_LLM,
+        "Completions asked for at the local turn end, before the final transcript, by \
+         `outcome`: used (the final said the same) or wasted (cancelled and asked again)."
+    );
     describe_histogram!(
         TURN_MODEL_SECONDS,
         Unit::Seconds,
@@ -247,6 +255,10 @@ pub fn observe(o: crate::call::observe::Observation) {
         }
         Observation::BargeIn => metrics::counter!(BARGE_INS).increment(1),
         Observation::FalseInterruption => metrics::counter!(FALSE_INTERRUPTIONS).increment(1),
+        Observation::Preemptive { used } => {
+            let outcome = if used { "used" } else { "wasted" };
+            metrics::counter!(PREEMPTIVE_LLM, "outcome" => outcome).increment(1);
+        }
         Observation::TurnVerdict(v) => {
             metrics::counter!(TURN_VERDICTS, "verdict" => v.label()).increment(1);
         }

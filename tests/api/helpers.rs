@@ -77,6 +77,9 @@ pub async fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
         ("NODE_ID".into(), "test-node".into()),
         // Most tests exercise the line itself; the conversation's tests ask for the agent.
         ("CALL_MODE".into(), "echo".into()),
+        // Each scripted model reply answers one request: the tests that exercise early
+        // requests (which may be cancelled) turn them on.
+        ("PREEMPTIVE_LLM".into(), "false".into()),
     ];
     // The model cache `callbridge models fetch` filled (scripts/test.sh runs it first).
     for name in ["MODEL_CACHE_DIR", "XDG_CACHE_HOME", "HOME"] {

@@ -40,6 +40,12 @@ pub enum Observation {
     NeedsConfirmation(ToolName),
     /// The turn model judged a pause.
     TurnVerdict(TurnVerdict),
+    /// A completion asked for before the caller's final transcript: `used` when the final
+    /// said the same, else cancelled (wasted).
+    Preemptive {
+        /// Whether it answered the turn.
+        used: bool,
+    },
 }
 
 /// What became of a pause the turn model was asked about.

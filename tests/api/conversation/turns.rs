@@ -4,6 +4,7 @@
 //! pause and the agent answers half a sentence.
 
 use super::{Line, MARIA, goodbye, said};
+use crate::fakes::openai::text_reply;
 use crate::helpers::scrape_metrics;
 
 /// The caller's one sentence, as speech recognition hears its two stretches of speech.
@@ -54,11 +55,60 @@ async fn with_the_turn_model_a_pause_mid_sentence_keeps_the_callers_turn() {
 #[tokio::test]
 async fn on_silence_alone_the_same_pause_ends_the_turn() {
     let line = Line::open_with(&[("TURN_MODEL", "off")]).await;
-    line.llm.push(super::stream(vec!["On which day?".into()]));
+    line.llm.push(super::stream(text_reply(&["On which day?"])));
     line.llm.push(goodbye("Thursday afternoon works. Goodbye!"));
     let sid = "CAconversation00000000000nomodel1";
     line.call_with(MARIA, sid, PHRASES.to_vec(), vec![said("pause_day")])
         .await;
     assert_eq!(caller_turns(&line, sid).await, PHRASES);
+    line.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_model_is_asked_at_the_local_turn_end_and_its_answer_kept_when_the_final_agrees() {
+    let line = Line::open_with(&[("PREEMPTIVE_LLM", "true")]).await;
+    line.llm.push(super::stream(text_reply(&[
+        "We open at eight on Saturday.",
+    ])));
+    line.llm.push(goodbye("You're welcome. Goodbye!"));
+    let sid = "CAconversation000000000preemptive";
+    line.call_with(
+        MARIA,
+        sid,
+        vec!["What time do you open on Saturday?", "Thanks, goodbye."],
+        vec![said("hours"), said("thanks_bye")],
+    )
+    .await;
+    let (_, turns) = line.record(sid).await;
+    let said_by = |who: &str| -> Vec<String> {
+        turns
+            .iter()
+            .filter(|(s, _)| s == who)
+            .map(|(_, t)| t.clone())
+            .collect()
+    };
+    assert_eq!(
+        said_by("caller"),
+        ["What time do you open on Saturday?", "Thanks, goodbye."]
+    );
+    assert!(
+        said_by("agent")
+            .iter()
+            .any(|t| t == "We open at eight on Saturday."),
+        "{turns:?}"
+    );
+    // Two requests in all, each asked early and kept.
+    assert_eq!(line.llm.requests().len(), 2);
+    let metrics = scrape_metrics(&line.app).await;
+    assert!(
+        metrics
+            .contains("callbridge_preemptive_llm_total{node_id=\"test-node\",outcome=\"used\"} 2"),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("preemptive"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     line.app.stop().await;
 }

@@ -39,10 +39,16 @@ pub struct ConnScript {
     pub phrases: Vec<&'static str>,
 }
 
+/// How long after the end of speech the interim result with all of a phrase's words goes
+/// out (Deepgram sends interims as words are recognised, a fraction of a second behind).
+const INTERIM_LAG_SECS: f64 = 0.15;
+
 /// Recognition by loudness: a burst of loud frames is the next phrase.
 #[derive(Debug, Default)]
 struct Bursts {
     next: usize,
+    /// The current burst's full interim went out.
+    whole_interim_sent: bool,
     /// The current burst: where it began and whether its final went out.
     current: Option<(f64, bool)>,
     quiet_secs: f64,
@@ -281,6 +287,7 @@ async fn serve(
                         bursts.quiet_secs = 0.0;
                         if bursts.current.is_none() {
                             bursts.current = Some((heard - frame_secs, false));
+                            bursts.whole_interim_sent = false;
                             ws.send(Message::text(json!({"type": "SpeechStarted", "channel": [0, 1], "timestamp": heard - frame_secs}).to_string())).await?;
                             let first = phrase.split(' ').next().unwrap_or_default();
                             let u = Utterance {
@@ -296,6 +303,22 @@ async fn serve(
                         }
                     } else if let Some((start, finalised)) = bursts.current {
                         bursts.quiet_secs += frame_secs;
+                        if !finalised
+                            && !bursts.whole_interim_sent
+                            && bursts.quiet_secs >= INTERIM_LAG_SECS
+                        {
+                            bursts.whole_interim_sent = true;
+                            let u = Utterance {
+                                start,
+                                end: heard - bursts.quiet_secs,
+                                text: "",
+                            };
+                            let mut m: serde_json::Value =
+                                serde_json::from_str(&results(&u, false, false, false, heard))
+                                    .unwrap();
+                            m["channel"]["alternatives"][0]["transcript"] = json!(phrase);
+                            ws.send(Message::text(m.to_string())).await?;
+                        }
                         if bursts.quiet_secs >= endpointing {
                             bursts.current = None;
                             if !finalised {

@@ -93,6 +93,9 @@ impl Agent {
     pub(super) fn transcript(&mut self, e: SttEvent, now: Instant, out: &mut Vec<Action>) {
         match e {
             SttEvent::Interim { text } => {
+                if !self.speaking && self.phase != Phase::Thinking {
+                    self.interim.clone_from(&text);
+                }
                 if words(&text) > 0 {
                     self.quiet_since = now;
                     if self.speaking || self.phase == Phase::Thinking {
@@ -106,6 +109,7 @@ impl Agent {
                 from_finalize,
                 ..
             } => {
+                self.interim.clear();
                 let over_agent = self.speaking || self.phase == Phase::Thinking;
                 if over_agent
                     && !text.trim().is_empty()
@@ -149,10 +153,13 @@ impl Agent {
     /// The caller's words so far become a turn for the LLM.
     pub(super) fn end_caller_turn(&mut self, now: Instant, out: &mut Vec<Action>) {
         let text = std::mem::take(&mut self.caller_text);
+        self.interim.clear();
         if self.resume_if_noise(&text, out) {
+            self.drop_preemption(out);
             return;
         }
         if text.is_empty() {
+            self.drop_preemption(out);
             if matches!(self.phase, Phase::AwaitingFinal(_) | Phase::CallerSpeaking) {
                 self.phase = Phase::Listening;
             }
@@ -165,14 +172,18 @@ impl Agent {
             text: text.clone(),
             heard: None,
         });
+        let text_of_turn = text.clone();
         self.history.push(ChatMessage::user(text));
         self.round = 0;
         self.spoken.clear();
         if self.wind_down.is_some() && self.pending_tools.is_empty() {
             // No new turn while winding down: the desk (or a call back) answers it.
+            self.drop_preemption(out);
             self.phase = Phase::Listening;
         } else if self.pending_tools.is_empty() {
-            self.ask_llm(now, out);
+            if !self.use_preemption(&text_of_turn, now, out) {
+                self.ask_llm(now, out);
+            }
         } else {
             // Tools from an interrupted turn are still running: their results join the
             // history first, then the LLM hears the new turn.

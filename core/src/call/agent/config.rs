@@ -18,6 +18,9 @@ pub struct AgentConfig {
     /// With a turn model: how long after a pause its verdict may take before the turn ends
     /// without it. `None`: no turn model (pauses are not judged).
     pub turn_verdict_wait: Option<Duration>,
+    /// Ask the model at the local turn end, on the words heard so far, and keep its answer
+    /// when the final transcript says the same.
+    pub preemptive_llm: bool,
     /// Rounds of tool calls in one turn before the agent apologises instead.
     pub max_tool_rounds: u32,
     /// Tools still running after this long: say `filler_line`.
@@ -73,6 +76,7 @@ impl AgentConfig {
             barge_in_min_speech: Duration::from_millis(250),
             barge_in_without_words: Duration::from_millis(1000),
             turn_verdict_wait: None,
+            preemptive_llm: false,
             max_tool_rounds: 5,
             filler_after: Duration::from_millis(700),
             filler_line: "One moment while I check that.".into(),

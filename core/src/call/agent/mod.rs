@@ -19,6 +19,7 @@ pub mod gate;
 mod heard;
 mod interrupt;
 mod keypad;
+mod preempt;
 #[cfg(test)]
 mod tests;
 mod timers;
@@ -106,6 +107,10 @@ pub struct Agent {
     /// The pause the turn model is judging, and how many it was asked about.
     judging: Option<caller_turn::Judging>,
     judgements: u64,
+    /// The caller's latest interim transcript (what the final is likely to say).
+    interim: String,
+    /// A completion asked for before the caller's final transcript.
+    preemption: Option<preempt::Preemption>,
 }
 
 fn words(text: &str) -> usize {
@@ -142,6 +147,8 @@ impl Agent {
             asked_at: now,
             judging: None,
             judgements: 0,
+            interim: String::new(),
+            preemption: None,
         }
     }
 
@@ -202,6 +209,7 @@ impl Agent {
                     self.barge_in_at.get_or_insert(now + wait);
                 } else {
                     self.phase = Phase::CallerSpeaking;
+                    self.drop_preemption(&mut out);
                 }
             }
             Input::Voice(VadEvent::Paused { .. }) => self.paused(now, &mut out),
@@ -215,9 +223,11 @@ impl Agent {
                 if self.phase == Phase::CallerSpeaking {
                     out.push(Action::FinalizeStt);
                     self.phase = Phase::AwaitingFinal(now + self.config.finalize_grace);
+                    self.preempt(now, &mut out);
                 }
             }
             Input::Transcript(e) => self.transcript(e, now, &mut out),
+            Input::Llm { turn, event } if self.holds(turn) => self.hold(event, &mut out),
             Input::Llm { turn, event } if turn == self.turn => self.llm(event, now, &mut out),
             Input::Llm { .. } => {} // a cancelled turn's leftovers
             Input::ToolDone { id, content } => self.tool_done(id, content, now, &mut out),
