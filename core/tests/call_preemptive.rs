@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use callbridge_core::call::observe::Observation;
+use callbridge_core::call::observe::{Observation, Stage};
 use callbridge_core::chat::Role;
 use callbridge_core::stt::SttEvent;
 use common::{Line, agent_config};
@@ -79,8 +79,22 @@ fn the_model_starts_at_the_turn_end_and_its_answer_waits_for_the_same_final() {
         Some("We open at eight on Saturday.")
     );
     assert_eq!(preemptive(&line), (1, 0));
-    // The history holds the final's words.
+    // The turn's clocks run from the early request: each stage measured once.
     line.run_until_quiet();
+    for stage in [
+        Stage::SttFinal,
+        Stage::LlmFirstToken,
+        Stage::FirstSentence,
+        Stage::VoiceToVoice,
+    ] {
+        let n = line
+            .observations
+            .iter()
+            .filter(|o| matches!(o, Observation::Latency(s, _) if *s == stage))
+            .count();
+        assert_eq!(n, 1, "{stage:?}");
+    }
+    // The history holds the final's words.
     line.caller_turn("thanks_bye", "That's all, thank you. Goodbye.");
     let (_, messages) = line.llm.requests.last().unwrap();
     assert!(

@@ -51,7 +51,8 @@ pub struct ConversationSettings {
     pub max_reprompts: u32,
     /// `TRANSFER_DIGIT`: the key that transfers to the service desk.
     pub transfer_digit: char,
-    /// `HISTORY_TOKEN_BUDGET`: the most history sent to the LLM, in estimated tokens.
+    /// `HISTORY_TOKEN_BUDGET`: the most history sent to the LLM, in the model's tokens
+    /// (counted for OpenAI's models, estimated for others).
     pub token_budget: usize,
     /// `CALL_CONTROL`: `twiml` or `rest`.
     pub call_control: CallControlMode,

@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 use crate::audio::AudioFormat;
 use crate::call::Preparation;
 use crate::call::agent::AgentConfig;
-use crate::config::Settings;
+use crate::call::context::Tokens;
+use crate::config::{LlmChoice, Settings};
 use crate::crm::{caller, calls, catalog};
 use crate::domain::PhoneNumber;
 use crate::providers::Providers;
@@ -86,15 +87,24 @@ pub struct Preparer {
     settings: Arc<Settings>,
     tools: Tools,
     providers: Arc<Providers>,
+    /// How the primary model's tokens are counted (its vocabulary loaded once, here).
+    tokens: Tokens,
 }
 
 impl Preparer {
     /// A preparer over these.
     pub fn new(settings: Arc<Settings>, tools: Tools, providers: Arc<Providers>) -> Self {
+        let tokens = match settings.providers.llm {
+            LlmChoice::OpenAi => {
+                crate::providers::llm::tokens::for_model(&settings.providers.openai_model)
+            }
+            LlmChoice::Builtin | LlmChoice::None => Tokens::default(),
+        };
         Self {
             settings,
             tools,
             providers,
+            tokens,
         }
     }
 }
@@ -354,7 +364,8 @@ async fn prepare(
         &settings.business.name,
         name,
     );
-    let agent = agent_config(settings, system, greeting, providers.llm.fallback.is_some());
+    let mut agent = agent_config(settings, system, greeting, providers.llm.fallback.is_some());
+    agent.tokens = p.tokens.clone();
 
     if let Some(t) = &tts {
         t.speak(agent.greeting.clone());

@@ -1,16 +1,72 @@
 //! What the LLM is told: the system prompt and the conversation so far, trimmed to a token
 //! budget from the oldest end.
 //!
-//! Tokens are estimated, not counted: one per three characters plus a few per message. Real
-//! BPE tokenizers average about four characters per token on English, so the estimate runs
-//! high and a trimmed history fits the model's window with room to spare, without shipping a
-//! tokenizer (and its vocabulary) for every model a compatible server might run.
+//! Tokens are counted by the model's own tokenizer when the service has one for the
+//! configured model ([`Tokens::counted`]; OpenAI's models through their published BPE
+//! vocabularies), so the budget is the model's measure. Otherwise they are estimated: one per
+//! three characters plus a few per message. Real BPE tokenizers average about four characters
+//! per token on English, so the estimate runs high and a trimmed history fits the model's
+//! window with room to spare.
 //!
 //! An assistant message that calls tools and the tool results answering it are one unit:
 //! trimming drops or keeps them together, because chat APIs refuse a tool result without its
 //! call (and a call without its results).
 
+use std::sync::Arc;
+
 use crate::chat::{ChatMessage, Role};
+
+/// Tokens a chat API adds around each message (role and separators: OpenAI's chat format
+/// costs 3-4 a message).
+const PER_MESSAGE: usize = 4;
+
+/// Counts tokens as the model's tokenizer does.
+pub trait TokenCounter: Send + Sync {
+    /// Tokens in `text`.
+    fn count(&self, text: &str) -> usize;
+}
+
+/// How a history's tokens are measured: the model's tokenizer, or the estimate.
+#[derive(Clone, Default)]
+pub struct Tokens(Option<Arc<dyn TokenCounter>>);
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Tokens(counted)"
+        } else {
+            "Tokens(estimated)"
+        })
+    }
+}
+
+impl Tokens {
+    /// Counted by `counter`.
+    pub fn counted(counter: Arc<dyn TokenCounter>) -> Self {
+        Self(Some(counter))
+    }
+
+    /// Whether a tokenizer counts (rather than the estimate).
+    pub fn is_counted(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Tokens one message costs.
+    pub fn message(&self, m: &ChatMessage) -> usize {
+        let Some(counter) = &self.0 else {
+            return estimate_tokens(m);
+        };
+        let content = m.content.as_deref().map_or(0, |t| counter.count(t));
+        let calls: usize = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                counter.count(&c.name) + counter.count(&c.raw_arguments) + counter.count(&c.id)
+            })
+            .sum();
+        content + calls + PER_MESSAGE
+    }
+}
 
 /// Tokens one message is assumed to cost.
 pub fn estimate_tokens(m: &ChatMessage) -> usize {
@@ -71,10 +127,15 @@ impl History {
     /// The system message and the newest units that fit in `budget` tokens. The newest unit
     /// is always kept, however large: a model must see what it is answering.
     pub fn trimmed(&self, budget: usize) -> Vec<ChatMessage> {
-        let mut used = estimate_tokens(&self.system);
+        self.trimmed_with(budget, &Tokens::default())
+    }
+
+    /// [`History::trimmed`], its tokens measured by `tokens`.
+    pub fn trimmed_with(&self, budget: usize, tokens: &Tokens) -> Vec<ChatMessage> {
+        let mut used = tokens.message(&self.system);
         let mut keep = 0;
         for unit in self.units.iter().rev() {
-            let cost: usize = unit.iter().map(estimate_tokens).sum();
+            let cost: usize = unit.iter().map(|m| tokens.message(m)).sum();
             if keep > 0 && used + cost > budget {
                 break;
             }
@@ -198,6 +259,32 @@ mod tests {
         assert_eq!(c.trimmed(10_000).len(), 8);
         // The newest unit is kept even over budget.
         assert_eq!(roles(&c.trimmed(0)), [Role::System, Role::User]);
+    }
+
+    /// One token per word: what a tokenizer would say, far below the estimate.
+    struct Words;
+
+    impl TokenCounter for Words {
+        fn count(&self, text: &str) -> usize {
+            text.split_whitespace().count()
+        }
+    }
+
+    #[test]
+    fn a_tokenizer_measures_the_budget_when_there_is_one() {
+        let mut c = History::new("You are the service desk.");
+        for i in 0..20 {
+            c.push(ChatMessage::user(format!(
+                "Message number {i} about an oil change."
+            )));
+        }
+        let counted = Tokens::counted(std::sync::Arc::new(Words));
+        assert!(counted.is_counted() && !Tokens::default().is_counted());
+        // "Message number N about an oil change." is 7 words + 4 a message: 11 each, the
+        // system 5 + 4 = 9; a budget of 9 + 5 * 11 keeps exactly five.
+        assert_eq!(c.trimmed_with(9 + 5 * 11, &counted).len(), 6);
+        // The estimate (about 13 + 4 each) keeps fewer in the same budget.
+        assert!(c.trimmed(9 + 5 * 11).len() < 6);
     }
 
     #[test]

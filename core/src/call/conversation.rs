@@ -63,6 +63,10 @@ pub(super) struct Conversation {
     /// The caller's turn was just recorded: the next completion starts a new turn's clocks
     /// (later rounds of the same turn, after tools, keep them).
     turn_opened: bool,
+    /// The model was asked before the caller's final (preemptively), at this time, and its
+    /// first token came at that one: the turn's clocks start from them once the final
+    /// confirms the request.
+    asked_early: Option<(Instant, Option<Instant>)>,
 }
 
 impl Conversation {
@@ -101,6 +105,7 @@ impl Conversation {
             clocks: Clocks::default(),
             change: None,
             turn_opened: false,
+            asked_early: None,
         }
     }
 
@@ -315,7 +320,12 @@ impl Conversation {
         if self.llm_turn == Some(turn)
             && matches!(event, LlmEvent::TextDelta(_) | LlmEvent::ToolCalls(_))
         {
-            self.clocks.model_answered(now, out);
+            match &mut self.asked_early {
+                Some((_, first)) if self.agent.asked_early(turn) => {
+                    first.get_or_insert(now);
+                }
+                _ => self.clocks.model_answered(now, out),
+            }
         }
         self.feed(AgentInput::Llm { turn, event }, session, now, out);
     }
@@ -505,8 +515,13 @@ impl Conversation {
             );
             return;
         }
-        let new_turn = std::mem::take(&mut self.turn_opened);
-        self.clocks.model_asked(now, new_turn, out);
+        if self.agent.asked_early(turn) {
+            // The turn's clocks wait for the final to confirm this request.
+            self.asked_early = Some((now, None));
+        } else {
+            let new_turn = std::mem::take(&mut self.turn_opened);
+            self.clocks.model_asked(now, new_turn, out);
+        }
         self.llm_turn = Some(turn);
         let slot = if fallback {
             Slot::Fallback

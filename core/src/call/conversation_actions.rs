@@ -77,7 +77,12 @@ impl Conversation {
                 self.record_unvoiced_turn(out);
                 out.record(Record::Heard(heard));
             }
-            Action::Observe(o) => out.observe(o),
+            Action::Observe(o) => {
+                if let Observation::Preemptive { used } = o {
+                    self.settle_early_ask(used, out);
+                }
+                out.observe(o);
+            }
         }
     }
 
@@ -109,6 +114,22 @@ impl Conversation {
     }
 
     /// Records the agent turn held for its first audio, with or without it.
+    /// The final transcript decided on the request asked before it: used, the turn's clocks
+    /// start from when it was asked (and its first token); wasted, the next request starts
+    /// them as usual.
+    fn settle_early_ask(&mut self, used: bool, out: &mut Outbox) {
+        let Some((asked, first_token)) = self.asked_early.take() else {
+            return;
+        };
+        if used {
+            self.turn_opened = false;
+            self.clocks.model_asked(asked, true, out);
+            if let Some(at) = first_token {
+                self.clocks.model_answered(at, out);
+            }
+        }
+    }
+
     pub(super) fn record_unvoiced_turn(&mut self, out: &mut Outbox) {
         self.transcript.release(self.clocks.tts_first_byte(), out);
     }

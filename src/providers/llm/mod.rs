@@ -8,6 +8,7 @@
 pub use callbridge_core::formats::chat_completions as assemble;
 pub mod openai;
 pub mod scripted;
+pub mod tokens;
 pub use callbridge_core::formats::sse;
 
 use std::sync::Arc;

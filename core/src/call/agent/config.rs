@@ -63,6 +63,8 @@ pub struct AgentConfig {
     pub has_llm_fallback: bool,
     /// History budget, tokens.
     pub token_budget: usize,
+    /// How the budget is measured (the model's tokenizer when the service has it).
+    pub tokens: crate::call::context::Tokens,
     /// System prompt.
     pub system_prompt: String,
 }
@@ -106,6 +108,7 @@ impl AgentConfig {
             llm_retry_line: "Sorry, one moment.".into(),
             has_llm_fallback: false,
             token_budget: 3000,
+            tokens: crate::call::context::Tokens::default(),
             system_prompt: system_prompt.into(),
         }
     }

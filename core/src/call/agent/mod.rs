@@ -328,7 +328,9 @@ impl Agent {
         self.phase = Phase::Thinking;
         out.push(Action::StartLlm {
             turn: self.turn,
-            messages: self.history.trimmed(self.config.token_budget),
+            messages: self
+                .history
+                .trimmed_with(self.config.token_budget, &self.config.tokens),
             fallback: self.use_fallback,
         });
     }

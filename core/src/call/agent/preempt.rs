@@ -68,7 +68,7 @@ impl Agent {
         history.push(ChatMessage::user(tentative.clone()));
         out.push(Action::StartLlm {
             turn: self.turn,
-            messages: history.trimmed(self.config.token_budget),
+            messages: history.trimmed_with(self.config.token_budget, &self.config.tokens),
             fallback: self.use_fallback,
         });
         self.preemption = Some(Preemption {
@@ -77,6 +77,11 @@ impl Agent {
             held: Vec::new(),
             asked_at: now,
         });
+    }
+
+    /// Whether request `turn` was asked before the caller's final and is not yet confirmed.
+    pub fn asked_early(&self, turn: u64) -> bool {
+        self.preemption.as_ref().is_some_and(|p| p.turn == turn)
     }
 
     /// Whether an event of request `turn` is the unconfirmed preemptive request's (held).
