@@ -10,7 +10,9 @@
 //! the webhook, as Twilio takes a moment to). `ENGINES=builtin` runs the server on the
 //! built-in engines instead (whisper.cpp, the scripted agent, Flite; the fetched model), with
 //! no fixed latencies: what the callers measure is the engines' own speed, e.g.
-//! `ENGINES=builtin CALLS=1,4,8`. `SERVER_WRAPPER` runs the server under a profiler
+//! `ENGINES=builtin CALLS=1,4,8`. `PREEMPTIVE_LLM`, `TURN_MODEL` and the `TURN_*` settings are
+//! passed to the server to compare; each level also prints the server's own stage means and
+//! its early requests used and wasted. `SERVER_WRAPPER` runs the server under a profiler
 //! (`SERVER_WRAPPER="valgrind --tool=massif --massif-out-file=/tmp/massif.out" CALLS=4`).
 //! Everything is on loopback, bounded in count and time; each level
 //! gets a fresh server process, ended by PID.
@@ -45,6 +47,8 @@ const SCRIPT: [(&str, &str); 4] = [
 ];
 
 struct Level {
+    /// The server's own stage means.
+    stage_means: String,
     calls: usize,
     v2v: Vec<Duration>,
     /// From `start` to the greeting heard.
@@ -68,7 +72,7 @@ fn builtin() -> bool {
     std::env::var("ENGINES").as_deref() == Ok("builtin")
 }
 
-fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
+fn server(port: u16, metrics_port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
     // `SERVER_WRAPPER="valgrind --tool=massif"` (say) runs the server under a profiler.
     let wrapper = std::env::var("SERVER_WRAPPER").unwrap_or_default();
     let mut words = wrapper.split_whitespace();
@@ -83,11 +87,12 @@ fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
     c.env_clear()
         .env("CALL_MODE", "agent")
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
         .env("PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("DATABASE_URL", db)
         .env("STREAM_TOKEN_SECRET", "bench")
         .env("MAX_CALLS", "1000")
+        .env("NODE_ID", "bench")
         // One load generator is one source: the per-source limits are for the internet.
         .env("RATE_LIMIT_WEBHOOK_PER_SEC", "1000000")
         .env("RATE_LIMIT_WEBHOOK_BURST", "1000000")
@@ -113,7 +118,57 @@ fn server(port: u16, db: &str, fakes: &Fakes, endpointing_ms: u64) -> Command {
     .env("LOG_FORMAT", "pretty")
     .envs(std::env::var("TOKIO_WORKER_THREADS").map(|v| ("TOKIO_WORKER_THREADS", v)))
     .envs(std::env::var("FIRST_CLAUSE_MIN_WORDS").map(|v| ("FIRST_CLAUSE_MIN_WORDS", v)));
+    // Turn-taking settings to compare (preemptive requests, the end-of-turn model).
+    for name in [
+        "PREEMPTIVE_LLM",
+        "TURN_MODEL",
+        "TURN_SILENCE_MS",
+        "TURN_PAUSE_MS",
+        "TURN_INCOMPLETE_MS",
+        "TURN_VERDICT_WAIT_MS",
+        "MODEL_CACHE_DIR",
+        "HOME",
+    ] {
+        c.envs(std::env::var(name).map(|v| (name, v)));
+    }
     c
+}
+
+/// The server's stage means (ms) from its histograms, and its early requests used/wasted.
+async fn stages(metrics_port: u16) -> String {
+    let text = match reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => return String::new(),
+    };
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(series))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .fold(0.0, |a, b| a + b)
+    };
+    let mut out = Vec::new();
+    for (label, name) in [
+        ("stt final", "callbridge_stt_final_seconds"),
+        ("LLM first token", "callbridge_llm_first_token_seconds"),
+        ("first sentence", "callbridge_first_sentence_seconds"),
+        ("TTS first audio", "callbridge_tts_first_byte_seconds"),
+        ("voice-to-voice", "callbridge_voice_to_voice_seconds"),
+    ] {
+        let (sum, count) = (
+            value(&format!("{name}_sum")),
+            value(&format!("{name}_count")),
+        );
+        if count > 0.0 {
+            out.push(format!("{label} {:.0} ms", sum / count * 1000.0));
+        }
+    }
+    for outcome in ["used", "wasted"] {
+        let n = value(&format!(
+            "callbridge_preemptive_llm_total{{node_id=\"bench\",outcome=\"{outcome}\"}}"
+        ));
+        out.push(format!("early requests {outcome} {n}"));
+    }
+    out.join(", ")
 }
 
 /// One LLM answer. With `LLM_TOKEN_MS` set, streamed a word at a time at that pace (as a
@@ -152,13 +207,14 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
     let dir = std::env::temp_dir().join(format!("callbridge-conv-{}-{calls}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
-    let seeded = server(port, &db, fakes, endpointing_ms)
+    let metrics_port = free_port();
+    let seeded = server(port, metrics_port, &db, fakes, endpointing_ms)
         .args(["seed", "--if-empty"])
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(seeded.success(), "seeding failed");
-    let mut child = server(port, &db, fakes, endpointing_ms)
+    let mut child = server(port, metrics_port, &db, fakes, endpointing_ms)
         .arg("serve")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -182,7 +238,8 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
             phrases: SCRIPT.iter().map(|(_, p)| *p).collect(),
             ..ConnScript::default()
         });
-        for _ in SCRIPT {
+        // Twice the turns: an early request cancelled for a different final takes one.
+        for _ in 0..SCRIPT.len() * 2 {
             fakes.llm.push(llm_reply(llm_ms));
         }
     }
@@ -237,6 +294,7 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
     }
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid) - cpu0;
+    let stage_means = stages(metrics_port).await;
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -272,6 +330,7 @@ async fn run_level(calls: usize, fakes: &Fakes, llm_ms: u64, endpointing_ms: u64
     v2v.sort();
     greeting.sort();
     Level {
+        stage_means,
         calls,
         v2v,
         greeting,
@@ -347,6 +406,7 @@ fn main() {
                     String::new()
                 }
             );
+            println!("      server stage means: {}", l.stage_means);
         }
     });
 }

@@ -161,3 +161,20 @@ fn speech_after_a_finished_verdict_starts_a_new_turn_and_the_agent_answers_each(
     line.stt_final("That's all,");
     assert_eq!(line.llm.requests.len(), 2);
 }
+
+#[test]
+fn with_the_model_a_backchannel_over_the_agent_still_does_not_stop_it() {
+    // The speech ends only after INCOMPLETE_MS of silence: the pause must end the overlap,
+    // or an "uh-huh" would count as a second of speech without words.
+    let mut line = line(Some(Some(false)));
+    line.caller_turn("price", "How much is a brake inspection?");
+    line.llm_says(
+        "A brake inspection is sixty nine dollars and ninety nine cents, and it takes about an \
+         hour. We check the pads, the rotors, the calipers and the brake fluid.",
+    );
+    let heard = line.heard_ms();
+    line.run_until(Duration::from_secs(5), |l| l.heard_ms() > heard + 2_000);
+    line.caller_says("uh_huh");
+    line.run_for(2_500);
+    assert_eq!(line.clears, 0, "the agent was stopped by an uh-huh");
+}

@@ -42,6 +42,10 @@ impl Agent {
             return;
         };
         if self.phase != Phase::CallerSpeaking {
+            // Speech over the agent paused: it stopped, as far as a barge-in is concerned
+            // (with a turn model the speech itself ends only after the longer silence).
+            self.barge_in_at = None;
+            self.overlap_since = None;
             return;
         }
         self.judgements += 1;
@@ -54,9 +58,15 @@ impl Agent {
         });
     }
 
-    /// The caller spoke again: the pause being judged is over.
-    pub(super) fn resumed(&mut self) {
+    /// The caller spoke again: the pause being judged is over; over the agent, the speech
+    /// counts towards a barge-in from now, as new speech would.
+    pub(super) fn resumed(&mut self, now: Instant) {
         self.judging = None;
+        if self.speaking || matches!(self.phase, Phase::Thinking | Phase::Tools(_)) {
+            self.overlap_since = Some(now);
+            let wait = self.config.barge_in_without_words;
+            self.barge_in_at.get_or_insert(now + wait);
+        }
     }
 
     /// The turn model's verdict on pause `id`: `Some(true)` finished, `Some(false)` only

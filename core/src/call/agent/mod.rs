@@ -213,7 +213,7 @@ impl Agent {
                 }
             }
             Input::Voice(VadEvent::Paused { .. }) => self.paused(now, &mut out),
-            Input::Voice(VadEvent::Resumed { .. }) => self.resumed(),
+            Input::Voice(VadEvent::Resumed { .. }) => self.resumed(now),
             Input::TurnJudged { id, complete } => self.turn_judged(id, complete, &mut out),
             Input::Voice(VadEvent::SpeechEnded { .. }) => {
                 self.judging = None;
