@@ -5,15 +5,15 @@
 //! reads the last 8 s of the turn at 16 kHz and answers a probability that the turn is
 //! complete. It runs in tract (pure Rust). Two things are done to the file on load:
 //! - Its quantize/dequantize pairs on activations are removed, so tract computes in f32 with
-//!   the weights dequantized once. Measured on this project's machines: 110 ms a verdict in f32
-//!   against 155 ms emulating the int8 pairs; the decisions on the fixture clips are the same as
-//!   ONNX Runtime's.
+//!   the weights dequantized once (in a first probe 110 ms for the model in f32 against 155 ms
+//!   emulating the int8 pairs); the decisions on the fixture clips are the same as ONNX
+//!   Runtime's. `cargo bench --bench turns` measures a whole verdict, features included.
 //! - Those after a softmax in particular must go: tract 0.23 fuses Softmax with the following
 //!   QuantizeLinear into a quantized softmax that saturates (every attention weight 0.99), which
 //!   makes the model answer nonsense (0.15 where ONNX Runtime answers 0.94).
 //!
-//! A verdict takes a core for about 100 ms; [`TurnJudge`] bounds how many run at once and
-//! skips those whose call has stopped waiting.
+//! A verdict takes a core for 150-180 ms on this project's machines; [`TurnJudge`] bounds how
+//! many run at once and skips those whose call has stopped waiting.
 
 pub mod features;
 mod graph;
