@@ -60,6 +60,19 @@ fn is_loud(mulaw: &[u8]) -> bool {
     pcm.iter().map(|s| i32::from(*s).abs()).max().unwrap_or(0) > 1000
 }
 
+/// An interim `Results` message saying `text` for speech from `start` to `end`.
+fn interim(text: &str, start: f64, end: f64, heard: f64) -> String {
+    let u = Utterance {
+        start,
+        end,
+        text: "",
+    };
+    let mut m: serde_json::Value =
+        serde_json::from_str(&results(&u, false, false, false, heard)).unwrap();
+    m["channel"]["alternatives"][0]["transcript"] = json!(text);
+    m.to_string()
+}
+
 fn phrase_final(
     text: &str,
     start: f64,
@@ -290,16 +303,8 @@ async fn serve(
                             bursts.whole_interim_sent = false;
                             ws.send(Message::text(json!({"type": "SpeechStarted", "channel": [0, 1], "timestamp": heard - frame_secs}).to_string())).await?;
                             let first = phrase.split(' ').next().unwrap_or_default();
-                            let u = Utterance {
-                                start: heard - frame_secs,
-                                end: heard,
-                                text: "",
-                            };
-                            let mut m: serde_json::Value =
-                                serde_json::from_str(&results(&u, false, false, false, heard))
-                                    .unwrap();
-                            m["channel"]["alternatives"][0]["transcript"] = json!(first);
-                            ws.send(Message::text(m.to_string())).await?;
+                            let m = interim(first, heard - frame_secs, heard, heard);
+                            ws.send(Message::text(m)).await?;
                         }
                     } else if let Some((start, finalised)) = bursts.current {
                         bursts.quiet_secs += frame_secs;
@@ -308,16 +313,8 @@ async fn serve(
                             && bursts.quiet_secs >= INTERIM_LAG_SECS
                         {
                             bursts.whole_interim_sent = true;
-                            let u = Utterance {
-                                start,
-                                end: heard - bursts.quiet_secs,
-                                text: "",
-                            };
-                            let mut m: serde_json::Value =
-                                serde_json::from_str(&results(&u, false, false, false, heard))
-                                    .unwrap();
-                            m["channel"]["alternatives"][0]["transcript"] = json!(phrase);
-                            ws.send(Message::text(m.to_string())).await?;
+                            let m = interim(phrase, start, heard - bursts.quiet_secs, heard);
+                            ws.send(Message::text(m)).await?;
                         }
                         if bursts.quiet_secs >= endpointing {
                             bursts.current = None;
