@@ -4,9 +4,11 @@
 //!
 //! Prints per-utterance milliseconds (p50, p95, max) one at a time, CPU-seconds per second of
 //! speech, the quick passes decoded again, and under the burst the wait-plus-decode p50/p99
-//! and utterances per second, with resident memory. Run: `cargo bench --bench builtin_stt`
-//! (after `callbridge models fetch`). Local only; bounded by the clip count and `REPEAT`
-//! (default 3).
+//! and utterances per second, with resident memory; and the word error over the clips that
+//! have a sentence. Run: `cargo bench --bench builtin_stt` (after `callbridge models fetch`);
+//! `CLIPS_DIR` measures other clips (e.g. the sentences in another voice, rendered by
+//! `scripts/make-caller-clips.sh`), `THREADS` lets one transcription use more cores. Local
+//! only; bounded by the clip count and `REPEAT` (default 3).
 
 #![allow(clippy::disallowed_methods)] // A benchmark reads the clock and its environment.
 
@@ -21,9 +23,64 @@ use callbridge::config::{Settings, Source};
 use callbridge::providers::stt::whisper_engine::{WhisperEngine, WhisperEngineConfig};
 use common::{cpu_seconds, env_or, rss_mib};
 
+/// The clips' directory.
+fn clips_dir() -> std::path::PathBuf {
+    std::env::var("CLIPS_DIR").map_or_else(
+        |_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// What each clip says, from `sentences.txt` beside them (pauses as spaces).
+fn sentences() -> std::collections::HashMap<String, String> {
+    let text = std::fs::read_to_string(clips_dir().join("sentences.txt")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('|'))
+        .map(|(name, said)| {
+            let said: String = said
+                .split('{')
+                .map(|piece| piece.split_once('}').map_or(piece, |(_, rest)| rest))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (name.to_string(), said)
+        })
+        .collect()
+}
+
+/// Words as compared: lower case, letters, digits and apostrophes.
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word edits (substitutions, insertions, deletions) from `said` to `heard`.
+fn word_errors(said: &[String], heard: &[String]) -> usize {
+    let mut previous: Vec<usize> = (0..=heard.len()).collect();
+    for (i, s) in said.iter().enumerate() {
+        let mut row = vec![i + 1];
+        for (j, h) in heard.iter().enumerate() {
+            row.push(
+                (previous[j] + usize::from(s != h))
+                    .min(previous[j + 1] + 1)
+                    .min(row[j] + 1),
+            );
+        }
+        previous = row;
+    }
+    previous[heard.len()]
+}
+
 /// The caller clips as 16 kHz samples.
 fn clips() -> Vec<(String, Vec<f32>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls");
+    let dir = clips_dir();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| {
@@ -76,6 +133,7 @@ fn main() {
             workers,
             queue: calls.max(1) * 2,
             max_tokens: 64,
+            threads: env_or("THREADS", 1) as usize,
         })
         .unwrap(),
     );
@@ -86,11 +144,21 @@ fn main() {
     // One at a time: the latency a caller waits for after they stop.
     let cpu0 = cpu_seconds(pid);
     let mut one = Vec::new();
-    for _ in 0..repeat {
-        for (_, samples) in &clips {
+    let said = sentences();
+    let (mut errors, mut total, mut misheard) = (0, 0, Vec::new());
+    for pass in 0..repeat {
+        for (name, samples) in &clips {
             let started = Instant::now();
-            rt.block_on(engine.transcribe(samples.clone())).unwrap();
+            let heard = rt.block_on(engine.transcribe(samples.clone())).unwrap();
             one.push(started.elapsed());
+            if let Some(said) = said.get(name).filter(|_| pass == 0) {
+                let e = word_errors(&words(said), &words(&heard.text));
+                errors += e;
+                total += words(said).len();
+                if e > 0 {
+                    misheard.push(format!("  {name}: {:?}", heard.text));
+                }
+            }
         }
     }
     let cpu = cpu_seconds(pid) - cpu0;
@@ -104,6 +172,14 @@ fn main() {
         percentile(&one, 1.0),
         cpu / (speech_secs * repeat as f64)
     );
+
+    println!(
+        "builtin_stt word error: {errors}/{total} = {:.1} %",
+        100.0 * errors as f64 / total.max(1) as f64
+    );
+    for m in misheard {
+        println!("{m}");
+    }
 
     // A burst: `calls` callers stop speaking at once.
     let started = Instant::now();

@@ -126,6 +126,8 @@ fn server(port: u16, metrics_port: u16, db: &str, fakes: &Fakes, endpointing_ms:
         "TURN_PAUSE_MS",
         "TURN_INCOMPLETE_MS",
         "TURN_VERDICT_WAIT_MS",
+        "WHISPER_THREADS",
+        "WHISPER_WORKERS",
         "MODEL_CACHE_DIR",
         "HOME",
     ] {

@@ -8,8 +8,19 @@
 # built-in recogniser's errors are its own rather than the synthesizer's (espeak-ng's voice,
 # used before, was misheard as "two day morning", "I look like work" by Whisper tiny.en).
 # Needs flite and sox (installed with apt-get when missing).
+#
+# `VOICE=awb OUT=/tmp/awb scripts/make-caller-clips.sh` renders the sentences in another Flite
+# voice (awb, rms, kal16, ...) into another directory with a copy of the sentences, to measure
+# the recogniser on voices and words it was not tuned on
+# (`CLIPS_DIR=/tmp/awb cargo bench --bench builtin_stt`); `SENTENCES=fixtures/stt/sentences.txt`
+# renders the held-out sentences instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+voice=${VOICE:-slt}
+out=${OUT:-fixtures/calls}
+sentences=${SENTENCES:-fixtures/calls/sentences.txt}
+mkdir -p "$out"
+[ "$sentences" = "$out/sentences.txt" ] || cp "$sentences" "$out/sentences.txt"
 
 if ! command -v flite >/dev/null || ! command -v sox >/dev/null; then
     sudo_cmd=""
@@ -26,29 +37,30 @@ render() {
     while [[ "$text" =~ ^(.*)\{pause:([0-9]+)\}(.*)$ ]]; do
         text=${BASH_REMATCH[1]}
         local rest=${BASH_REMATCH[3]} ms=${BASH_REMATCH[2]}
-        flite -voice slt -t "$rest" -o "$tmp/piece_$i.wav"
+        flite -voice "$voice" -t "$rest" -o "$tmp/piece_$i.wav"
         # The pause is the silence between the words: Flite's own lead-in is trimmed.
         sox "$tmp/piece_$i.wav" "$tmp/gap_$i.wav" silence 1 0.01 1% pad "0.$(printf '%03d' "$ms")" 0
         pieces=("$tmp/gap_$i.wav" "${pieces[@]}")
         i=$((i + 1))
     done
     if [ ${#pieces[@]} -eq 0 ]; then
-        flite -voice slt -t "$text" -o "$out"
+        flite -voice "$voice" -t "$text" -o "$out"
         return
     fi
-    flite -voice slt -t "$text" -o "$tmp/first.wav"
+    flite -voice "$voice" -t "$text" -o "$tmp/first.wav"
     # ... and its trailing silence before the pause.
     sox "$tmp/first.wav" "$tmp/first_trimmed.wav" reverse silence 1 0.01 1% reverse
     sox "$tmp/first_trimmed.wav" "${pieces[@]}" "$out"
 }
-grep -v '^#' fixtures/calls/sentences.txt | grep -v '^$' | while IFS='|' read -r name text; do
+grep -v '^#' "$sentences" | grep -v '^$' | while IFS='|' read -r name text; do
     # A fixed voice keeps the clips reproducible.
     render "$tmp/$name.wav" "$text"
     # Telephone band and level: 8 kHz, mono, mu-law, with 200 ms of silence either side.
-    sox "$tmp/$name.wav" -r 8000 -c 1 -e mu-law "fixtures/calls/$name.wav" \
+    sox "$tmp/$name.wav" -r 8000 -c 1 -e mu-law "$out/$name.wav" \
         sinc 300-3400 norm -3 pad 0.2 0.2
-    echo "fixtures/calls/$name.wav: $text"
+    echo "$out/$name.wav: $text"
 done
+[ "$out" = fixtures/calls ] || exit 0
 # A cough: a burst of brown noise shaped like one (sharp onset, 250 ms decay), twice.
 sox -n -r 8000 -c 1 "$tmp/cough.wav" synth 0.25 brownnoise fade q 0.01 0.25 0.2 \
     repeat 1 norm -3

@@ -75,6 +75,13 @@ pub struct ProviderSettings {
     pub whisper_queue: usize,
     /// `WHISPER_MAX_TOKENS`: tokens one utterance may produce (Whisper can loop).
     pub whisper_max_tokens: u32,
+    /// `WHISPER_THREADS`: cores one transcription may use while no other transcription is
+    /// using them (a lone caller is answered sooner; under load each keeps one).
+    pub whisper_threads: usize,
+    /// `WHISPER_EARLY_MS`: a pause this long starts transcribing what the caller said so far,
+    /// before the turn is known to be over (the transcript is ready sooner; it is wasted when
+    /// the caller speaks on); 0 transcribes only at the turn's end.
+    pub whisper_early_ms: u64,
     /// `LLM_PROVIDER`: `openai` (any compatible server) or `none`.
     pub llm: LlmChoice,
     /// `LLM_FALLBACK_BASE_URL` and friends: a second compatible server.
@@ -310,6 +317,8 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
         whisper_workers: r.ranged("WHISPER_WORKERS", 2, 1, 64) as usize,
         whisper_queue: r.ranged("WHISPER_QUEUE", 32, 1, 10_000) as usize,
         whisper_max_tokens: r.ranged("WHISPER_MAX_TOKENS", 64, 8, 224) as u32,
+        whisper_threads: r.ranged("WHISPER_THREADS", 2, 1, 64) as usize,
+        whisper_early_ms: r.ranged("WHISPER_EARLY_MS", 200, 0, 5_000),
         llm,
         llm_fallback,
         llm_fallback_builtin,

@@ -145,8 +145,12 @@ impl Providers {
                             workers: p.whisper_workers,
                             queue: p.whisper_queue,
                             max_tokens: p.whisper_max_tokens,
+                            threads: p.whisper_threads,
                         },
-                        segmenter: SegmenterConfig::default(),
+                        segmenter: SegmenterConfig {
+                            guess_ms: p.whisper_early_ms,
+                            ..SegmenterConfig::default()
+                        },
                     },
                     health.clone(),
                 )

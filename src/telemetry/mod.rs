@@ -76,6 +76,9 @@ pub const STT_DROPPED_FRAMES: &str = "callbridge_stt_dropped_frames_total";
 /// Utterances the built-in recogniser decoded again over a wider window because the
 /// quick pass repeated itself (counter).
 pub const STT_REDECODES: &str = "callbridge_stt_redecodes_total";
+/// Built-in recogniser transcriptions started at a pause, by `outcome`: `used` (the turn
+/// ended there) or `wasted` (the caller spoke on) (counter).
+pub const STT_EARLY_DECODES: &str = "callbridge_stt_early_decodes_total";
 /// Tool calls, by `tool` and `outcome` (ok or the error code) (counter).
 pub const TOOL_CALLS: &str = "callbridge_tool_calls_total";
 /// TTS flushes held back to stay within the provider's budget, by `provider` (counter).
@@ -203,6 +206,10 @@ fn describe() {
     describe_counter!(
         STT_REDECODES,
         "Built-in recogniser utterances decoded again over a wider window (the quick pass repeated itself)."
+    );
+    describe_counter!(
+        STT_EARLY_DECODES,
+        "Built-in recogniser transcriptions started at a pause, by outcome: used (the turn ended there) or wasted (the caller spoke on)."
     );
     describe_counter!(
         TOOL_CALLS,

@@ -32,10 +32,20 @@ async fn recogniser() -> Arc<dyn SpeechToText> {
 /// Speaks `audio` (20 ms frames of `format`) and one second of silence into `stream`, asks
 /// for what was heard, and returns the text of every final up to the one answering that.
 async fn say(stream: &mut SttStream, audio: &[u8], format: AudioFormat) -> String {
+    say_then(stream, audio, format, 1000).await
+}
+
+/// [`say`] with `silence_ms` of silence before asking.
+async fn say_then(
+    stream: &mut SttStream,
+    audio: &[u8],
+    format: AudioFormat,
+    silence_ms: usize,
+) -> String {
     let frame = format.bytes_per_ms().unwrap() * 20;
     let silence = match format.encoding {
-        callbridge::audio::Encoding::Mulaw => vec![0xff; frame * 50],
-        _ => vec![0; frame * 50],
+        callbridge::audio::Encoding::Mulaw => vec![0xff; frame * silence_ms / 20],
+        _ => vec![0; frame * silence_ms / 20],
     };
     for chunk in audio.chunks(frame).chain(silence.chunks(frame)) {
         assert!(
@@ -195,6 +205,31 @@ async fn the_caller_clips_are_transcribed_within_the_word_error_bound() {
 }
 
 #[tokio::test]
+async fn a_transcription_started_at_a_pause_answers_only_when_nothing_was_said_since() {
+    // With the turn's end 300 ms after the words, the final comes from the transcription
+    // started at the 200 ms pause (WHISPER_EARLY_MS); one started in the 500 ms pause of
+    // "I need new brakes and, ... maybe a tire rotation too" must not be taken for the turn.
+    let stt = recogniser().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/calls");
+    let mut stream = stt.open(AudioFormat::MULAW_8K);
+    for (name, must_hear) in [
+        ("pause_brakes", ["need", "rotation", "too"]),
+        ("tuesday_morning", ["tuesday", "morning", "great"]),
+        ("yes_nine", ["yes", "nine", "me"]),
+    ] {
+        let clip = wav::read(&std::fs::read(dir.join(format!("{name}.wav"))).unwrap()).unwrap();
+        let heard = say_then(&mut stream, &clip.data, clip.format, 300).await;
+        let got = words(&heard);
+        for word in must_hear {
+            assert!(
+                got.iter().any(|w| w == word),
+                "{name}: {word:?} missing from {heard:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_builtin_voice_recognised_back_keeps_its_key_words() {
     let stt = recogniser().await;
     // What the agent says most, and the words that must survive synthesis and recognition.
@@ -256,6 +291,7 @@ async fn a_full_queue_refuses_work_at_once_rather_than_lag() {
                 workers: 1,
                 queue: 1,
                 max_tokens: 64,
+                threads: 1,
             })
         })
         .await

@@ -301,6 +301,16 @@ impl VoiceActivity {
         if self.speaking { self.speech_ms } else { 0 }
     }
 
+    /// Silence since the caller last spoke, within their turn (0 outside one): how long a
+    /// pause has lasted, for work worth starting before the turn is known to be over.
+    pub fn silent_ms(&self) -> u64 {
+        if self.speaking {
+            self.silence_run_ms
+        } else {
+            0
+        }
+    }
+
     /// Audio position, ms.
     pub fn position_ms(&self) -> u64 {
         self.position_ms

@@ -7,6 +7,7 @@ pub use callbridge_core::formats::deepgram_listen as deepgram_wire;
 pub mod segmenter;
 pub mod whisper;
 pub mod whisper_engine;
+pub mod whisper_text;
 
 use tokio::sync::mpsc;
 

@@ -9,6 +9,12 @@
 //! conversation's `Finalize` arrives first and cuts the segment where the audio stands. What
 //! the caller says after such a cut, while the detector still counts the same stretch of
 //! speech, becomes a segment of its own only if it holds new speech.
+//!
+//! A pause of `guess_ms` is a guess that the caller has finished: the segment so far is
+//! handed out to be transcribed at once ([`SegmentStep::Guess`]), while the conversation
+//! still waits for its longer silence. If the caller speaks again the guess is dropped; if
+//! the segment is cut with nothing said since, the cut names the guess, whose transcript
+//! (of the same words, less some trailing silence) is the segment's, already on its way.
 
 use crate::audio::vad::{VadConfig, VadEvent, VoiceActivity};
 use crate::audio::{AudioFormat, transcode::TranscodeError};
@@ -31,6 +37,8 @@ pub struct SegmenterConfig {
     /// New speech after a cut shorter than this is not worth a segment (a breath, the
     /// detector's own hangover).
     pub min_speech_ms: u64,
+    /// A pause this long starts transcribing the segment so far; 0: only cuts do.
+    pub guess_ms: u64,
 }
 
 impl Default for SegmenterConfig {
@@ -44,6 +52,7 @@ impl Default for SegmenterConfig {
             tail_ms: 200,
             max_segment_ms: 20_000,
             min_speech_ms: 120,
+            guess_ms: 0,
         }
     }
 }
@@ -61,6 +70,9 @@ pub struct Segment {
     pub speech_final: bool,
     /// Cut because the conversation asked (`Finalize`).
     pub from_finalize: bool,
+    /// The [`SegmentStep::Guess`] whose transcript is this segment's, when nothing was said
+    /// since it was made.
+    pub guess: Option<u64>,
 }
 
 /// What the segmenter asks of the stream.
@@ -78,6 +90,28 @@ pub enum SegmentStep {
         /// Where the audio stands, ms.
         at_ms: u64,
     },
+    /// The caller has paused: transcribe the segment so far, which a later cut may adopt.
+    Guess {
+        /// Named by the cut that adopts it.
+        id: u64,
+        /// The audio so far.
+        samples: Vec<f32>,
+    },
+    /// The caller spoke again (or the segment came to nothing): that guess will not be used.
+    DropGuess {
+        /// Which.
+        id: u64,
+    },
+}
+
+/// A guess made and not yet used or dropped.
+#[derive(Debug, Clone, Copy)]
+struct Guess {
+    id: u64,
+    /// Where the segment it covers starts (sample index).
+    start: u64,
+    /// The detector's speech count when it was made: more means the caller spoke again.
+    speech_ms: u64,
 }
 
 /// Segments one caller's audio.
@@ -92,6 +126,10 @@ pub struct Segmenter {
     open: Option<u64>,
     /// The detector's speech count when the open segment was last cut (0 if never).
     speech_ms_at_cut: u64,
+    /// The open segment's guess, while it may still be used.
+    guess: Option<Guess>,
+    /// Guesses made so far (the next one's id).
+    guesses: u64,
 }
 
 impl Segmenter {
@@ -104,6 +142,8 @@ impl Segmenter {
             buffer_start: 0,
             open: None,
             speech_ms_at_cut: 0,
+            guess: None,
+            guesses: 0,
         })
     }
 
@@ -148,8 +188,39 @@ impl Segmenter {
             self.open = Some(end);
             self.speech_ms_at_cut = self.vad.speech_ms();
         }
+        self.guess_or_drop(&mut steps);
         self.trim();
         steps
+    }
+
+    /// A guess when the caller has paused long enough; the guess dropped when they spoke
+    /// again or the segment it covers is gone.
+    fn guess_or_drop(&mut self, steps: &mut Vec<SegmentStep>) {
+        if let Some(guess) = self.guess
+            && (self.open != Some(guess.start) || self.vad.speech_ms() > guess.speech_ms)
+        {
+            self.guess = None;
+            steps.push(SegmentStep::DropGuess { id: guess.id });
+        }
+        let Some(start) = self.open else { return };
+        let new_speech = self.vad.speech_ms().saturating_sub(self.speech_ms_at_cut);
+        if self.config.guess_ms > 0
+            && self.guess.is_none()
+            && new_speech >= self.config.min_speech_ms
+            && self.vad.silent_ms() >= self.config.guess_ms
+        {
+            let id = self.guesses;
+            self.guesses += 1;
+            self.guess = Some(Guess {
+                id,
+                start,
+                speech_ms: self.vad.speech_ms(),
+            });
+            steps.push(SegmentStep::Guess {
+                id,
+                samples: self.samples(start, self.end()),
+            });
+        }
     }
 
     /// The conversation asks for what was heard so far.
@@ -184,19 +255,36 @@ impl Segmenter {
         }
     }
 
-    fn cut(&self, start: u64, end: u64, speech_final: bool, from_finalize: bool) -> SegmentStep {
-        let from = (start - self.buffer_start) as usize;
-        let to = (end - self.buffer_start) as usize;
+    /// The segment from `start` to `end`, adopting the open segment's guess if nothing was
+    /// said since it was made (the guess is used up either way: what follows is new).
+    fn cut(
+        &mut self,
+        start: u64,
+        end: u64,
+        speech_final: bool,
+        from_finalize: bool,
+    ) -> SegmentStep {
+        let guess = self
+            .guess
+            .take()
+            .filter(|g| g.start == start && self.vad.speech_ms() <= g.speech_ms);
         SegmentStep::Transcribe(Segment {
-            samples: self.buffer[from..to]
-                .iter()
-                .map(|&s| f32::from(s) / 32768.0)
-                .collect(),
+            samples: self.samples(start, end),
             start_ms: start / PER_MS,
             end_ms: end / PER_MS,
             speech_final,
             from_finalize,
+            guess: guess.map(|g| g.id),
         })
+    }
+
+    fn samples(&self, start: u64, end: u64) -> Vec<f32> {
+        let from = (start - self.buffer_start) as usize;
+        let to = (end - self.buffer_start) as usize;
+        self.buffer[from..to]
+            .iter()
+            .map(|&s| f32::from(s) / 32768.0)
+            .collect()
     }
 
     /// Keeps only what a segment may still need: the open segment, or the pre-roll.
@@ -297,6 +385,132 @@ mod tests {
         let later = feed(&mut s, &silence(1500));
         assert!(segments(&later).is_empty(), "{later:?}");
         assert!(matches!(s.finalize(), SegmentStep::NothingHeard { .. }));
+    }
+
+    fn guessing(guess_ms: u64) -> Segmenter {
+        Segmenter::new(SegmenterConfig {
+            guess_ms,
+            ..SegmenterConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn guesses(steps: &[SegmentStep]) -> Vec<(u64, usize)> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                SegmentStep::Guess { id, samples } => Some((*id, samples.len())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The steps without their audio, for messages.
+    fn kinds(steps: &[SegmentStep]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                SegmentStep::SpeechStarted { at_ms } => format!("started {at_ms}"),
+                SegmentStep::Transcribe(seg) => {
+                    format!(
+                        "segment {}-{} guess {:?}",
+                        seg.start_ms, seg.end_ms, seg.guess
+                    )
+                }
+                SegmentStep::NothingHeard { at_ms } => format!("nothing {at_ms}"),
+                SegmentStep::Guess { id, samples } => format!("guess {id} of {}", samples.len()),
+                SegmentStep::DropGuess { id } => format!("drop {id}"),
+            })
+            .collect()
+    }
+
+    /// Feeds `clip`, then silence until the guess at its end.
+    fn until_guessed(s: &mut Segmenter, name: &str) -> Vec<SegmentStep> {
+        let mut steps = feed(s, &clip(name));
+        while !matches!(steps.last(), Some(SegmentStep::Guess { .. })) {
+            assert!(steps.len() < 1000, "no guess: {:?}", kinds(&steps));
+            steps.extend(s.push(&silence(20)));
+        }
+        steps
+    }
+
+    fn dropped(steps: &[SegmentStep]) -> Vec<u64> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                SegmentStep::DropGuess { id } => Some(*id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_pause_starts_a_guess_that_the_cut_adopts() {
+        let mut s = guessing(200);
+        let mut steps = until_guessed(&mut s, "tuesday_morning");
+        steps.extend(feed(&mut s, &silence(100)));
+        let made = guesses(&steps);
+        let last = *made.last().expect("a guess at the pause after the words");
+        let SegmentStep::Transcribe(seg) = s.finalize() else {
+            panic!("nothing was cut: {:?}", kinds(&steps))
+        };
+        assert_eq!(seg.guess, Some(last.0), "{:?}", kinds(&steps));
+        // Any earlier guess (a pause between words) was dropped when speech went on.
+        let earlier: Vec<u64> = made[..made.len() - 1].iter().map(|g| g.0).collect();
+        assert_eq!(dropped(&steps), earlier);
+        // The guess heard the same audio, less the silence since.
+        assert!(last.1 < seg.samples.len());
+        assert!(seg.samples.len() - last.1 <= 300 * 16);
+        // The next segment starts afresh.
+        let later = feed(&mut s, &silence(1000));
+        assert!(later.is_empty(), "{:?}", kinds(&later));
+    }
+
+    #[test]
+    fn speaking_on_drops_the_guess_and_the_cut_adopts_the_last_one() {
+        let mut s = guessing(200);
+        // A 500 ms pause: shorter than the segmenter's own end of speech (600 ms).
+        let steps = until_guessed(&mut s, "pause_brakes");
+        let made = guesses(&steps);
+        assert!(
+            made.len() >= 2,
+            "one in the pause, one at the end: {:?}",
+            kinds(&steps)
+        );
+        let earlier: Vec<u64> = made[..made.len() - 1].iter().map(|g| g.0).collect();
+        assert_eq!(dropped(&steps), earlier);
+        let SegmentStep::Transcribe(seg) = s.finalize() else {
+            panic!("nothing was cut: {:?}", kinds(&steps))
+        };
+        assert_eq!(seg.guess, Some(made[made.len() - 1].0));
+        // The guess in the pause held "I need new brakes and," only: less than half the audio.
+        assert!(made[0].1 < seg.samples.len() / 2, "{:?}", kinds(&steps));
+    }
+
+    #[test]
+    fn the_segmenters_own_end_of_speech_adopts_the_guess_too() {
+        let mut s = guessing(200);
+        let mut steps = feed(&mut s, &clip("tuesday_morning"));
+        steps.extend(feed(&mut s, &silence(1000)));
+        let made = guesses(&steps);
+        let segs = segments(&steps);
+        assert_eq!(segs.len(), 1, "{:?}", kinds(&steps));
+        assert_eq!(
+            segs[0].guess,
+            made.last().map(|g| g.0),
+            "{:?}",
+            kinds(&steps)
+        );
+        assert!(!segs[0].from_finalize);
+    }
+
+    #[test]
+    fn without_guesses_a_cut_names_none() {
+        let mut s = guessing(0);
+        let mut steps = feed(&mut s, &clip("tuesday_morning"));
+        steps.extend(feed(&mut s, &silence(1000)));
+        assert!(guesses(&steps).is_empty());
+        assert_eq!(segments(&steps)[0].guess, None);
     }
 
     #[test]

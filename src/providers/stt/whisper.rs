@@ -7,7 +7,9 @@
 //! audio's way (the stream keeps taking frames meanwhile) and are reported in the order the
 //! utterances were spoken. Each utterance yields one `Final`; there are no interim guesses.
 //! A `Finalize` is answered by the final of the audio cut at that moment, or an empty final
-//! when nothing new was heard, as the cloud provider answers it.
+//! when nothing new was heard, as the cloud provider answers it. A short pause starts the
+//! transcription early (the segmenter's guess): when the cut follows with nothing said since,
+//! its final is that transcription's, and the wait for it is shorter by the time between.
 //!
 //! The model is loaded on the first call (or by [`WhisperStt::preload`] at start), not when
 //! the server is configured, so a server that never takes a call never reads it.
@@ -22,7 +24,9 @@ use futures_util::stream::FuturesOrdered;
 use tokio::sync::{OnceCell, mpsc};
 
 use super::segmenter::{SegmentStep, Segmenter, SegmenterConfig};
-use super::whisper_engine::{WhisperEngine, WhisperEngineConfig, WhisperEngineError};
+use super::whisper_engine::{
+    Transcription, WhisperEngine, WhisperEngineConfig, WhisperEngineError,
+};
 use super::{SpeechToText, SttControl, SttEvent, SttStream};
 use crate::audio::transcode::Transcoder;
 use crate::audio::{AudioFormat, pcm};
@@ -150,6 +154,7 @@ impl Stream {
             }
         };
         let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
+        let mut guess: Option<(u64, Transcription)> = None;
         let (mut bytes, mut samples) = (Vec::new(), Vec::new());
         let mut finishing = false;
         loop {
@@ -194,14 +199,40 @@ impl Stream {
                 },
             };
             for step in steps {
-                pending.push_back(self.pending(step, &engine));
+                if let Some(event) = self.pending(step, &engine, &mut guess) {
+                    pending.push_back(event);
+                }
             }
         }
     }
 
-    /// The event a segmenter step leads to.
-    fn pending(&self, step: SegmentStep, engine: &Arc<WhisperEngine>) -> Pending {
-        match step {
+    /// The event a segmenter step leads to, if any; `guess` is the early transcription held.
+    fn pending(
+        &self,
+        step: SegmentStep,
+        engine: &Arc<WhisperEngine>,
+        guess: &mut Option<(u64, Transcription)>,
+    ) -> Option<Pending> {
+        let wasted = |dropped: Option<(u64, Transcription)>| {
+            if dropped.is_some() {
+                metrics::counter!(crate::telemetry::STT_EARLY_DECODES, "outcome" => "wasted")
+                    .increment(1);
+            }
+        };
+        let event: Pending = match step {
+            SegmentStep::Guess { id, samples } => {
+                // A busy engine makes no guess: the cut will queue its own transcription.
+                if let Ok(early) = engine.submit(samples) {
+                    wasted(guess.replace((id, early)));
+                }
+                return None;
+            }
+            SegmentStep::DropGuess { id } => {
+                if guess.as_ref().is_some_and(|(held, _)| *held == id) {
+                    wasted(guess.take());
+                }
+                return None;
+            }
             SegmentStep::SpeechStarted { at_ms } => {
                 let at = at_ms as f64 / 1000.0;
                 Box::pin(std::future::ready(SttEvent::SpeechStarted { at }))
@@ -219,10 +250,25 @@ impl Stream {
             }
             SegmentStep::Transcribe(segment) => {
                 let (engine, health) = (engine.clone(), self.stt.health.clone());
+                let early = match guess.take() {
+                    Some((id, early)) if segment.guess == Some(id) => {
+                        metrics::counter!(crate::telemetry::STT_EARLY_DECODES, "outcome" => "used")
+                            .increment(1);
+                        Some(early)
+                    }
+                    other => {
+                        wasted(other);
+                        None
+                    }
+                };
                 Box::pin(async move {
                     #[allow(clippy::disallowed_methods)] // IO edge: how long a transcription took
                     let asked = Instant::now();
-                    match engine.transcribe(segment.samples).await {
+                    let heard = match early {
+                        Some(early) => early.heard().await,
+                        None => engine.transcribe(segment.samples).await,
+                    };
+                    match heard {
                         Ok(heard) => {
                             health.first_result(ProviderKind::Stt, NAME, asked.elapsed());
                             SttEvent::Final {
@@ -238,6 +284,7 @@ impl Stream {
                     }
                 })
             }
-        }
+        };
+        Some(event)
     }
 }

@@ -8,19 +8,26 @@
 //! words on a phone line), no context carried between utterances, one segment, and a cap on
 //! tokens (Whisper can repeat a phrase until its window fills).
 //!
-//! The encoder window is cut to the utterance (`audio_ctx`): with 10 s instead of 30 s a
-//! caller clip decodes in 0.43 s instead of 1.7 s with the same words (tiny.en, one core of
-//! this machine, the clips in `fixtures/calls/`). A cut window sometimes makes Whisper say a
-//! sentence again after the audio ends ("My name is Sam Rivera. Actually, wait a second. My
-//! name is Sam Rivera.": 3 of 30 two-sentence utterances of 4-7 s at 10 s; none at 15 s or
-//! the full 30 s), and windows under 8 s make it loop outright. So a transcript that repeats
-//! itself, or fills the token cap, is decoded again over a window twice as wide (20 s: 1.0 s
-//! instead of the full window's 1.7 s, and as clean on those utterances): the slower pass is
-//! paid only where the quick one went wrong.
+//! The encoder's cost grows with its window (`audio_ctx`), so the window is cut to the
+//! utterance and [`WINDOW_PAD_SECS`] after it rather than Whisper's 30 s: the pass costs about
+//! 0.3 s of a core for a caller's sentence instead of 0.45 s over a fixed 10 s window and 1.7 s
+//! over 30 s, for the same words on the clips it was measured on (4 synthetic voices, 44
+//! sentences: word error 11.3 % against 10.7 % at 10 s; `cargo bench --bench builtin_stt`
+//! prints it). A cut window makes Whisper loop now and then, reading the utterance again
+//! until its tokens run out; so the pass may write only as many tokens as the audio's length
+//! could hold, a loop is cut back to its first copy ([`whisper_text::unlooped`]), and a
+//! transcript that still says something twice, or fills its tokens without looping, is
+//! decoded again over a window of at least 10 s: the slower pass is paid only where the
+//! quick one went wrong.
+//!
+//! A transcription uses every core no other is using, up to `threads`: one call at a time
+//! is answered about twice as fast on two cores, and under load each worker keeps its one.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
+use super::whisper_text::{clean, repeats, unlooped};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::oneshot;
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
@@ -28,8 +35,14 @@ use whisper_rs::{
 
 /// Encoder frames per second of audio (10 ms mel hop, stride-2 convolution).
 const FRAMES_PER_SEC: usize = 50;
-/// The smallest encoder window used, frames (10.24 s).
+/// Silence the window holds after the audio, s: with less tiny.en loops on most utterances
+/// (measured at 1-3 s), with more it is slower for the same words.
+const WINDOW_PAD_SECS: usize = 4;
+/// The smallest window of a second pass, frames (10.24 s, where tiny.en no longer loops on
+/// short utterances).
 const MIN_AUDIO_CTX: usize = 512;
+/// Tokens a second of audio may produce in the quick pass (speech runs at up to about 4).
+const TOKENS_PER_SEC: u32 = 6;
 /// Whisper's full window, frames (30 s).
 const FULL_AUDIO_CTX: usize = 1500;
 /// whisper.cpp transcribes nothing shorter than a second; shorter cuts are padded with silence.
@@ -46,6 +59,8 @@ pub struct WhisperEngineConfig {
     pub queue: usize,
     /// Tokens one utterance may produce.
     pub max_tokens: u32,
+    /// Cores one transcription may use when no other transcription is using them.
+    pub threads: usize,
 }
 
 /// Why the engine did not transcribe.
@@ -126,16 +141,22 @@ impl WhisperEngine {
         let context =
             WhisperContext::new_with_params(path_str, params).map_err(|e| load_error(path, e))?;
         let (jobs, queue) = mpsc::sync_channel::<Job>(config.queue.max(1));
-        let queue = Arc::new(Mutex::new(queue));
         let workers = config.workers.max(1);
-        // Ids from end-of-text on are special (timestamps, task markers), not words.
-        let first_special = context.token_eot();
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(queue),
+            // Each worker's own core, and any more a transcription may borrow.
+            cores: Cores {
+                free: AtomicUsize::new(workers.max(config.threads)),
+            },
+            first_special: context.token_eot(),
+            config: config.clone(),
+        });
         for i in 0..workers {
             let state = context.create_state().map_err(|e| load_error(path, e))?;
-            let (queue, config) = (queue.clone(), config.clone());
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("whisper-{i}"))
-                .spawn(move || work(state, &queue, &config, first_special))
+                .spawn(move || work(state, &shared))
                 .map_err(|e| load_error(path, e))?;
         }
         tracing::info!(model = %path.display(), workers, "built-in speech recogniser loaded");
@@ -147,6 +168,13 @@ impl WhisperEngine {
 
     /// Transcribes 16 kHz samples.
     pub async fn transcribe(&self, samples: Vec<f32>) -> Result<Heard, WhisperEngineError> {
+        self.submit(samples)?.heard().await
+    }
+
+    /// Queues 16 kHz samples for transcription and returns at once: the work goes on while
+    /// the caller holds the [`Transcription`], and is skipped if it is dropped before a worker
+    /// reaches it.
+    pub fn submit(&self, samples: Vec<f32>) -> Result<Transcription, WhisperEngineError> {
         let (reply, heard) = oneshot::channel();
         self.jobs
             .try_send(Job { samples, reply })
@@ -154,20 +182,72 @@ impl WhisperEngine {
                 mpsc::TrySendError::Full(_) => WhisperEngineError::Busy(self.queue),
                 mpsc::TrySendError::Disconnected(_) => WhisperEngineError::Stopped,
             })?;
-        heard.await.map_err(|_| WhisperEngineError::Stopped)?
+        Ok(Transcription { heard })
     }
 }
 
-/// A worker: takes jobs until the engine is dropped.
-fn work(
-    mut state: WhisperState,
-    queue: &Mutex<mpsc::Receiver<Job>>,
-    config: &WhisperEngineConfig,
+/// A transcription under way.
+#[derive(Debug)]
+pub struct Transcription {
+    heard: oneshot::Receiver<Result<Heard, WhisperEngineError>>,
+}
+
+impl Transcription {
+    /// What was heard, when the worker is done.
+    pub async fn heard(self) -> Result<Heard, WhisperEngineError> {
+        self.heard.await.map_err(|_| WhisperEngineError::Stopped)?
+    }
+}
+
+/// Cores not in use by a transcription, shared by the workers.
+#[derive(Debug)]
+struct Cores {
+    free: AtomicUsize,
+}
+
+/// Cores one transcription holds until it is dropped.
+struct Held<'a> {
+    cores: &'a Cores,
+    taken: usize,
+}
+
+impl Cores {
+    /// Up to `wanted` of the free cores; at least one to run on, even when none is free (a
+    /// worker's own core, lent to another transcription a moment ago).
+    fn take(&self, wanted: usize) -> (Held<'_>, usize) {
+        let mut taken = 0;
+        let _ = self
+            .free
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
+                taken = free.min(wanted);
+                Some(free - taken)
+            });
+        (Held { cores: self, taken }, taken.max(1))
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.cores.free.fetch_add(self.taken, Ordering::AcqRel);
+    }
+}
+
+/// What every worker shares.
+struct Shared {
+    queue: Mutex<mpsc::Receiver<Job>>,
+    cores: Cores,
+    config: WhisperEngineConfig,
+    /// Ids from end-of-text on are special (timestamps, task markers), not words.
     first_special: i32,
-) {
+}
+
+/// A worker: takes jobs until the engine is dropped.
+fn work(mut state: WhisperState, shared: &Shared) {
     loop {
         let job = {
-            let Ok(queue) = queue.lock() else { return };
+            let Ok(queue) = shared.queue.lock() else {
+                return;
+            };
             match queue.recv() {
                 Ok(job) => job,
                 Err(_) => return,
@@ -176,7 +256,9 @@ fn work(
         if job.reply.is_closed() {
             continue; // the call is gone
         }
-        let heard = decode(&mut state, job.samples, config, first_special);
+        let (held, threads) = shared.cores.take(shared.config.threads.max(1));
+        let heard = decode(&mut state, job.samples, shared, threads);
+        drop(held);
         let _ = job.reply.send(heard);
     }
 }
@@ -184,41 +266,65 @@ fn work(
 fn decode(
     state: &mut WhisperState,
     mut samples: Vec<f32>,
-    config: &WhisperEngineConfig,
-    first_special: i32,
+    shared: &Shared,
+    threads: usize,
 ) -> Result<Heard, WhisperEngineError> {
     if samples.len() < MIN_SAMPLES {
         samples.resize(MIN_SAMPLES, 0.0);
     }
-    let quick = audio_ctx(samples.len());
-    let heard = decode_once(state, &samples, config, first_special, quick)?;
-    if quick == FULL_AUDIO_CTX || !(heard.repeats || heard.tokens >= config.max_tokens as usize) {
-        return Ok(heard.heard);
+    let max_tokens = shared.config.max_tokens;
+    let quick = Window {
+        audio_ctx: audio_ctx(samples.len()),
+        max_tokens: token_cap(samples.len(), max_tokens),
+        threads,
+    };
+    let mut pass = decode_once(state, &samples, shared.first_special, quick)?;
+    let looped = unlooped(&pass.heard.text);
+    if let Some(once) = &looped {
+        tracing::debug!(text = %pass.heard.text, "the quick pass looped; kept its first copy");
+        pass.heard.text.clone_from(once);
+    }
+    let suspect =
+        repeats(&pass.heard.text) || (looped.is_none() && pass.tokens >= quick.max_tokens as usize);
+    if quick.audio_ctx == FULL_AUDIO_CTX || !suspect {
+        return Ok(pass.heard);
     }
     metrics::counter!(crate::telemetry::STT_REDECODES).increment(1);
-    tracing::debug!(text = %heard.heard.text, "the quick pass repeated itself; decoding over a wider window");
-    let wider = (2 * quick).min(FULL_AUDIO_CTX);
-    Ok(decode_once(state, &samples, config, first_special, wider)?.heard)
+    tracing::debug!(text = %pass.heard.text, "the quick pass repeated itself; decoding over a wider window");
+    let wider = Window {
+        audio_ctx: (2 * quick.audio_ctx).clamp(MIN_AUDIO_CTX, FULL_AUDIO_CTX),
+        max_tokens,
+        threads,
+    };
+    Ok(decode_once(state, &samples, shared.first_special, wider)?.heard)
 }
 
-/// One decoding pass and what it suggests about itself.
+/// How one pass runs.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// Encoder frames.
+    audio_ctx: usize,
+    /// Text tokens at most.
+    max_tokens: u32,
+    /// Cores.
+    threads: usize,
+}
+
+/// One decoding pass.
 struct Pass {
     heard: Heard,
     /// Text tokens produced.
     tokens: usize,
-    /// The text says something twice.
-    repeats: bool,
 }
 
 fn decode_once(
     state: &mut WhisperState,
     samples: &[f32],
-    config: &WhisperEngineConfig,
     first_special: i32,
-    audio_ctx: usize,
+    window: Window,
 ) -> Result<Pass, WhisperEngineError> {
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-    params.set_n_threads(1);
+    params.set_n_threads(window.threads as i32);
     params.set_language(Some("en"));
     params.set_translate(false);
     params.set_temperature(0.0);
@@ -227,8 +333,8 @@ fn decode_once(
     params.set_single_segment(true);
     params.set_no_timestamps(true);
     params.set_suppress_blank(true);
-    params.set_max_tokens(config.max_tokens as i32);
-    params.set_audio_ctx(audio_ctx as i32);
+    params.set_max_tokens(window.max_tokens as i32);
+    params.set_audio_ctx(window.audio_ctx as i32);
     params.set_print_progress(false);
     params.set_print_realtime(false);
     params.set_print_special(false);
@@ -251,7 +357,6 @@ fn decode_once(
     }
     let text = clean(&text);
     Ok(Pass {
-        repeats: repeats(&text),
         heard: Heard {
             text,
             confidence: if tokens == 0 {
@@ -264,58 +369,18 @@ fn decode_once(
     })
 }
 
-/// Whether `text` says the same thing twice: a sentence again, or any four words in a row
-/// again. A caller seldom does within one utterance; a cut-window decode often does.
-fn repeats(text: &str) -> bool {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .flat_map(char::to_lowercase)
-                .collect()
-        })
-        .filter(|w: &String| !w.is_empty())
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    if words.windows(4).any(|w| !seen.insert(w)) {
-        return true;
-    }
-    let mut sentences = std::collections::HashSet::new();
-    text.split(['.', '?', '!'])
-        .map(|s| s.trim().to_lowercase())
-        .filter(|s| !s.is_empty())
-        .any(|s| !sentences.insert(s))
-}
-
-/// The encoder window for `samples` of 16 kHz audio, frames.
+/// The encoder window for `samples` of 16 kHz audio, frames: the audio and [`WINDOW_PAD_SECS`]
+/// after it, within Whisper's 30 s.
 fn audio_ctx(samples: usize) -> usize {
-    let needed = samples * FRAMES_PER_SEC / 16_000 + FRAMES_PER_SEC / 2;
-    if needed <= MIN_AUDIO_CTX {
-        MIN_AUDIO_CTX
-    } else if needed <= 2 * MIN_AUDIO_CTX {
-        2 * MIN_AUDIO_CTX
-    } else {
-        FULL_AUDIO_CTX
-    }
+    ((samples * FRAMES_PER_SEC).div_ceil(16_000) + WINDOW_PAD_SECS * FRAMES_PER_SEC)
+        .min(FULL_AUDIO_CTX)
 }
 
-/// Whisper's words without its annotations of non-speech (`[BLANK_AUDIO]`, `(upbeat music)`,
-/// `*coughs*`), spaces collapsed.
-fn clean(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut closing: Option<char> = None;
-    for c in text.chars() {
-        match (closing, c) {
-            (Some(end), c) if c == end => closing = None,
-            (Some(_), _) => {}
-            (None, '[') => closing = Some(']'),
-            (None, '(') => closing = Some(')'),
-            (None, '*') => closing = Some('*'),
-            (None, c) => out.push(c),
-        }
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Tokens the quick pass may write for `samples` of audio: enough for fast speech, so that a
+/// pass that loops stops soon instead of filling the window with copies.
+fn token_cap(samples: usize, max_tokens: u32) -> u32 {
+    let secs = samples.div_ceil(16_000) as u32;
+    (TOKENS_PER_SEC * secs + 8).min(max_tokens)
 }
 
 #[cfg(test)]
@@ -323,43 +388,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn annotations_of_non_speech_are_not_words() {
-        assert_eq!(clean(" [BLANK_AUDIO]"), "");
-        assert_eq!(
-            clean(" (upbeat music) Hello  there. *coughs*"),
-            "Hello there."
-        );
-        assert_eq!(
-            clean(" Yes, nine o'clock works for me."),
-            "Yes, nine o'clock works for me."
-        );
-    }
-
-    #[test]
-    fn a_transcript_that_says_something_twice_is_suspect() {
-        assert!(repeats(
-            "My name is Sam Rivera. Actually, wait a second. My name is Sam Rivera."
-        ));
-        assert!(repeats(
-            "I'd like to cancel my appointment, to cancel my appointment, to cancel my"
-        ));
-        assert!(repeats("Yes, that's right. Yes, that's right."));
-        assert!(!repeats("Yes. Yes, nine o'clock works for me."));
-        assert!(!repeats(
-            "I need to move my appointment to Thursday afternoon. I'd like to cancel my appointment, please."
-        ));
-        assert!(!repeats(""));
-    }
-
-    #[test]
-    fn the_window_covers_the_audio_and_never_shrinks_below_ten_seconds() {
-        assert_eq!(audio_ctx(16_000), MIN_AUDIO_CTX);
-        assert_eq!(audio_ctx(16_000 * 9), MIN_AUDIO_CTX);
-        assert_eq!(audio_ctx(16_000 * 12), 2 * MIN_AUDIO_CTX);
-        assert_eq!(audio_ctx(16_000 * 25), FULL_AUDIO_CTX);
+    fn the_window_covers_the_audio_and_some_silence_within_thirty_seconds() {
+        assert_eq!(audio_ctx(16_000), 250);
+        assert_eq!(audio_ctx(16_000 * 3 / 2), 275);
+        assert_eq!(audio_ctx(16_000 * 25), 1450);
+        assert_eq!(audio_ctx(16_000 * 26), FULL_AUDIO_CTX);
         for secs in 1..30 {
-            assert!(audio_ctx(16_000 * secs) * 16_000 / FRAMES_PER_SEC >= 16_000 * secs);
+            let window = audio_ctx(16_000 * secs) * 16_000 / FRAMES_PER_SEC;
+            assert!(window >= (16_000 * (secs + WINDOW_PAD_SECS)).min(16_000 * 30));
         }
+    }
+
+    #[test]
+    fn the_quick_pass_writes_what_the_audio_could_hold() {
+        assert_eq!(token_cap(16_000 * 2, 64), 20);
+        assert_eq!(token_cap(16_000 * 2 + 1, 64), 26);
+        assert_eq!(token_cap(16_000 * 20, 64), 64);
+    }
+
+    #[test]
+    fn a_transcription_borrows_free_cores_and_gives_them_back() {
+        let cores = Cores {
+            free: AtomicUsize::new(2),
+        };
+        let (first, threads) = cores.take(2);
+        assert_eq!(threads, 2);
+        // Another worker still runs, on its own core.
+        let (second, threads) = cores.take(2);
+        assert_eq!(threads, 1);
+        drop(first);
+        assert_eq!(cores.free.load(Ordering::Acquire), 2);
+        let (third, threads) = cores.take(2);
+        assert_eq!(threads, 2);
+        drop((second, third));
+        assert_eq!(cores.free.load(Ordering::Acquire), 2);
     }
 
     #[test]
@@ -369,6 +431,7 @@ mod tests {
             workers: 1,
             queue: 4,
             max_tokens: 64,
+            threads: 1,
         })
         .unwrap_err();
         let text = err.to_string();
