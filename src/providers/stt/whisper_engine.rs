@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::whisper_text::{clean, repeats, unlooped};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use tokio::sync::oneshot;
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
@@ -146,7 +146,7 @@ impl WhisperEngine {
             queue: Mutex::new(queue),
             // Each worker's own core, and any more a transcription may borrow.
             cores: Cores {
-                free: AtomicUsize::new(workers.max(config.threads)),
+                free: AtomicIsize::new(workers.max(config.threads) as isize),
             },
             first_special: context.token_eot(),
             config: config.clone(),
@@ -199,30 +199,32 @@ impl Transcription {
     }
 }
 
-/// Cores not in use by a transcription, shared by the workers.
+/// Cores not in use by a transcription, shared by the workers. It goes below zero while a
+/// worker runs on the core another transcription borrowed, so that one gets none back
+/// until the count is even again: under load each worker keeps one core.
 #[derive(Debug)]
 struct Cores {
-    free: AtomicUsize,
+    free: AtomicIsize,
 }
 
 /// Cores one transcription holds until it is dropped.
 struct Held<'a> {
     cores: &'a Cores,
-    taken: usize,
+    taken: isize,
 }
 
 impl Cores {
-    /// Up to `wanted` of the free cores; at least one to run on, even when none is free (a
-    /// worker's own core, lent to another transcription a moment ago).
+    /// Up to `wanted` of the free cores, and always one to run on.
     fn take(&self, wanted: usize) -> (Held<'_>, usize) {
-        let mut taken = 0;
+        let wanted = wanted.max(1) as isize;
+        let mut taken = 1;
         let _ = self
             .free
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |free| {
-                taken = free.min(wanted);
+                taken = free.min(wanted).max(1);
                 Some(free - taken)
             });
-        (Held { cores: self, taken }, taken.max(1))
+        (Held { cores: self, taken }, taken as usize)
     }
 }
 
@@ -409,7 +411,7 @@ mod tests {
     #[test]
     fn a_transcription_borrows_free_cores_and_gives_them_back() {
         let cores = Cores {
-            free: AtomicUsize::new(2),
+            free: AtomicIsize::new(2),
         };
         let (first, threads) = cores.take(2);
         assert_eq!(threads, 2);
@@ -417,11 +419,13 @@ mod tests {
         let (second, threads) = cores.take(2);
         assert_eq!(threads, 1);
         drop(first);
-        assert_eq!(cores.free.load(Ordering::Acquire), 2);
+        // While the second runs, the next transcription gets one core, not two.
         let (third, threads) = cores.take(2);
-        assert_eq!(threads, 2);
+        assert_eq!(threads, 1);
         drop((second, third));
         assert_eq!(cores.free.load(Ordering::Acquire), 2);
+        let (_fourth, threads) = cores.take(2);
+        assert_eq!(threads, 2);
     }
 
     #[test]
