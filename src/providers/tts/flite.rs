@@ -10,7 +10,13 @@
 //! a 5 s sentence against 10 ms, still fifty times faster than it speaks.
 //!
 //! Each flush synthesizes the text spoken since the last one on a blocking thread and streams
-//! it back in 20 ms chunks. Flite keeps process-wide state (its lexicon and voice), so
+//! it back in 20 ms chunks. Flite wraps everything it says in about 180 ms of silence either
+//! side, so a reply spoken in pieces (a first clause, then the rest) had 360 ms of silence
+//! after a comma: long enough for a caller to take it as their turn and talk over the rest
+//! (the conversation benchmark's callers did, and a read-back cut that way never confirms a
+//! booking). The edges are cut to what a speaker leaves: [`LEAD_MS`] before the words,
+//! [`CLAUSE_TAIL_MS`] after a piece that ends mid-sentence, [`SENTENCE_TAIL_MS`] after a
+//! sentence. Flite keeps process-wide state (its lexicon and voice), so
 //! syntheses take turns behind one lock.
 
 use std::collections::VecDeque;
@@ -103,6 +109,41 @@ pub fn synthesize(text: &str) -> Result<Vec<i16>, ProviderError> {
 
 const NAME: &str = "builtin";
 
+/// Silence kept before the words, ms.
+const LEAD_MS: usize = 30;
+/// Silence kept after a piece that ends mid-sentence (at a comma), ms.
+const CLAUSE_TAIL_MS: usize = 70;
+/// Silence kept after a sentence, ms: with the next piece's lead, a pause a listener hears
+/// as a full stop but not as the end of the turn.
+const SENTENCE_TAIL_MS: usize = 150;
+// The gap a caller hears between two pieces stays under the 200 ms that reads as a finished
+// turn.
+const _: () = assert!(CLAUSE_TAIL_MS + LEAD_MS < 200 && SENTENCE_TAIL_MS + LEAD_MS < 200);
+/// A sample this loud (about -40 dBFS) is the voice, not its silence.
+const VOICED: i16 = 300;
+
+/// `samples` with Flite's silence at the edges cut to [`LEAD_MS`] before and, after, to
+/// [`SENTENCE_TAIL_MS`] when `text` ends a sentence or [`CLAUSE_TAIL_MS`] when it does not.
+fn trimmed(samples: Vec<i16>, text: &str) -> Vec<i16> {
+    let per_ms = 16;
+    let voiced = |s: &i16| s.unsigned_abs() >= VOICED.unsigned_abs();
+    let (Some(first), Some(last)) = (
+        samples.iter().position(voiced),
+        samples.iter().rposition(voiced),
+    ) else {
+        return samples;
+    };
+    let ends_sentence = text.trim_end().ends_with(['.', '?', '!']);
+    let tail = if ends_sentence {
+        SENTENCE_TAIL_MS
+    } else {
+        CLAUSE_TAIL_MS
+    };
+    let from = first.saturating_sub(LEAD_MS * per_ms);
+    let to = (last + 1 + tail * per_ms).min(samples.len());
+    samples[from..to].to_vec()
+}
+
 /// Bytes of 20 ms of the voice's PCM.
 const CHUNK: usize = 640;
 
@@ -167,7 +208,10 @@ async fn serve(
                 if !said.trim().is_empty() {
                     health.request(ProviderKind::Tts, NAME);
                     let started = tokio::time::Instant::now();
-                    let samples = match tokio::task::spawn_blocking(move || synthesize(&said)).await
+                    let samples = match tokio::task::spawn_blocking(move || {
+                        synthesize(&said).map(|s| trimmed(s, &said))
+                    })
+                    .await
                     {
                         Ok(Ok(s)) => s,
                         Ok(Err(e)) => {
@@ -250,6 +294,42 @@ mod tests {
         assert!(
             synthesize("").unwrap().len() < 16_000,
             "nothing to say, (almost) no audio"
+        );
+    }
+
+    /// Milliseconds of silence before and after the voice in `samples`.
+    fn edges_ms(samples: &[i16]) -> (usize, usize) {
+        let first = samples
+            .iter()
+            .position(|s| s.unsigned_abs() >= 300)
+            .unwrap();
+        let last = samples
+            .iter()
+            .rposition(|s| s.unsigned_abs() >= 300)
+            .unwrap();
+        (first / 16, (samples.len() - 1 - last) / 16)
+    }
+
+    #[test]
+    fn pieces_of_a_reply_follow_each_other_without_flites_long_silences() {
+        let clause = "What day would suit you for the oil change,";
+        let raw = synthesize(clause).unwrap();
+        let (lead, tail) = edges_ms(&raw);
+        assert!(
+            lead > 100 && tail > 100,
+            "Flite's own: {lead} ms, {tail} ms"
+        );
+        assert_eq!(edges_ms(&trimmed(raw, clause)), (LEAD_MS, CLAUSE_TAIL_MS));
+        let sentence = "Shall I book it?";
+        let raw = synthesize(sentence).unwrap();
+        let (_, tail) = edges_ms(&raw);
+        let cut = trimmed(raw, sentence);
+        assert_eq!(edges_ms(&cut), (LEAD_MS, SENTENCE_TAIL_MS.min(tail)));
+        assert!(trimmed(Vec::new(), clause).is_empty());
+        assert_eq!(
+            trimmed(vec![0; 1600], clause),
+            vec![0; 1600],
+            "silence stays silence"
         );
     }
 

@@ -152,6 +152,12 @@ impl State {
     }
 
     fn result(&mut self, tool: &str, v: Value) {
+        if v["needs_confirmation"] == true {
+            // The engine's booking gate: the caller's yes was not to this change (it was
+            // not what was read back), so it is read back and asked again.
+            self.answer = None;
+            return;
+        }
         if v["ok"] == false {
             self.error = v["error"]["message"].as_str().map(str::to_string);
             if tool == "find_available_slots" {

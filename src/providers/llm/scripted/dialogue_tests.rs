@@ -101,11 +101,34 @@ impl Talk {
                 return said.join(" ");
             }
             self.tools.push((name.to_string(), args.clone()));
-            let result = crm(self.known, name, &args);
+            let result = if name == "book_appointment" && !self.read_back(&args) {
+                // As the engine's booking gate answers a change not read back.
+                json!({"ok": false, "needs_confirmation": true,
+                    "message": "Not done: the caller did not hear this change read back.",
+                    "read_back": "oil change"})
+            } else {
+                crm(self.known, name, &args)
+            };
             self.messages
                 .push(ChatMessage::tool_result(id, result.to_string()));
         }
         panic!("the agent never waited for the caller");
+    }
+
+    /// Whether the agent's last words before the caller's named the day being booked.
+    fn read_back(&self, args: &Value) -> bool {
+        let day = match args["start"].as_str().unwrap_or_default() {
+            s if s.contains("-26T") => "Thursday",
+            s if s.contains("-27T") => "Friday",
+            _ => "Tuesday",
+        };
+        self.messages
+            .iter()
+            .rev()
+            .skip_while(|m| m.role != callbridge_core::chat::Role::User)
+            .find(|m| m.role == callbridge_core::chat::Role::Assistant)
+            .and_then(|m| m.content.as_deref())
+            .is_some_and(|said| said.contains(day))
     }
 
     fn last_tool(&self, name: &str) -> Value {
@@ -169,6 +192,36 @@ fn a_time_the_caller_names_is_preferred_among_the_slots_found() {
     t.caller("I'd like to book an oil change.");
     let a = t.caller("Friday at 2 pm, please.");
     assert!(a.contains("Friday, November 27 at 2:00 PM"), "{a}");
+}
+
+#[test]
+fn a_yes_to_another_time_than_the_one_read_back_is_read_back_not_booked_in_a_loop() {
+    let mut t = Talk::new(true);
+    t.caller("I'd like to book an oil change.");
+    let a = t.caller("Friday, please.");
+    assert!(
+        a.contains("Tuesday, November 24 at 9:00 AM"),
+        "the first slot: {a}"
+    );
+    // A yes that names the other slot: the gate refuses the booking once, and the agent
+    // reads that slot back rather than calling the tool again.
+    let a = t.caller("Yes, two o'clock works for me.");
+    assert!(
+        a.contains("Friday, November 27 at 2:00 PM") && a.contains("Shall I book it?"),
+        "{a}"
+    );
+    assert_eq!(t.ended, None);
+    let booked = |t: &Talk| {
+        t.tools
+            .iter()
+            .filter(|(n, _)| n == "book_appointment")
+            .count()
+    };
+    assert_eq!(booked(&t), 1, "one refused attempt");
+    let a = t.caller("Yes.");
+    assert!(a.starts_with("You're all set"), "{a}");
+    assert_eq!(t.last_tool("book_appointment")["start"], "2026-11-27T14:00");
+    assert_eq!(booked(&t), 2);
 }
 
 #[test]
