@@ -9,11 +9,11 @@
 //! tokens (Whisper can repeat a phrase until its window fills).
 //!
 //! The encoder's cost grows with its window (`audio_ctx`), so the window is cut to the
-//! utterance and [`WINDOW_PAD_SECS`] after it rather than Whisper's 30 s: the pass costs about
-//! 0.3 s of a core for a caller's sentence instead of 0.45 s over a fixed 10 s window and 1.7 s
-//! over 30 s, for the same words on the clips it was measured on (4 synthetic voices, 44
-//! sentences: word error 11.3 % against 10.7 % at 10 s; `cargo bench --bench builtin_stt`
-//! prints it). A cut window makes Whisper loop now and then, reading the utterance again
+//! utterance and [`WINDOW_PAD_SECS`] after it rather than Whisper's 30 s: a caller's sentence
+//! costs 0.3-0.38 s of a core (median, second passes included) instead of 0.42-0.45 s over a
+//! fixed 10 s window and 1.7 s over 30 s, for about the same words (44 sentences in 4 synthetic
+//! voices: word error 11.3 % against 10.7 % at 10 s; `cargo bench --bench builtin_stt` prints
+//! the word error of any rendering of the clips). A cut window makes Whisper loop now and then, reading the utterance again
 //! until its tokens run out; so the pass may write only as many tokens as the audio's length
 //! could hold, a loop is cut back to its first copy ([`whisper_text::unlooped`]), and a
 //! transcript that still says something twice, or fills its tokens without looping, is
