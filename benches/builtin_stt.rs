@@ -21,6 +21,7 @@ use callbridge::audio::transcode::Transcoder;
 use callbridge::audio::{AudioFormat, pcm, wav};
 use callbridge::config::{Settings, Source};
 use callbridge::providers::stt::whisper_engine::{WhisperEngine, WhisperEngineConfig};
+use callbridge::providers::stt::word_error::{word_errors, words};
 use common::{cpu_seconds, env_or, rss_mib};
 
 /// The clips' directory.
@@ -46,36 +47,6 @@ fn sentences() -> std::collections::HashMap<String, String> {
             (name.to_string(), said)
         })
         .collect()
-}
-
-/// Words as compared: lower case, letters, digits and apostrophes.
-fn words(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word edits (substitutions, insertions, deletions) from `said` to `heard`.
-fn word_errors(said: &[String], heard: &[String]) -> usize {
-    let mut previous: Vec<usize> = (0..=heard.len()).collect();
-    for (i, s) in said.iter().enumerate() {
-        let mut row = vec![i + 1];
-        for (j, h) in heard.iter().enumerate() {
-            row.push(
-                (previous[j] + usize::from(s != h))
-                    .min(previous[j + 1] + 1)
-                    .min(row[j] + 1),
-            );
-        }
-        previous = row;
-    }
-    previous[heard.len()]
 }
 
 /// The caller clips as 16 kHz samples.

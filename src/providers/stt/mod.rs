@@ -8,6 +8,7 @@ pub mod segmenter;
 pub mod whisper;
 pub mod whisper_engine;
 pub mod whisper_text;
+pub mod word_error;
 
 use tokio::sync::mpsc;
 

@@ -62,15 +62,7 @@ fn is_loud(mulaw: &[u8]) -> bool {
 
 /// An interim `Results` message saying `text` for speech from `start` to `end`.
 fn interim(text: &str, start: f64, end: f64, heard: f64) -> String {
-    let u = Utterance {
-        start,
-        end,
-        text: "",
-    };
-    let mut m: serde_json::Value =
-        serde_json::from_str(&results(&u, false, false, false, heard)).unwrap();
-    m["channel"]["alternatives"][0]["transcript"] = json!(text);
-    m.to_string()
+    saying(text, start, end, [false, false, false], heard)
 }
 
 fn phrase_final(
@@ -80,13 +72,25 @@ fn phrase_final(
     speech_final: bool,
     from_finalize: bool,
 ) -> String {
+    saying(text, start, end, [true, speech_final, from_finalize], end)
+}
+
+/// A `Results` message saying `text` for speech from `start` to `end`, with its `is_final`,
+/// `speech_final` and `from_finalize` flags, for audio heard up to `heard`.
+fn saying(
+    text: &str,
+    start: f64,
+    end: f64,
+    [is_final, speech_final, from_finalize]: [bool; 3],
+    heard: f64,
+) -> String {
     let u = Utterance {
         start,
         end,
         text: "",
     };
     let mut m: serde_json::Value =
-        serde_json::from_str(&results(&u, true, speech_final, from_finalize, end)).unwrap();
+        serde_json::from_str(&results(&u, is_final, speech_final, from_finalize, heard)).unwrap();
     m["channel"]["alternatives"][0]["transcript"] = json!(text);
     m.to_string()
 }
