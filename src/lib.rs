@@ -20,6 +20,7 @@ pub mod http;
 pub mod models;
 pub mod preparation;
 pub mod providers;
+pub mod sentence_embedding;
 pub mod session_store;
 pub mod simulator;
 pub mod state;

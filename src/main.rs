@@ -98,7 +98,8 @@ enum Command {
 /// What to do with models.
 #[derive(Subcommand)]
 enum ModelsAction {
-    /// Fetch the pinned models (the Whisper recogniser, the Smart Turn end-of-turn model)
+    /// Fetch the pinned models (the Whisper recogniser, the Smart Turn end-of-turn model,
+    /// the built-in agent's sentence encoder)
     /// into `MODEL_CACHE_DIR` once (sha256-checked) and convert the Whisper weights for
     /// whisper.cpp once; prints the model files' paths.
     Fetch,
@@ -286,6 +287,15 @@ async fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("fetching {}", turn.name))?;
             let path = callbridge::models::smart_turn_path(turn, &settings.model_cache_dir);
             println!("{}: {}", turn.name, path.display());
+            let encoder = &callbridge::models::MINILM_L6_V2;
+            let dir = callbridge::models::fetch(
+                encoder,
+                &settings.model_index_url,
+                &settings.model_cache_dir,
+            )
+            .await
+            .with_context(|| format!("fetching {}", encoder.name))?;
+            println!("{}: {}", encoder.name, dir.display());
             Ok(())
         }
         Command::Seed { if_empty, file } => {

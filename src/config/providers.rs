@@ -111,6 +111,10 @@ pub struct ProviderSettings {
     pub deepgram_keyterms: Vec<String>,
     /// The shop's name, for the built-in agent's words (set from `BUSINESS_NAME` at start).
     pub business_name: String,
+    /// `AGENT_ENCODER_DIR`: the built-in agent's sentence encoder (all-MiniLM-L6-v2's
+    /// `model.safetensors` and `vocab.txt`); default the folder `callbridge models fetch`
+    /// fills in `MODEL_CACHE_DIR`. Without it the agent understands by keywords.
+    pub agent_encoder_dir: std::path::PathBuf,
     /// `STT_MAX_RECONNECTS`: reconnects in a row before the provider is declared down.
     pub stt_max_reconnects: u32,
     /// `DEEPGRAM_TTS_URL`: streaming speech WebSocket.
@@ -335,6 +339,12 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
         deepgram_utterance_end_ms: r.ranged("DEEPGRAM_UTTERANCE_END_MS", 1000, 0, 5_000) as u32,
         deepgram_keyterms,
         business_name: String::new(),
+        // Set from MODEL_CACHE_DIR by the caller unless given.
+        agent_encoder_dir: r
+            .optional("AGENT_ENCODER_DIR")
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default(),
         stt_max_reconnects: r.ranged("STT_MAX_RECONNECTS", 3, 0, 20) as u32,
         deepgram_tts_url: r.url(
             "DEEPGRAM_TTS_URL",

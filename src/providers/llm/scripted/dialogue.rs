@@ -9,6 +9,7 @@
 
 use serde_json::{Value, json};
 
+use super::classify::Classifier;
 use super::understand::{Intent, service, understand, words};
 use crate::providers::llm::{ChatMessage, Role};
 
@@ -69,13 +70,13 @@ struct State {
 }
 
 impl State {
-    fn from_history(messages: &[ChatMessage]) -> Self {
+    fn from_history(messages: &[ChatMessage], classifier: Option<&Classifier>) -> Self {
         let mut s = State::default();
         let mut calls: Vec<(String, String)> = Vec::new();
         for m in messages {
             match m.role {
                 Role::System => {}
-                Role::User => s.heard(m.content.as_deref().unwrap_or_default()),
+                Role::User => s.heard(m.content.as_deref().unwrap_or_default(), classifier),
                 Role::Assistant => {
                     for c in &m.tool_calls {
                         calls.push((c.id.clone(), c.name.clone()));
@@ -101,8 +102,8 @@ impl State {
         s
     }
 
-    fn heard(&mut self, text: &str) {
-        let u = understand(text);
+    fn heard(&mut self, text: &str, classifier: Option<&Classifier>) {
+        let u = understand(text, classifier);
         let understood = u.intent.is_some()
             || u.answer.is_some()
             || u.day.is_some()
@@ -235,9 +236,14 @@ impl State {
     }
 }
 
-/// The next step of the conversation in `messages`; `business` names the shop.
-pub fn next_step(messages: &[ChatMessage], business: &str) -> Step {
-    let s = State::from_history(messages);
+/// The next step of the conversation in `messages`; `business` names the shop; the caller's
+/// sentences are understood with `classifier` when there is one, else by keywords.
+pub fn next_step(
+    messages: &[ChatMessage],
+    business: &str,
+    classifier: Option<&Classifier>,
+) -> Step {
+    let s = State::from_history(messages, classifier);
     if s.intent == Some(Intent::Human) || s.lost >= 2 {
         return call("transfer_to_service_desk", json!({}));
     }

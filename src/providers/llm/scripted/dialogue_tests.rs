@@ -82,7 +82,11 @@ impl Talk {
         self.messages.push(ChatMessage::user(text));
         let mut said = Vec::new();
         for _ in 0..10 {
-            let step = next_step(&self.messages, "Lone Star Auto Service");
+            let step = next_step(
+                &self.messages,
+                "Lone Star Auto Service",
+                Some(crate::providers::llm::scripted::classify::for_tests()),
+            );
             if let Some(t) = &step.say {
                 said.push(t.clone());
             }

@@ -1,12 +1,15 @@
 //! What a caller's sentence says, for the scripted agent: the request (book, move, cancel,
-//! hours, price, a person, goodbye), yes or no, a day and part of day (a correction such as
-//! "Thursday, not Tuesday" keeps the day that is not denied), a name, and which menu service
-//! is meant. Plain word matching: transcripts are lower-case-able English sentences.
+//! hours, price, a person, goodbye) and yes or no, judged by meaning ([`Classifier`]) when
+//! the sentence encoder is loaded, else by keywords; and the details parsed from the words: a
+//! day and part of day (a correction such as "Thursday, not Tuesday" keeps the day that is
+//! not denied), an hour, a name, and which menu service is meant.
 
 use callbridge_core::calendar_words::WEEKDAYS;
 
+use super::classify::Classifier;
+
 /// What the caller wants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Intent {
     /// A new appointment.
     Book,
@@ -54,19 +57,42 @@ fn has(w: &[String], any: &[&str]) -> bool {
     w.iter().any(|x| any.contains(&x.as_str()))
 }
 
-/// Reads one caller sentence.
-pub fn understand(text: &str) -> Understood {
+/// Reads one caller sentence, with `classifier` when there is one.
+pub fn understand(text: &str, classifier: Option<&Classifier>) -> Understood {
     let w = words(text);
+    let (intent, answer) = match classifier {
+        Some(c) => {
+            let m = c.meaning(text);
+            (m.intent, m.answer)
+        }
+        None => keyword_meaning(&w),
+    };
+    Understood {
+        intent,
+        answer,
+        day: day(&w),
+        part_of_day: ["morning", "afternoon", "evening"]
+            .into_iter()
+            .find(|p| w.iter().any(|x| x == p)),
+        name: name(text),
+        hour: hour(&w),
+    }
+}
+
+/// The request and the answer by single words, for when the sentence encoder is not
+/// fetched: a word decides whatever the sentence around it says ("thanks so much" asks a
+/// price), which is why the classifier is preferred.
+pub fn keyword_meaning(w: &[String]) -> (Option<Intent>, Option<bool>) {
     let phrase = w.join(" ");
-    let intent = if has(&w, &["cancel", "cancellation"]) {
+    let intent = if has(w, &["cancel", "cancellation"]) {
         Some(Intent::Cancel)
-    } else if has(&w, &["move", "reschedule", "change", "push"])
-        && has(&w, &["appointment", "booking", "it", "my"])
+    } else if has(w, &["move", "reschedule", "change", "push"])
+        && has(w, &["appointment", "booking", "it", "my"])
         && !phrase.contains("oil change")
     {
         Some(Intent::Reschedule)
     } else if has(
-        &w,
+        w,
         &[
             "person",
             "human",
@@ -77,12 +103,12 @@ pub fn understand(text: &str) -> Understood {
         ],
     ) {
         Some(Intent::Human)
-    } else if has(&w, &["price", "cost", "costs", "much", "charge"]) {
+    } else if has(w, &["price", "cost", "costs", "much", "charge"]) {
         Some(Intent::Price)
-    } else if has(&w, &["open", "opening", "hours", "close", "closing"]) {
+    } else if has(w, &["open", "opening", "hours", "close", "closing"]) {
         Some(Intent::Hours)
     } else if has(
-        &w,
+        w,
         &[
             "book",
             "schedule",
@@ -92,38 +118,29 @@ pub fn understand(text: &str) -> Understood {
             "like",
             "want",
         ],
-    ) && !has(&w, &["no", "not"])
+    ) && !has(w, &["no", "not"])
     {
         Some(Intent::Book)
-    } else if has(&w, &["bye", "goodbye"]) || phrase.contains("that's all") {
+    } else if has(w, &["bye", "goodbye"]) || phrase.contains("that's all") {
         Some(Intent::Goodbye)
     } else {
         None
     };
     let answer = if has(
-        &w,
+        w,
         &[
             "yes", "yeah", "yep", "sure", "correct", "right", "ok", "okay", "perfect", "great",
             "works",
         ],
-    ) && !has(&w, &["no", "not", "don't", "doesn't"])
+    ) && !has(w, &["no", "not", "don't", "doesn't"])
     {
         Some(true)
-    } else if has(&w, &["no", "nope", "not", "don't", "doesn't", "wrong"]) {
+    } else if has(w, &["no", "nope", "not", "don't", "doesn't", "wrong"]) {
         Some(false)
     } else {
         None
     };
-    Understood {
-        intent,
-        answer,
-        day: day(&w),
-        part_of_day: ["morning", "afternoon", "evening"]
-            .into_iter()
-            .find(|p| w.iter().any(|x| x == p)),
-        name: name(text, &w),
-        hour: hour(&w),
-    }
+    (intent, answer)
 }
 
 /// "nine", "9", "9am" followed by o'clock / am / pm / thirty, or after "at".
@@ -171,7 +188,7 @@ fn day(w: &[String]) -> Option<String> {
 }
 
 /// "my name is Sam Rivera", "this is Sam", "it's Sam Rivera".
-fn name(text: &str, w: &[String]) -> Option<String> {
+fn name(text: &str) -> Option<String> {
     let lower = text.to_lowercase();
     let at = ["my name is ", "this is ", "name's "]
         .iter()
@@ -182,7 +199,6 @@ fn name(text: &str, w: &[String]) -> Option<String> {
         .split_whitespace()
         .take(3)
         .collect();
-    let _ = w;
     let name = rest
         .iter()
         .map(|p| {
@@ -275,34 +291,37 @@ mod tests {
             ("Tuesday morning would be great.", None),
         ];
         for (text, want) in cases {
-            assert_eq!(understand(text).intent, want, "{text}");
+            assert_eq!(understand(text, None).intent, want, "{text}");
         }
     }
 
     #[test]
     fn days_parts_answers_and_names() {
-        let u = understand("Tuesday morning would be great.");
+        let u = understand("Tuesday morning would be great.", None);
         assert_eq!(
             (u.day.as_deref(), u.part_of_day, u.answer),
             (Some("tuesday"), Some("morning"), Some(true))
         );
-        let u = understand("No, Thursday, not Tuesday.");
+        let u = understand("No, Thursday, not Tuesday.", None);
         assert_eq!(
             (u.day.as_deref(), u.answer),
             (Some("thursday"), Some(false))
         );
-        assert_eq!(understand("Yes, that's right.").answer, Some(true));
+        assert_eq!(understand("Yes, that's right.", None).answer, Some(true));
         assert_eq!(
-            understand("My name is sam rivera.").name.as_deref(),
+            understand("My name is sam rivera.", None).name.as_deref(),
             Some("Sam Rivera")
         );
         assert_eq!(
-            understand("tomorrow afternoon").day.as_deref(),
+            understand("tomorrow afternoon", None).day.as_deref(),
             Some("tomorrow")
         );
-        assert_eq!(understand("Yes, nine o'clock works for me.").hour, Some(9));
-        assert_eq!(understand("Could I come in at 2?").hour, Some(2));
-        assert_eq!(understand("I have two cars.").hour, None);
+        assert_eq!(
+            understand("Yes, nine o'clock works for me.", None).hour,
+            Some(9)
+        );
+        assert_eq!(understand("Could I come in at 2?", None).hour, Some(2));
+        assert_eq!(understand("I have two cars.", None).hour, None);
     }
 
     #[test]
