@@ -75,9 +75,8 @@ fn tool_schema(tool: ToolName) -> Value {
         ToolName::CancelAppointment => schema::<args::CancelAppointment>(),
         ToolName::ListUpcomingAppointments => schema::<args::ListUpcomingAppointments>(),
         ToolName::BusinessInfo => schema::<args::BusinessInfo>(),
-        ToolName::EndCall | ToolName::TransferToServiceDesk | ToolName::EnterPhoneOnKeypad => {
-            schema::<args::NoArguments>()
-        }
+        ToolName::TransferToServiceDesk => schema::<args::TransferToServiceDesk>(),
+        ToolName::EndCall | ToolName::EnterPhoneOnKeypad => schema::<args::NoArguments>(),
     }
 }
 
@@ -247,7 +246,7 @@ impl Tools {
             Ok(ToolRequest::Crm(request)) => return self.run_request(ctx, &call.id, request).await,
             Ok(
                 ToolRequest::EndCall
-                | ToolRequest::TransferToServiceDesk
+                | ToolRequest::TransferToServiceDesk(_)
                 | ToolRequest::EnterPhoneOnKeypad,
             ) => refused(&ToolCallError::NotCrm(
                 call.tool().map_or("?", ToolName::as_str),

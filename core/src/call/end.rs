@@ -9,6 +9,11 @@ use crate::tool::BookingChange;
 pub enum TransferReason {
     /// The caller asked for one (the model called `transfer_to_service_desk`).
     CallerAsked,
+    /// The agent could not understand what the caller wanted.
+    NotUnderstood,
+    /// The agent understood but cannot do it (no record of the caller, a request outside its
+    /// tools).
+    CannotHelp,
     /// The caller pressed the transfer key.
     TransferDigit,
     /// Speech recognition failed and no fallback was left.
@@ -30,6 +35,8 @@ impl TransferReason {
     pub fn describe(self) -> &'static str {
         match self {
             TransferReason::CallerAsked => "the caller asked for a person",
+            TransferReason::NotUnderstood => "the agent could not understand the caller",
+            TransferReason::CannotHelp => "the agent could not help with the request",
             TransferReason::TransferDigit => "caller pressed the transfer digit",
             TransferReason::SttDown => "speech-to-text is down",
             TransferReason::TtsDown => "text-to-speech is down",

@@ -153,7 +153,29 @@ pub struct ListUpcomingAppointments {
 #[serde(deny_unknown_fields)]
 pub struct BusinessInfo {}
 
-/// `end_call` and `transfer_to_service_desk`: no arguments.
+/// Why the caller is handed to a person, as the model says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferWhy {
+    /// The caller asked for a person.
+    CallerAsked,
+    /// You could not understand what the caller wants.
+    NotUnderstood,
+    /// You understood but cannot do it (no record of the caller, a request outside your
+    /// tools).
+    CannotHelp,
+}
+
+/// `transfer_to_service_desk`: why, for the call log (a person asked for, when left out).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferToServiceDesk {
+    /// Why the caller is handed over.
+    #[serde(default)]
+    pub reason: Option<TransferWhy>,
+}
+
+/// `end_call` and `enter_phone_on_keypad`: no arguments.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoArguments {}

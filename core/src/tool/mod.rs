@@ -198,8 +198,8 @@ pub enum ToolRequest {
     Crm(CrmRequest),
     /// End the call once the goodbye has played.
     EndCall,
-    /// Hand the caller to the service desk.
-    TransferToServiceDesk,
+    /// Hand the caller to the service desk, and why (the model may leave it out).
+    TransferToServiceDesk(Option<args::TransferWhy>),
     /// Collect the caller's phone number from the keypad; the digits come back as their turn.
     EnterPhoneOnKeypad,
 }
@@ -325,8 +325,8 @@ impl ToolCall {
                 return Ok(ToolRequest::EndCall);
             }
             ToolName::TransferToServiceDesk => {
-                arguments::<args::NoArguments>(tool, raw)?;
-                return Ok(ToolRequest::TransferToServiceDesk);
+                let a = arguments::<args::TransferToServiceDesk>(tool, raw)?;
+                return Ok(ToolRequest::TransferToServiceDesk(a.reason));
             }
             ToolName::EnterPhoneOnKeypad => {
                 arguments::<args::NoArguments>(tool, raw)?;
@@ -407,6 +407,11 @@ mod tests {
             (
                 "transfer_to_service_desk",
                 r#"{"why": "x"}"#,
+                "invalid_arguments",
+            ),
+            (
+                "transfer_to_service_desk",
+                r#"{"reason": "bored"}"#,
                 "invalid_arguments",
             ),
             ("drop_tables", "{}", "unknown_tool"),

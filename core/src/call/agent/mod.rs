@@ -42,6 +42,7 @@ use crate::call::sentences::SentenceSplitter;
 use crate::chat::ChatMessage;
 use crate::llm::{FinishReason, LlmEvent};
 use crate::provider::ProviderKind;
+use crate::tool::args::TransferWhy;
 use crate::tool::{ToolCall, ToolRequest};
 
 /// Tool calls running at once for one call; more in one round are answered "not run", so
@@ -447,12 +448,12 @@ impl Agent {
                     self.phone_entry = Some(keypad::PhoneEntry::new(now));
                     keypad_prompt = Some(self.config.keypad_phone_line.clone());
                 }
-                Ok(ToolRequest::TransferToServiceDesk) => {
+                Ok(ToolRequest::TransferToServiceDesk(why)) => {
                     self.history.push(ChatMessage::tool_result(
                         &c.id,
                         answer(true, "transferring"),
                     ));
-                    ending = Some(ToolRequest::TransferToServiceDesk);
+                    ending = Some(ToolRequest::TransferToServiceDesk(why));
                 }
                 Ok(ToolRequest::Crm(_)) if self.pending_tools.len() >= MAX_RUNNING_TOOLS => {
                     self.history.push(ChatMessage::tool_result(
@@ -497,6 +498,15 @@ impl Agent {
                 out.push(Action::HangUp {
                     reason: GoodbyeReason::CallerDone,
                 });
+                return;
+            }
+            Some(ToolRequest::TransferToServiceDesk(why)) => {
+                let reason = match why {
+                    None | Some(TransferWhy::CallerAsked) => TransferReason::CallerAsked,
+                    Some(TransferWhy::NotUnderstood) => TransferReason::NotUnderstood,
+                    Some(TransferWhy::CannotHelp) => TransferReason::CannotHelp,
+                };
+                self.end_with_transfer(reason, out);
                 return;
             }
             Some(_) => {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{Action, Agent, AgentConfig, Input};
 use crate::audio::vad::VadEvent;
+use crate::call::end::TransferReason;
 use crate::call::observe::Observation;
 use crate::call::record::Speaker;
 use crate::chat::Role;
@@ -518,21 +519,28 @@ fn a_turn_without_a_final_in_time_goes_with_what_was_heard_or_nothing() {
 
 #[test]
 fn asking_for_a_person_ends_in_a_transfer_with_the_tool_answered() {
+    assert_eq!(ToolName::parse(END_CALL), Some(ToolName::EndCall));
     assert_eq!(
-        [END_CALL, TRANSFER].map(ToolName::parse),
-        [
-            Some(ToolName::EndCall),
-            Some(ToolName::TransferToServiceDesk)
-        ]
+        ToolName::parse(TRANSFER),
+        Some(ToolName::TransferToServiceDesk)
     );
-    // Asking for a person ends in a transfer, with the tool answered.
-    let mut s = Sim::default();
-    s.feed(Input::Started);
-    s.feed(Input::PlaybackIdle);
-    s.caller_says("Can I talk to a person?");
-    let out = s.llm(LlmEvent::ToolCalls(vec![call("t", TRANSFER, "{}")]));
-    assert!(out.iter().any(|a| matches!(a, Action::Transfer { .. })));
-    assert!(s.agent.history().unanswered_calls().is_empty());
+    // A transfer with the tool answered; the model may say why (the call log says it).
+    for (args, reason) in [
+        ("{}", TransferReason::CallerAsked),
+        (
+            r#"{"reason": "not_understood"}"#,
+            TransferReason::NotUnderstood,
+        ),
+        (r#"{"reason": "cannot_help"}"#, TransferReason::CannotHelp),
+    ] {
+        let mut s = Sim::default();
+        s.feed(Input::Started);
+        s.feed(Input::PlaybackIdle);
+        s.caller_says("Can I talk to a person?");
+        let out = s.llm(LlmEvent::ToolCalls(vec![call("t", TRANSFER, args)]));
+        assert!(out.contains(&Action::Transfer { reason }), "{args}");
+        assert!(s.agent.history().unanswered_calls().is_empty());
+    }
 }
 
 #[test]

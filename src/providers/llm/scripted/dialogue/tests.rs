@@ -1,4 +1,4 @@
-//! Tests of `dialogue`.
+//! Tests of `dialogue`: whole conversations against a pretend CRM.
 
 use serde_json::{Value, json};
 
@@ -6,7 +6,7 @@ use super::*;
 use crate::providers::llm::ToolCall;
 
 /// A pretend CRM answering the tools like the real ones (shapes from `src/tools`).
-fn crm(known: bool, name: &str, args: &Value) -> Value {
+pub(super) fn crm(known: bool, name: &str, args: &Value) -> Value {
     let slot = |day: &str| {
         let (start, spoken) = match day {
             "thursday" => ("2026-11-26T13:00", "Thursday, November 26 at 1:00 PM"),
@@ -18,13 +18,15 @@ fn crm(known: bool, name: &str, args: &Value) -> Value {
         "lookup_customer" if known => json!({"ok": true, "found": true,
             "customer": {"id": 1, "name": "Maria Gonzalez"},
             "vehicles": [{"id": 7, "make": "Honda", "model": "Accord"}],
-            "upcoming_appointments": [{"id": 42, "service": "Oil change", "start": "2026-11-23T08:00", "spoken": "Monday, November 23 at 8:00 AM"}]}),
+            "upcoming_appointments": [{"id": 42, "service": "State inspection", "start": "2026-11-23T08:00", "spoken": "Monday, November 23 at 8:00 AM"}]}),
         "lookup_customer" => json!({"ok": true, "found": false, "phone": "+15125550177"}),
         "create_customer" => json!({"ok": true, "customer": {"id": 11, "name": args["name"]}}),
         "list_services" => json!({"ok": true, "services": [
             {"name": "Oil change", "price": "$89.99", "duration_minutes": 45},
             {"name": "Brake inspection", "price": "$69.99", "duration_minutes": 60},
-            {"name": "Brake pad replacement", "price": "$249.00", "duration_minutes": 120}]}),
+            {"name": "Brake pad replacement", "price": "$249.00", "duration_minutes": 120},
+            {"name": "Tire rotation", "price": "$49.99", "duration_minutes": 30},
+            {"name": "State inspection", "price": "$35.00", "duration_minutes": 45}]}),
         "business_info" => json!({"ok": true, "hours": [
             {"day": "Friday", "opens": "7:30 AM", "closes": "6:00 PM"},
             {"day": "Saturday", "opens": "8:00 AM", "closes": "2:00 PM"},
@@ -58,27 +60,38 @@ fn crm(known: bool, name: &str, args: &Value) -> Value {
 
 /// A conversation: runs the agent's steps (tools answered by `crm`) until it waits for
 /// the caller; returns what it said and the tools it called with their arguments.
-struct Talk {
-    messages: Vec<ChatMessage>,
-    known: bool,
-    tools: Vec<(String, Value)>,
-    ended: Option<&'static str>,
+/// Answers a tool call: name and arguments in, result out.
+type Crm = Box<dyn Fn(&str, &Value) -> Value>;
+
+pub(super) struct Talk {
+    pub messages: Vec<ChatMessage>,
+    crm: Crm,
+    pub tools: Vec<(String, Value)>,
+    pub ended: Option<(&'static str, Value)>,
+    /// The next booking is refused as the engine's gate refuses one not confirmed.
+    pub refuse_once: bool,
 }
 
 impl Talk {
-    fn new(known: bool) -> Self {
+    pub fn new(known: bool) -> Self {
+        Self::with_crm(move |name, args| crm(known, name, args))
+    }
+
+    /// A conversation with the CRM `crm`, on Sunday, November 22, 2026.
+    pub fn with_crm(crm: impl Fn(&str, &Value) -> Value + 'static) -> Self {
         Self {
             messages: vec![
-                ChatMessage::system("prompt"),
+                ChatMessage::system("You answer the phone. Today is Sunday, November 22, 2026."),
                 ChatMessage::assistant("Thanks for calling."),
             ],
-            known,
+            crm: Box::new(crm),
             tools: Vec::new(),
             ended: None,
+            refuse_once: false,
         }
     }
 
-    fn caller(&mut self, text: &str) -> String {
+    pub fn caller(&mut self, text: &str) -> String {
         self.messages.push(ChatMessage::user(text));
         let mut said = Vec::new();
         for _ in 0..10 {
@@ -101,17 +114,18 @@ impl Talk {
                 vec![ToolCall::parse(id.clone(), name, args.to_string())],
             ));
             if matches!(name, "end_call" | "transfer_to_service_desk") {
-                self.ended = Some(name);
+                self.ended = Some((name, args));
                 return said.join(" ");
             }
             self.tools.push((name.to_string(), args.clone()));
-            let result = if name == "book_appointment" && !self.read_back(&args) {
+            let refuse = name == "book_appointment" && std::mem::take(&mut self.refuse_once);
+            let result = if refuse || name == "book_appointment" && !self.read_back(&args) {
                 // As the engine's booking gate answers a change not read back.
                 json!({"ok": false, "needs_confirmation": true,
                     "message": "Not done: the caller did not hear this change read back.",
                     "read_back": "oil change"})
             } else {
-                crm(self.known, name, &args)
+                (self.crm)(name, &args)
             };
             self.messages
                 .push(ChatMessage::tool_result(id, result.to_string()));
@@ -135,7 +149,7 @@ impl Talk {
             .is_some_and(|said| said.contains(day))
     }
 
-    fn last_tool(&self, name: &str) -> Value {
+    pub fn last_tool(&self, name: &str) -> Value {
         self.tools
             .iter()
             .rev()
@@ -180,7 +194,7 @@ fn a_booking_with_a_correction_is_read_back_confirmed_and_made_once() {
     );
     let a = t.caller("That's all, thank you. Goodbye.");
     assert!(a.contains("Goodbye"), "{a}");
-    assert_eq!(t.ended, Some("end_call"));
+    assert_eq!(t.ended.as_ref().map(|e| e.0), Some("end_call"));
     assert_eq!(
         t.tools
             .iter()
@@ -207,24 +221,38 @@ fn a_yes_to_another_time_than_the_one_read_back_is_read_back_not_booked_in_a_loo
         a.contains("Tuesday, November 24 at 9:00 AM"),
         "the first slot: {a}"
     );
-    // A yes that names the other slot: the gate refuses the booking once, and the agent
-    // reads that slot back rather than calling the tool again.
+    // A yes that names the other slot is a wish for it: read back, not booked.
     let a = t.caller("Yes, two o'clock works for me.");
     assert!(
         a.contains("Friday, November 27 at 2:00 PM") && a.contains("Shall I book it?"),
         "{a}"
     );
-    assert_eq!(t.ended, None);
+    assert!(t.ended.is_none());
     let booked = |t: &Talk| {
         t.tools
             .iter()
             .filter(|(n, _)| n == "book_appointment")
             .count()
     };
-    assert_eq!(booked(&t), 1, "one refused attempt");
+    assert_eq!(booked(&t), 0);
     let a = t.caller("Yes.");
     assert!(a.starts_with("You're all set"), "{a}");
     assert_eq!(t.last_tool("book_appointment")["start"], "2026-11-27T14:00");
+    assert_eq!(booked(&t), 1);
+
+    // The engine's gate refuses a booking once: the agent reads it back and waits rather
+    // than calling the tool again (until "too many tool rounds").
+    let mut t = Talk::new(true);
+    t.caller("I'd like to book an oil change on Tuesday.");
+    t.refuse_once = true;
+    let a = t.caller("Yes.");
+    assert!(
+        a.contains("Tuesday, November 24 at 9:00 AM") && a.contains("Shall I book it?"),
+        "{a}"
+    );
+    assert_eq!(booked(&t), 1, "one refused attempt");
+    let a = t.caller("Yes.");
+    assert!(a.starts_with("You're all set"), "{a}");
     assert_eq!(booked(&t), 2);
 }
 
@@ -250,7 +278,7 @@ fn moving_and_cancelling_use_the_callers_appointment_after_a_yes() {
     let a = t.caller("I need to move my appointment to Thursday afternoon.");
     assert_eq!(
         t.last_tool("find_available_slots"),
-        json!({"service": "Oil change", "date": "thursday", "part_of_day": "afternoon"})
+        json!({"service": "State inspection", "date": "thursday", "part_of_day": "afternoon"})
     );
     assert!(
         a.contains("from Monday, November 23 at 8:00 AM to Thursday"),
@@ -297,8 +325,21 @@ fn hours_and_prices_are_answered_and_anything_else_goes_to_a_person() {
     let mut t = Talk::new(true);
     t.caller("The weather is lovely.");
     t.caller("Purple monkeys dishwasher.");
-    assert_eq!(t.ended, Some("transfer_to_service_desk"));
+    assert_eq!(
+        t.ended,
+        Some((
+            "transfer_to_service_desk",
+            json!({"reason": "not_understood"})
+        )),
+        "two sentences not understood"
+    );
     let mut t = Talk::new(true);
     t.caller("Can I talk to a person?");
-    assert_eq!(t.ended, Some("transfer_to_service_desk"));
+    assert_eq!(
+        t.ended,
+        Some((
+            "transfer_to_service_desk",
+            json!({"reason": "caller_asked"})
+        ))
+    );
 }
