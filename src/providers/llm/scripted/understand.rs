@@ -40,7 +40,7 @@ pub struct Understood {
     pub part_of_day: Option<&'static str>,
     /// "My name is ...".
     pub name: Option<String>,
-    /// An hour of the clock the caller named ("nine o'clock", "at 2"), 1-12.
+    /// An hour of the day the caller named ("nine o'clock", "at 2" = 14), 0-23.
     pub hour: Option<u32>,
 }
 
@@ -143,7 +143,10 @@ pub fn keyword_meaning(w: &[String]) -> (Option<Intent>, Option<bool>) {
     (intent, answer)
 }
 
-/// "nine", "9", "9am" followed by o'clock / am / pm / thirty, or after "at".
+/// An hour of the day, 0-23: "nine o'clock", "9:30", "2 p.m.", "at 7" (a clock hour is a
+/// number followed by o'clock, minutes, am or pm, or after "at", "around" or "by"). AM or PM
+/// as said ("pm", "in the evening"), else as a shop's day runs: 7 to 11 in the morning, 12
+/// to 6 in the afternoon.
 fn hour(w: &[String]) -> Option<u32> {
     const NUMBERS: [&str; 12] = [
         "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
@@ -162,15 +165,33 @@ fn hour(w: &[String]) -> Option<u32> {
             })
             .filter(|h| (1..=12).contains(h))
     };
-    w.iter().enumerate().find_map(|(i, x)| {
+    let (i, h) = w.iter().enumerate().find_map(|(i, x)| {
         let h = value(x)?;
         let next = w.get(i + 1).map(String::as_str);
         let before = i.checked_sub(1).map(|j| w[j].as_str());
-        let clock = matches!(next, Some("o'clock" | "am" | "pm" | "thirty" | "fifteen"))
-            || before == Some("at")
+        let minutes = next.is_some_and(|n| n.len() == 2 && n.parse::<u32>().is_ok_and(|m| m < 60));
+        let clock = matches!(
+            next,
+            Some("o'clock" | "am" | "pm" | "a" | "p" | "thirty" | "fifteen" | "forty")
+        ) || minutes
+            || matches!(before, Some("at" | "around" | "by"))
             || x.ends_with("am")
             || x.ends_with("pm");
-        clock.then_some(h)
+        clock.then_some((i, h))
+    })?;
+    let after: Vec<&str> = w[i..].iter().take(4).map(String::as_str).collect();
+    let said = |list: &[&str]| w.iter().any(|x| list.contains(&x.as_str()));
+    let pm = w[i].ends_with("pm")
+        || after.iter().skip(1).any(|x| matches!(*x, "pm" | "p"))
+        || said(&["afternoon", "evening", "tonight"]);
+    let am = w[i].ends_with("am")
+        || after.iter().skip(1).any(|x| matches!(*x, "am" | "a"))
+        || said(&["morning"]);
+    Some(match (pm, am) {
+        (true, _) if h < 12 => h + 12,
+        (_, true) if h == 12 => 0,
+        (false, false) if h <= 6 => h + 12,
+        _ => h,
     })
 }
 
@@ -320,7 +341,10 @@ mod tests {
             understand("Yes, nine o'clock works for me.", None).hour,
             Some(9)
         );
-        assert_eq!(understand("Could I come in at 2?", None).hour, Some(2));
+        assert_eq!(understand("Could I come in at 2?", None).hour, Some(14));
+        assert_eq!(understand("Around 7 p.m.", None).hour, Some(19));
+        assert_eq!(understand("9:30 would be good", None).hour, Some(9));
+        assert_eq!(understand("at eleven in the morning", None).hour, Some(11));
         assert_eq!(understand("I have two cars.", None).hour, None);
     }
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::info::{day_line, hours_of, next_day};
 use super::markers::{CONFIRM, MOVE_INSTEAD, WHICH_APPOINTMENT, WHICH_VEHICLE};
-use super::state::State;
+use super::state::{State, spoken_hour};
 use super::{Step, call, say, transfer};
 use crate::providers::llm::scripted::understand::words;
 
@@ -100,13 +100,13 @@ fn why_not_that_day(s: &State, day: &str, first: &Value) -> Result<String, Step>
     })
 }
 
-/// Why the hour the caller named is not offered.
+/// Why the hour the caller named is not offered: not free, or outside the day's hours.
 fn why_not_that_hour(s: &State, slot: &Value) -> String {
     let Some(h) = s.hour else {
         return String::new();
     };
     let spoken = slot["spoken"].as_str().unwrap_or_default();
-    if spoken.contains(&format!(" {h}:")) {
+    if spoken_hour(spoken) == Some(h) {
         return String::new();
     }
     let weekday = words(spoken).into_iter().next().unwrap_or_default();
@@ -117,7 +117,13 @@ fn why_not_that_hour(s: &State, slot: &Value) -> String {
         .filter(|d| d["closed"] != true)
         .map(|d| format!(" ({})", day_line(d)))
         .unwrap_or_default();
-    format!("I don't have {h} o'clock free{hours}. ")
+    let clock = match h {
+        0 => "12 AM".to_string(),
+        12 => "12 PM".to_string(),
+        h if h > 12 => format!("{} PM", h - 12),
+        h => format!("{h} AM"),
+    };
+    format!("I don't have {clock} free{hours}. ")
 }
 
 /// The slot to offer for `service` on `day` with what to say before it, or the step that

@@ -189,7 +189,7 @@ fn a_closed_day_is_explained_before_another_is_offered() {
 fn an_hour_not_free_is_said_before_the_nearest_is_offered() {
     let mut t = Talk::with_crm(busy_crm);
     let a = t.caller("A tire rotation for the Honda on Tuesday at 4 pm.");
-    assert!(a.starts_with("I don't have 4 o'clock free"), "{a}");
+    assert!(a.starts_with("I don't have 4 PM free"), "{a}");
 }
 
 #[test]
@@ -243,5 +243,23 @@ fn no_record_of_the_caller_is_a_transfer_that_says_so() {
     assert_eq!(
         t.ended,
         Some(("transfer_to_service_desk", json!({"reason": "cannot_help"})))
+    );
+}
+
+#[test]
+fn a_price_then_no_thanks_asks_for_anything_else_and_a_yes_with_a_day_books() {
+    let mut t = Talk::new(true);
+    t.caller("What's a brake inspection going to cost me?");
+    let a = t.caller("No, not right now.");
+    assert!(a.starts_with("All right. Is there anything else"), "{a}");
+    let a = t.caller("No, that's all.");
+    assert!(a.contains("Goodbye"), "{a}");
+
+    let mut t = Talk::new(true);
+    t.caller("How much is a brake inspection?");
+    let a = t.caller("Yeah, let's do Thursday afternoon.");
+    assert!(
+        a.contains("I can book your brake inspection for Thursday"),
+        "{a}"
     );
 }

@@ -128,10 +128,11 @@ pub(super) fn price(s: &State) -> Step {
                 .cloned()
                 .unwrap_or(Value::Null);
             say(format!(
-                "{} is {} and takes about {} minutes. Would you like to book one?",
+                "{} is {} and takes about {} minutes. {}?",
                 capitalised(&super::booking::with_article(&name.to_lowercase())),
                 item["price"].as_str().unwrap_or("priced at the desk"),
-                item["duration_minutes"]
+                item["duration_minutes"],
+                super::markers::BOOK_ONE
             ))
         }
         Ok(None) => say("Which service would you like a price for?"),

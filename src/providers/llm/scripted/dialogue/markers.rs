@@ -15,6 +15,8 @@ pub const WHICH_VEHICLE: &str = "Which vehicle";
 pub const WHICH_APPOINTMENT: &str = "Which appointment";
 /// The agent asked for the caller's name.
 pub const ASK_NAME: &str = "May I have your name";
+/// The agent offered to book what the caller asked the price of.
+pub const BOOK_ONE: &str = "Would you like to book one";
 /// The agent asked whether there is anything else.
 pub const ANYTHING_ELSE: &str = "anything else I can help with";
 

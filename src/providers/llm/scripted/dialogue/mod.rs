@@ -96,6 +96,7 @@ pub fn next_step(
         Some(Intent::Reschedule) => booking::reschedule(&s),
         Some(Intent::Cancel) => booking::cancel(&s),
         _ if s.last_user.is_empty() => say("How can I help you today?"),
+        _ if s.declined => say(format!("All right. Is there {}?", markers::ANYTHING_ELSE)),
         _ if s.agent_said.contains(markers::ANYTHING_ELSE) && s.answer.is_none() => {
             say("Sure, what else can I do for you?")
         }

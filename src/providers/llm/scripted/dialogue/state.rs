@@ -11,6 +11,19 @@ use super::super::understand::{Intent, service, understand, words};
 use super::markers;
 use crate::providers::llm::{ChatMessage, Role};
 
+/// The hour (0-23) of a slot spoken as "Tuesday, November 24 at 2:00 PM".
+pub(super) fn spoken_hour(spoken: &str) -> Option<u32> {
+    let (_, time) = spoken.rsplit_once(" at ")?;
+    let (clock, period) = time.split_once(' ')?;
+    let h: u32 = clock.split(':').next()?.parse().ok()?;
+    Some(match (h, period) {
+        (12, "AM") => 0,
+        (12, _) => 12,
+        (h, "PM") => h + 12,
+        (h, _) => h,
+    })
+}
+
 /// Where the conversation stands.
 #[derive(Debug, Default)]
 pub(super) struct State {
@@ -44,6 +57,8 @@ pub(super) struct State {
     pub done: Option<(String, Value)>,
     /// The last tool error, to say.
     pub error: Option<String>,
+    /// The caller declined the agent's offer to book ("no, not right now").
+    pub declined: bool,
     /// Sentences not understood in a row.
     pub lost: u32,
     pub last_user: String,
@@ -142,9 +157,19 @@ impl State {
                 self.intent = Some(i);
             }
         }
-        // A yes after a price is a wish to book it.
-        if self.intent == Some(Intent::Price) && u.answer == Some(true) && u.intent.is_none() {
+        // "Would you like to book one?" after a price: a yes is a wish to book it, a no
+        // ends the matter (whatever request the words resemble, unless it is another one).
+        let same_matter = !matches!(
+            u.intent,
+            Some(Intent::Reschedule | Intent::Cancel | Intent::Human | Intent::Goodbye)
+        );
+        if question.contains(markers::BOOK_ONE) && u.answer == Some(true) && same_matter {
             self.intent = Some(Intent::Book);
+        }
+        self.declined =
+            question.contains(markers::BOOK_ONE) && u.answer == Some(false) && same_matter;
+        if self.declined {
+            self.intent = None;
         }
         // "Anything else?" answered no: the caller is done.
         if question.contains(markers::ANYTHING_ELSE)
@@ -300,14 +325,12 @@ impl State {
         offered.get(i).map(|(_, n)| (*n).clone())
     }
 
-    /// The slot found at `hour` ("2" matches 2:00 or 2:30, morning or afternoon).
+    /// The slot found at `hour` (0-23; 14 matches 2:00 PM and 2:30 PM).
     fn slot_at(&self, hour: u32) -> Option<usize> {
         let (slots, _, _) = self.slots.as_ref()?;
-        slots.iter().position(|s| {
-            s["spoken"]
-                .as_str()
-                .is_some_and(|t| t.contains(&format!(" {hour}:")))
-        })
+        slots
+            .iter()
+            .position(|s| s["spoken"].as_str().and_then(spoken_hour) == Some(hour))
     }
 
     /// The slot to offer from the last search: the next after the one offered when the
