@@ -7,8 +7,10 @@
 //! and utterances per second, with resident memory; and the word error over the clips that
 //! have a sentence. Run: `cargo bench --bench builtin_stt` (after `callbridge models fetch`);
 //! `CLIPS_DIR` measures other clips (e.g. the sentences in another voice, rendered by
-//! `scripts/make-caller-clips.sh`), `THREADS` lets one transcription use more cores. Local
-//! only; bounded by the clip count and `REPEAT` (default 3).
+//! `scripts/make-caller-clips.sh`), `THREADS` lets one transcription use more cores,
+//! `SHOP_PROMPT=1` gives Whisper the shop's words (the demo menu, the weekdays) as the server
+//! does by default, and the word error then also counts those words missed. Local only;
+//! bounded by the clip count and `REPEAT` (default 3).
 
 #![allow(clippy::disallowed_methods)] // A benchmark reads the clock and its environment.
 
@@ -23,6 +25,22 @@ use callbridge::config::{Settings, Source};
 use callbridge::providers::stt::whisper_engine::{WhisperEngine, WhisperEngineConfig};
 use callbridge::providers::stt::word_error::{word_errors, words};
 use common::{cpu_seconds, env_or, rss_mib};
+
+/// The initial prompt: the shop's, as the server makes it from the demo menu, with
+/// `SHOP_PROMPT=1`; none otherwise.
+fn prompt() -> String {
+    if std::env::var("SHOP_PROMPT").as_deref() != Ok("1") {
+        return String::new();
+    }
+    let crm: serde_json::Value = serde_json::from_str(callbridge::crm::seed::DEMO_FIXTURE).unwrap();
+    let menu: Vec<String> = crm["service_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    callbridge::providers::stt::whisper_engine::shop_prompt("Lone Star Auto Service", &menu)
+}
 
 /// The clips' directory.
 fn clips_dir() -> std::path::PathBuf {
@@ -105,6 +123,7 @@ fn main() {
             queue: calls.max(1) * 2,
             max_tokens: 64,
             threads: env_or("THREADS", 1) as usize,
+            prompt: prompt(),
         })
         .unwrap(),
     );

@@ -107,12 +107,18 @@ impl Application {
         // Speech recognition is told the shop's vocabulary: the service menu's names.
         let mut provider_settings = settings.providers.clone();
         provider_settings.business_name = settings.business.name.clone();
-        match crate::crm::catalog::services(&db).await {
-            Ok(menu) => provider_settings
-                .deepgram_keyterms
-                .extend(menu.into_iter().map(|s| s.name)),
-            Err(e) => tracing::warn!(error = %e, "cannot read the service menu for STT keyterms"),
+        let menu: Vec<String> = match crate::crm::catalog::services(&db).await {
+            Ok(menu) => menu.into_iter().map(|s| s.name).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the service menu for STT keyterms");
+                Vec::new()
+            }
+        };
+        if provider_settings.whisper_shop_prompt {
+            provider_settings.whisper_prompt =
+                crate::providers::stt::whisper_engine::shop_prompt(&settings.business.name, &menu);
         }
+        provider_settings.deepgram_keyterms.extend(menu);
         let providers = Arc::new(Providers::from_settings(&provider_settings)?);
         let tools = Tools::new(db.clone(), settings.business.clone());
         let handoffs = Handoffs::from_settings(&settings, &store);

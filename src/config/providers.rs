@@ -78,6 +78,12 @@ pub struct ProviderSettings {
     /// `WHISPER_THREADS`: cores one transcription may use while no other transcription is
     /// using them (a lone caller is answered sooner; under load each keeps one).
     pub whisper_threads: usize,
+    /// `WHISPER_SHOP_PROMPT` (true): tell the built-in recogniser the shop's words (its name,
+    /// the service menu, the weekdays) as Whisper's initial prompt.
+    pub whisper_shop_prompt: bool,
+    /// The prompt itself, made at start from the business name and the menu when
+    /// `whisper_shop_prompt` is on; empty otherwise.
+    pub whisper_prompt: String,
     /// `WHISPER_EARLY_MS`: a pause this long starts transcribing what the caller said so far,
     /// before the turn is known to be over (the transcript is ready sooner; it is wasted when
     /// the caller speaks on); 0 transcribes only at the turn's end.
@@ -322,6 +328,8 @@ pub(super) fn read(r: &mut Reader<'_>) -> ProviderSettings {
         whisper_queue: r.ranged("WHISPER_QUEUE", 32, 1, 10_000) as usize,
         whisper_max_tokens: r.ranged("WHISPER_MAX_TOKENS", 64, 8, 224) as u32,
         whisper_threads: r.ranged("WHISPER_THREADS", 2, 1, 64) as usize,
+        whisper_shop_prompt: r.parsed("WHISPER_SHOP_PROMPT", true, "true or false"),
+        whisper_prompt: String::new(),
         whisper_early_ms: r.ranged("WHISPER_EARLY_MS", 200, 0, 5_000),
         llm,
         llm_fallback,

@@ -153,6 +153,7 @@ impl Providers {
                             queue: p.whisper_queue,
                             max_tokens: p.whisper_max_tokens,
                             threads: p.whisper_threads,
+                            prompt: p.whisper_prompt.clone(),
                         },
                         segmenter: SegmenterConfig {
                             guess_ms: p.whisper_early_ms,

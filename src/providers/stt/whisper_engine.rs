@@ -61,6 +61,26 @@ pub struct WhisperEngineConfig {
     pub max_tokens: u32,
     /// Cores one transcription may use when no other transcription is using them.
     pub threads: usize,
+    /// Words the calls will likely contain (the shop's name, its services, the weekdays),
+    /// given to Whisper as the text before the audio (its initial prompt), which biases it
+    /// towards them; empty for none.
+    pub prompt: String,
+}
+
+/// The initial prompt that tells Whisper the shop's words: its name, the services on its menu
+/// and the weekdays, as a sentence like those callers say (Whisper continues the prompt's
+/// style, so a list of words would bias it towards lists).
+pub fn shop_prompt(business: &str, services: &[String]) -> String {
+    let services: Vec<String> = services.iter().map(|s| s.to_lowercase()).collect();
+    let name = if business.is_empty() {
+        String::new()
+    } else {
+        format!("{business}. ")
+    };
+    format!(
+        "{name}I'd like to book {} on Monday, Tuesday, Wednesday, Thursday, Friday or Saturday.",
+        services.join(", ")
+    )
 }
 
 /// Why the engine did not transcribe.
@@ -280,7 +300,8 @@ fn decode(
         max_tokens: token_cap(samples.len(), max_tokens),
         threads,
     };
-    let mut pass = decode_once(state, &samples, shared.first_special, quick)?;
+    let prompt = shared.config.prompt.as_str();
+    let mut pass = decode_once(state, &samples, shared.first_special, prompt, quick)?;
     let looped = unlooped(&pass.heard.text);
     if let Some(once) = &looped {
         tracing::debug!(text = %pass.heard.text, "the quick pass looped; kept its first copy");
@@ -298,7 +319,7 @@ fn decode(
         max_tokens,
         threads,
     };
-    Ok(decode_once(state, &samples, shared.first_special, wider)?.heard)
+    Ok(decode_once(state, &samples, shared.first_special, prompt, wider)?.heard)
 }
 
 /// How one pass runs.
@@ -323,6 +344,7 @@ fn decode_once(
     state: &mut WhisperState,
     samples: &[f32],
     first_special: i32,
+    prompt: &str,
     window: Window,
 ) -> Result<Pass, WhisperEngineError> {
     let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
@@ -341,6 +363,9 @@ fn decode_once(
     params.set_print_realtime(false);
     params.set_print_special(false);
     params.set_print_timestamps(false);
+    if !prompt.is_empty() {
+        params.set_initial_prompt(prompt);
+    }
     state
         .full(params, samples)
         .map_err(|e| WhisperEngineError::Decode(e.to_string()))?;
@@ -436,6 +461,7 @@ mod tests {
             queue: 4,
             max_tokens: 64,
             threads: 1,
+            prompt: String::new(),
         })
         .unwrap_err();
         let text = err.to_string();

@@ -151,6 +151,14 @@ impl Classifier {
                 intent = (Some(i), score);
             }
         }
+        // A call's last words are a goodbye whatever came before them ("Please do. Thanks,
+        // bye.").
+        if clauses
+            .last()
+            .is_some_and(|c| requests_named(c) == [Intent::Goodbye])
+        {
+            intent = (Some(Intent::Goodbye), (1.0, 1.0));
+        }
         Meaning {
             intent: intent.0,
             intent_score: intent.1,

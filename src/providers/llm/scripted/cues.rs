@@ -131,9 +131,15 @@ fn contains(w: &[String], phrase: &str) -> bool {
 }
 
 /// The requests `text` names outright. "Open" asks for hours unless it is "anything open"
-/// or an open slot, which ask for a booking.
+/// or an open slot, which ask for a booking. A sentence ending in "by" ends in "bye" (as
+/// recognisers write it: "thanks, by").
 pub fn requests_named(text: &str) -> Vec<Intent> {
-    let w = words(text);
+    let mut w = words(text);
+    if let Some(last) = w.last_mut()
+        && last == "by"
+    {
+        *last = "bye".into();
+    }
     CUES.iter()
         .filter(|(intent, phrases)| {
             phrases.iter().any(|p| {
@@ -237,6 +243,7 @@ mod tests {
         assert_eq!(requests_named("How much is it"), [Intent::Price]);
         assert_eq!(requests_named("Anything open Friday?"), [Intent::Book]);
         assert_eq!(requests_named("Are you open Friday?"), [Intent::Hours]);
+        assert_eq!(requests_named("That's all, by"), [Intent::Goodbye]);
     }
 
     #[test]

@@ -89,8 +89,7 @@ fn why_not_that_day(s: &State, day: &str, first: &Value) -> Result<String, Step>
     };
     let day_name = hours_of(info, &weekday)
         .and_then(|d| d["day"].as_str())
-        .unwrap_or(&weekday)
-        .to_string();
+        .map_or_else(|| super::info::capitalised(&weekday), str::to_string);
     Ok(match hours_of(info, &weekday) {
         Some(d) if d["closed"] == true => format!("We're closed on {day_name}s. "),
         _ => format!(
@@ -130,7 +129,13 @@ fn why_not_that_hour(s: &State, slot: &Value) -> String {
 /// gets there (a search, the shop's hours, telling the caller nothing is free).
 fn offer(s: &State, service: &Value, day: &str) -> Result<(Value, String), Step> {
     let Some((slots, _, _)) = &s.slots else {
-        let mut args = json!({"service": service, "date": day});
+        // "This Sunday", said on a Sunday, is today.
+        let date = if s.today.as_deref() == Some(day) {
+            "today"
+        } else {
+            day
+        };
+        let mut args = json!({"service": service, "date": date});
         if let Some(p) = s.part {
             args["part_of_day"] = json!(p);
         }
@@ -148,6 +153,13 @@ fn offer(s: &State, service: &Value, day: &str) -> Result<(Value, String), Step>
         preface += &why_not_that_day(s, day, &slots[0])?;
     }
     if s.offered.is_none() {
+        let hour_not_free = s
+            .hour
+            .is_some_and(|h| slot["spoken"].as_str().and_then(spoken_hour) != Some(h));
+        if hour_not_free && s.hours.is_none() {
+            // The day's hours say why (closed by then, or just taken).
+            return Err(call("business_info", json!({})));
+        }
         preface += &why_not_that_hour(s, &slot);
     }
     Ok((slot, preface))

@@ -263,3 +263,45 @@ fn a_price_then_no_thanks_asks_for_anything_else_and_a_yes_with_a_day_books() {
         "{a}"
     );
 }
+
+#[test]
+fn what_callers_add_mid_booking_refines_it_and_a_closing_bye_ends_it() {
+    // A service named with no request is a booking; a part of day asked for mid-offer is a
+    // new search, not a move; "please do" after the booking is no new request; the last
+    // words' "bye" ends the call.
+    let mut t = Talk::new(true);
+    let a = t.caller("Hey, I need to get a tire rotation.");
+    assert!(
+        a.contains("What day would suit you for the tire rotation"),
+        "{a}"
+    );
+    t.caller("Monday.");
+    let a = t.caller("Hmm, do you have something in the afternoon?");
+    assert_eq!(
+        t.last_tool("find_available_slots")["part_of_day"],
+        "afternoon"
+    );
+    assert!(a.contains("I can book your tire rotation"), "{a}");
+    let a = t.caller("Yes.");
+    assert!(a.starts_with("You're all set"), "{a}");
+    let a = t.caller("Please do.");
+    assert!(t.ended.is_none() && !a.contains("What day"), "{a}");
+    let a = t.caller("Great. Thanks, by.");
+    assert!(a.contains("Goodbye"), "{a}");
+}
+
+#[test]
+fn an_option_is_picked_by_a_word_only_it_has_among_those_offered() {
+    let mut t = Talk::new(true);
+    t.caller("How much for brakes?");
+    // "Inspection" alone would also fit the state inspection, which was not offered.
+    let a = t.caller("The inspection.");
+    assert!(a.contains("$69.99"), "{a}");
+}
+
+#[test]
+fn this_sunday_said_on_a_sunday_is_searched_from_today() {
+    let mut t = Talk::with_crm(busy_crm);
+    t.caller("A tire rotation for the Accord this Sunday, please.");
+    assert_eq!(t.last_tool("find_available_slots")["date"], "today");
+}

@@ -84,7 +84,7 @@ fn closure_lines(info: &Value, days: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn capitalised(text: &str) -> String {
+pub(super) fn capitalised(text: &str) -> String {
     let mut c = text.chars();
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())

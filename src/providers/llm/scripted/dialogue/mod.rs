@@ -88,6 +88,10 @@ pub fn next_step(
     if !s.looked_up && s.customer.is_none() {
         return call("lookup_customer", json!({}));
     }
+    if s.intent.is_none() && s.menu.is_none() && !s.last_user.is_empty() {
+        // Whether the caller named a service (a wish to book it) needs the menu.
+        return call("list_services", json!({}));
+    }
     match s.intent {
         Some(Intent::Hours) => info::hours(&s),
         Some(Intent::Price) => info::price(&s),

@@ -103,6 +103,15 @@ impl State {
                 }
             }
         }
+        // The menu may have arrived after the caller's latest words: a service they named
+        // with no request heard is a wish to book it.
+        if s.intent.is_none()
+            && !s.last_user.is_empty()
+            && service(&s.last_user, &s.menu_names()).is_ok_and(|x| x.is_some())
+        {
+            s.intent = Some(Intent::Book);
+            s.lost = 0;
+        }
         s
     }
 
@@ -118,8 +127,28 @@ impl State {
     }
 
     fn heard(&mut self, text: &str, classifier: Option<&Classifier>) {
-        let u = understand(text, classifier);
+        let mut u = understand(text, classifier);
         let w = words(text);
+        // A service named with no request heard is a wish to book it ("a battery
+        // replacement", "my car's due for an oil change").
+        if u.intent.is_none()
+            && self.intent.is_none()
+            && service(text, &self.menu_names()).is_ok_and(|s| s.is_some())
+        {
+            u.intent = Some(Intent::Book);
+        }
+        // Details for the booking or move under way ("do you have something in the
+        // afternoon?", "anything later?") refine it, whatever request the words resemble.
+        let refines = matches!(self.intent, Some(Intent::Book | Intent::Reschedule))
+            && self.done.is_none()
+            && matches!(u.intent, Some(Intent::Book | Intent::Reschedule))
+            && (u.day.is_some()
+                || u.part_of_day.is_some()
+                || u.hour.is_some()
+                || markers::wants_another(&w));
+        if refines {
+            u.intent = self.intent;
+        }
         let names_detail = self.names_detail(text);
         let picks = markers::ordinal(&w).is_some();
         let understood = u.intent.is_some()
@@ -142,7 +171,16 @@ impl State {
             Some(Intent::Book | Intent::Reschedule | Intent::Cancel)
         ) && u.intent != self.intent
             && !(self.move_instead == Some(true) && u.intent == Some(Intent::Reschedule));
-        if let Some(i) = u.intent {
+        // After a change is made, an agreeing afterthought ("please do", "go ahead") is not a
+        // new request.
+        let afterthought = self.done.is_some()
+            && u.answer == Some(true)
+            && !new_task
+            && matches!(
+                u.intent,
+                Some(Intent::Book | Intent::Reschedule | Intent::Cancel)
+            );
+        if let Some(i) = u.intent.filter(|_| !afterthought) {
             if new_task || self.done.is_some() {
                 self.slots = None;
                 self.done = None;
@@ -153,7 +191,8 @@ impl State {
             }
             // A yes with a request the caller already made is the yes, not a new request
             // ("yes, book it").
-            if !(u.answer == Some(true) && self.intent.is_some() && !new_task) {
+            let task = matches!(i, Intent::Book | Intent::Reschedule | Intent::Cancel);
+            if !(task && u.answer == Some(true) && self.intent.is_some() && !new_task) {
                 self.intent = Some(i);
             }
         }
@@ -293,20 +332,21 @@ impl State {
     pub fn service(&self) -> Result<Option<String>, Vec<String>> {
         let names = self.menu_names();
         for said in self.said.iter().rev() {
+            if let Some(picked) = self.picked_option(said, &names) {
+                return Ok(Some(picked));
+            }
             match service(said, &names) {
                 Ok(Some(s)) => return Ok(Some(s.clone())),
-                Ok(None) => {
-                    if let Some(picked) = self.picked_option(said, &names) {
-                        return Ok(Some(picked));
-                    }
-                }
+                Ok(None) => {}
                 Err(options) => return Err(options.into_iter().cloned().collect()),
             }
         }
         Ok(None)
     }
 
-    /// "The first one", "the second", "the last" after "Did you mean A or B?".
+    /// The option picked after "Did you mean A or B?": named ("the inspection" is the brake
+    /// inspection when that and a brake pad replacement were offered) or by its place ("the
+    /// first one", "the last").
     fn picked_option(&self, said: &str, names: &[String]) -> Option<String> {
         if said != self.last_user || !self.asked(markers::WHICH_SERVICE) {
             return None;
@@ -316,6 +356,10 @@ impl State {
             .filter_map(|n| self.agent_said.find(n.as_str()).map(|at| (at, n)))
             .collect();
         offered.sort();
+        let options: Vec<String> = offered.iter().map(|(_, n)| (*n).clone()).collect();
+        if let Ok(Some(named)) = service(said, &options) {
+            return Some(named.clone());
+        }
         let i = markers::ordinal(&words(said))?;
         let i = if i == usize::MAX {
             offered.len().checked_sub(1)?
