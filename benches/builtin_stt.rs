@@ -9,7 +9,8 @@
 //! `CLIPS_DIR` measures other clips (e.g. the sentences in another voice, rendered by
 //! `scripts/make-caller-clips.sh`), `THREADS` lets one transcription use more cores,
 //! `SHOP_PROMPT=1` gives Whisper the shop's words (the demo menu, the weekdays) as the server
-//! does by default, and the word error then also counts those words missed. Local only;
+//! does by default (`PROMPT="..."` another prompt to compare); the word error also counts the
+//! weekday and service words missed. Local only;
 //! bounded by the clip count and `REPEAT` (default 3).
 
 #![allow(clippy::disallowed_methods)] // A benchmark reads the clock and its environment.
@@ -23,12 +24,15 @@ use callbridge::audio::transcode::Transcoder;
 use callbridge::audio::{AudioFormat, pcm, wav};
 use callbridge::config::{Settings, Source};
 use callbridge::providers::stt::whisper_engine::{WhisperEngine, WhisperEngineConfig};
-use callbridge::providers::stt::word_error::{word_errors, words};
+use callbridge::providers::stt::word_error::{shop_words_missed, word_errors, words};
 use common::{cpu_seconds, env_or, rss_mib};
 
 /// The initial prompt: the shop's, as the server makes it from the demo menu, with
 /// `SHOP_PROMPT=1`; none otherwise.
 fn prompt() -> String {
+    if let Ok(text) = std::env::var("PROMPT") {
+        return text; // another prompt to compare
+    }
     if std::env::var("SHOP_PROMPT").as_deref() != Ok("1") {
         return String::new();
     }
@@ -136,6 +140,7 @@ fn main() {
     let mut one = Vec::new();
     let said = sentences();
     let (mut errors, mut total, mut misheard) = (0, 0, Vec::new());
+    let (mut shop_missed, mut shop_total) = (0, 0);
     for pass in 0..repeat {
         for (name, samples) in &clips {
             let started = Instant::now();
@@ -143,6 +148,9 @@ fn main() {
             one.push(started.elapsed());
             if let Some(said) = said.get(name).filter(|_| pass == 0) {
                 let e = word_errors(&words(said), &words(&heard.text));
+                let (missed, shop) = shop_words_missed(&words(said), &words(&heard.text));
+                shop_missed += missed;
+                shop_total += shop;
                 errors += e;
                 total += words(said).len();
                 if e > 0 {
@@ -164,7 +172,7 @@ fn main() {
     );
 
     println!(
-        "builtin_stt word error: {errors}/{total} = {:.1} %",
+        "builtin_stt word error: {errors}/{total} = {:.1} %; weekday and service words missed {shop_missed}/{shop_total}",
         100.0 * errors as f64 / total.max(1) as f64
     );
     for m in misheard {

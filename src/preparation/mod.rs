@@ -229,6 +229,26 @@ impl PreparedCalls {
     }
 }
 
+/// What a known caller will likely say that the shop's words do not cover, as a sentence for
+/// the recogniser's prompt: their name and their vehicles ("This is Maria Gonzalez, about my
+/// Honda Accord.").
+fn caller_words(r: &crate::crm::caller::CallerRecord) -> String {
+    let vehicles: Vec<String> = r
+        .vehicles
+        .iter()
+        .map(|v| format!("my {} {}", v.make, v.model))
+        .collect();
+    if vehicles.is_empty() {
+        format!("This is {}.", r.customer.name)
+    } else {
+        format!(
+            "This is {}, about {}.",
+            r.customer.name,
+            vehicles.join(" or ")
+        )
+    }
+}
+
 /// The agent's tuning from settings, around this call's prompt and greeting.
 fn agent_config(
     settings: &Settings,
@@ -358,6 +378,9 @@ async fn prepare(
         caller_number: caller.as_ref().map(PhoneNumber::as_str),
         now,
     });
+    if let (Some(stt), Some(r)) = (&stt, &known) {
+        stt.set_vocabulary(&caller_words(r));
+    }
     let name = known.as_ref().map(|r| r.customer.name.as_str());
     let greeting = prompt::greeting(
         &settings.conversation.greeting,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use callbridge::audio::{AudioFormat, pcm, wav};
 use callbridge::config::{Settings, Source};
 use callbridge::providers::Providers;
-use callbridge::providers::stt::word_error::{word_errors, words};
+use callbridge::providers::stt::word_error::{shop_words_missed, word_errors, words};
 use callbridge::providers::stt::{SpeechToText, SttControl, SttEvent, SttStream};
 use callbridge::providers::tts::flite;
 
@@ -84,9 +84,13 @@ async fn say_then(
 }
 
 /// Word error rate bound on the caller clips. Measured: see the printed table (tiny.en on
-/// Flite's slt voice at 8 kHz: about 5%); the reference measured 1-11% on clear
-/// synthetic speech.
-const MAX_WER: f64 = 0.15;
+/// Flite's slt voice at 8 kHz: 0.142 without the shop prompt, 0.155 with it, the pause clips
+/// most of both). On these clips the prompt costs a little (a short "uh-huh" dropped, a name
+/// after a pause misheard) while it finds the weekday and service words (3/19 missed without,
+/// 1/19 with); over these and 20 held-out sentences in three voices (`cargo bench --bench
+/// builtin_stt`) it lowers the word error as a whole, 11.2 % to 10.3 %, and the shop words
+/// missed 17/90 to 3/90.
+const MAX_WER: f64 = 0.17;
 
 /// The built-in recogniser as the server makes it, with or without the shop's prompt (the
 /// demo menu's names, the weekdays).
@@ -111,35 +115,6 @@ async fn recogniser_prompted(shop_prompt: bool) -> Arc<dyn SpeechToText> {
     }
     let providers = Providers::from_settings(&settings.providers).unwrap();
     providers.stt.primary.clone().expect("builtin STT")
-}
-
-/// Words the shop's prompt is for: weekdays and the words of the demo menu's services.
-fn shop_word(w: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "oil",
-        "change",
-        "tire",
-        "rotation",
-        "brake",
-        "brakes",
-        "inspection",
-        "pad",
-        "pads",
-        "replacement",
-        "state",
-        "battery",
-        "wheel",
-        "alignment",
-        "service",
-    ];
-    WORDS.contains(&w)
 }
 
 /// Word errors, words, and shop words said but not heard, over the caller clips and pairs of
@@ -188,16 +163,9 @@ async fn caller_clip_errors(
         let heard = say(&mut stream, audio, AudioFormat::MULAW_8K).await;
         let (reference, got) = (words(text), words(&heard));
         let e = word_errors(&reference, &got);
-        let mut unheard = got.clone();
-        for w in reference.iter().filter(|w| shop_word(w)) {
-            shop_total += 1;
-            match unheard.iter().position(|g| g == w) {
-                Some(i) => {
-                    unheard.remove(i);
-                }
-                None => shop_missed += 1,
-            }
-        }
+        let (missed, shop) = shop_words_missed(&reference, &got);
+        shop_missed += missed;
+        shop_total += shop;
         println!(
             "[{label}] {name:16} {e}/{} said {text:?} heard {heard:?}",
             reference.len()

@@ -10,6 +10,8 @@ pub mod whisper_engine;
 pub mod whisper_text;
 pub mod word_error;
 
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::mpsc;
 
 use crate::audio::AudioFormat;
@@ -19,12 +21,32 @@ pub use callbridge_core::stt::{SttControl, SttEvent};
 /// full queue means the task is stuck; the message is then dropped and counted.
 const CONTROL_QUEUE: usize = 8;
 
+/// Words a call will likely contain beyond the shop's own (the caller's name, their
+/// vehicles), set once the caller is known, after the stream opened; a recogniser that can be
+/// told reads it at each utterance (the built-in one adds it to Whisper's prompt), the others
+/// ignore it.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary(Arc<Mutex<Arc<str>>>);
+
+impl Vocabulary {
+    /// Replaces the words.
+    pub fn set(&self, words: &str) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Arc::from(words);
+    }
+
+    /// The words (empty until set).
+    pub fn get(&self) -> Arc<str> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 /// A live transcription stream. Dropping it abandons the stream.
 #[derive(Debug)]
 pub struct SttStream {
     audio: SttAudio,
     control: mpsc::Sender<SttControl>,
     events: mpsc::Receiver<SttEvent>,
+    vocabulary: Vocabulary,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -37,6 +59,8 @@ pub struct SttTaskEnds {
     pub control: mpsc::Receiver<SttControl>,
     /// Where events go.
     pub events: mpsc::Sender<SttEvent>,
+    /// The call's words, as the call last set them.
+    pub vocabulary: Vocabulary,
 }
 
 impl SttStream {
@@ -50,10 +74,12 @@ impl SttStream {
         let (audio_tx, audio) = mpsc::channel(audio_queue);
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let (events_tx, events) = mpsc::channel(64);
+        let vocabulary = Vocabulary::default();
         let task = tokio::spawn(serve(SttTaskEnds {
             audio,
             control: control_rx,
             events: events_tx,
+            vocabulary: vocabulary.clone(),
         }));
         Self {
             audio: SttAudio {
@@ -62,6 +88,7 @@ impl SttStream {
             },
             control,
             events,
+            vocabulary,
             task,
         }
     }
@@ -76,6 +103,11 @@ impl SttStream {
     /// its events.
     pub fn audio_sender(&self) -> SttAudio {
         self.audio.clone()
+    }
+
+    /// Tells the recogniser the words this call will likely contain (see [`Vocabulary`]).
+    pub fn set_vocabulary(&self, words: &str) {
+        self.vocabulary.set(words);
     }
 
     /// Sends a control message; never waits (a full queue drops it, counted).

@@ -27,7 +27,7 @@ use super::segmenter::{SegmentStep, Segmenter, SegmenterConfig};
 use super::whisper_engine::{
     Transcription, WhisperEngine, WhisperEngineConfig, WhisperEngineError,
 };
-use super::{SpeechToText, SttControl, SttEvent, SttStream};
+use super::{SpeechToText, SttControl, SttEvent, SttStream, Vocabulary};
 use crate::audio::transcode::Transcoder;
 use crate::audio::{AudioFormat, pcm};
 use crate::providers::{ProviderError, ProviderHealth, ProviderKind};
@@ -117,6 +117,7 @@ impl SpeechToText for WhisperStt {
                 audio: ends.audio,
                 control: ends.control,
                 events: ends.events,
+                vocabulary: ends.vocabulary,
             };
             stream.run(format)
         })
@@ -132,6 +133,8 @@ struct Stream {
     audio: mpsc::Receiver<Vec<u8>>,
     control: mpsc::Receiver<SttControl>,
     events: mpsc::Sender<SttEvent>,
+    /// The call's words, added to the shop's prompt.
+    vocabulary: Vocabulary,
 }
 
 impl Stream {
@@ -222,7 +225,7 @@ impl Stream {
         let event: Pending = match step {
             SegmentStep::Guess { id, samples } => {
                 // A busy engine makes no guess: the cut will queue its own transcription.
-                if let Ok(early) = engine.submit(samples) {
+                if let Ok(early) = engine.submit_with(samples, &self.vocabulary.get()) {
                     wasted(guess.replace((id, early)));
                 }
                 return None;
@@ -250,6 +253,7 @@ impl Stream {
             }
             SegmentStep::Transcribe(segment) => {
                 let (engine, health) = (engine.clone(), self.stt.health.clone());
+                let words = self.vocabulary.get();
                 let early = match guess.take() {
                     Some((id, early)) if segment.guess == Some(id) => {
                         metrics::counter!(crate::telemetry::STT_EARLY_DECODES, "outcome" => "used")
@@ -266,7 +270,10 @@ impl Stream {
                     let asked = Instant::now();
                     let heard = match early {
                         Some(early) => early.heard().await,
-                        None => engine.transcribe(segment.samples).await,
+                        None => match engine.submit_with(segment.samples, &words) {
+                            Ok(t) => t.heard().await,
+                            Err(e) => Err(e),
+                        },
                     };
                     match heard {
                         Ok(heard) => {

@@ -116,6 +116,8 @@ pub struct Heard {
 
 struct Job {
     samples: Vec<f32>,
+    /// The call's own words, after the shop's prompt.
+    words: Arc<str>,
     reply: oneshot::Sender<Result<Heard, WhisperEngineError>>,
 }
 
@@ -195,9 +197,24 @@ impl WhisperEngine {
     /// the caller holds the [`Transcription`], and is skipped if it is dropped before a worker
     /// reaches it.
     pub fn submit(&self, samples: Vec<f32>) -> Result<Transcription, WhisperEngineError> {
+        self.submit_with(samples, "")
+    }
+
+    /// [`submit`](Self::submit) with the call's own `words` (the caller's name, their
+    /// vehicles) added to the shop's prompt.
+    pub fn submit_with(
+        &self,
+        samples: Vec<f32>,
+        words: &str,
+    ) -> Result<Transcription, WhisperEngineError> {
         let (reply, heard) = oneshot::channel();
+        let words = Arc::from(words);
         self.jobs
-            .try_send(Job { samples, reply })
+            .try_send(Job {
+                samples,
+                words,
+                reply,
+            })
             .map_err(|e| match e {
                 mpsc::TrySendError::Full(_) => WhisperEngineError::Busy(self.queue),
                 mpsc::TrySendError::Disconnected(_) => WhisperEngineError::Stopped,
@@ -279,7 +296,7 @@ fn work(mut state: WhisperState, shared: &Shared) {
             continue; // the call is gone
         }
         let (held, threads) = shared.cores.take(shared.config.threads.max(1));
-        let heard = decode(&mut state, job.samples, shared, threads);
+        let heard = decode(&mut state, job.samples, &job.words, shared, threads);
         drop(held);
         let _ = job.reply.send(heard);
     }
@@ -288,6 +305,7 @@ fn work(mut state: WhisperState, shared: &Shared) {
 fn decode(
     state: &mut WhisperState,
     mut samples: Vec<f32>,
+    words: &str,
     shared: &Shared,
     threads: usize,
 ) -> Result<Heard, WhisperEngineError> {
@@ -300,7 +318,12 @@ fn decode(
         max_tokens: token_cap(samples.len(), max_tokens),
         threads,
     };
-    let prompt = shared.config.prompt.as_str();
+    let prompt = match (shared.config.prompt.as_str(), words) {
+        (shop, "") => shop.to_string(),
+        ("", call) => call.to_string(),
+        (shop, call) => format!("{shop} {call}"),
+    };
+    let prompt = prompt.as_str();
     let mut pass = decode_once(state, &samples, shared.first_special, prompt, quick)?;
     let looped = unlooped(&pass.heard.text);
     if let Some(once) = &looped {

@@ -25,6 +25,52 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The words a shop's calls turn on: weekdays and the words of the demo menu's services.
+const SHOP_WORDS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "oil",
+    "change",
+    "tire",
+    "rotation",
+    "brake",
+    "brakes",
+    "inspection",
+    "pad",
+    "pads",
+    "replacement",
+    "state",
+    "battery",
+    "wheel",
+    "alignment",
+    "service",
+];
+
+/// Of the shop's words in `reference` (weekdays, service words), how many `heard` lacks,
+/// and how many there were: the error a shop prompt is meant to lower.
+pub fn shop_words_missed(reference: &[String], heard: &[String]) -> (usize, usize) {
+    let mut unheard: Vec<&String> = heard.iter().collect();
+    let (mut missed, mut total) = (0, 0);
+    for w in reference
+        .iter()
+        .filter(|w| SHOP_WORDS.contains(&w.as_str()))
+    {
+        total += 1;
+        match unheard.iter().position(|h| *h == w) {
+            Some(i) => {
+                unheard.remove(i);
+            }
+            None => missed += 1,
+        }
+    }
+    (missed, total)
+}
+
 /// Word-level edit distance from `reference` to `heard`.
 pub fn word_errors(reference: &[String], heard: &[String]) -> usize {
     let mut row: Vec<usize> = (0..=heard.len()).collect();

@@ -422,6 +422,10 @@ fn answer(reply: &str) -> Answer {
         "not",
         "don't",
         "dont",
+        "doesn't",
+        "won't",
+        "can't",
+        "never",
         "wait",
         "actually",
         "instead",
@@ -448,6 +452,7 @@ fn answer(reply: &str) -> Answer {
         "definitely",
         "please",
         "fine",
+        "works",
     ]) || [
         "go ahead",
         "sounds good",

@@ -162,6 +162,17 @@ fn a_move_and_a_cancel_are_gated_the_same_way() {
         ("caller", "That works."),
     ]);
     assert_eq!(judge(&r, &h), Gate::Run);
+    for (reply, runs) in [
+        ("That one works.", true),
+        ("That doesn't work.", false),
+        ("That won't work.", false),
+    ] {
+        let h = history(&[
+            ("agent", "I'll move it to Friday at 1:30 PM. Is that right?"),
+            ("caller", reply),
+        ]);
+        assert_eq!(judge(&r, &h) == Gate::Run, runs, "{reply}");
+    }
     let h = history(&[("caller", "Move it to Friday afternoon.")]);
     assert!(
         matches!(judge(&r, &h), Gate::Confirm { read_back, .. } if read_back.contains("Friday, December 4 at 1:30 PM"))

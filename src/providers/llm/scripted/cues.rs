@@ -185,9 +185,11 @@ const YES_FIRST: &[&str] = &[
     "fine",
     "lovely",
     "works",
+    "that one",
 ];
 /// Phrases that agree wherever they are.
 const YES_ANYWHERE: &[&str] = &[
+    "works",
     "that works",
     "it works",
     "this works",
@@ -250,6 +252,7 @@ mod tests {
     fn yes_and_no_words() {
         assert_eq!(answer_said("Um, yeah"), Some(true));
         assert_eq!(answer_said("That works for me"), Some(true));
+        assert_eq!(answer_said("That one works"), Some(true));
         assert_eq!(answer_said("That doesn't work"), Some(false));
         assert_eq!(answer_said("I'm not sure that works, no"), Some(false));
         assert_eq!(answer_said("No problem"), Some(true));

@@ -305,3 +305,26 @@ fn this_sunday_said_on_a_sunday_is_searched_from_today() {
     t.caller("A tire rotation for the Accord this Sunday, please.");
     assert_eq!(t.last_tool("find_available_slots")["date"], "today");
 }
+
+#[test]
+fn a_yes_and_a_goodbye_in_one_breath_makes_the_change_then_ends() {
+    let mut t = Talk::new(true);
+    t.caller("I'd like to book an oil change on Tuesday.");
+    let a = t.caller("Please do. Thanks, bye.");
+    assert_eq!(count(&t, "book_appointment"), 1, "{a}");
+    assert_eq!(t.ended.as_ref().map(|e| e.0), Some("end_call"), "{a}");
+}
+
+#[test]
+fn a_move_asked_for_answers_the_move_offer_and_a_resembling_move_of_nothing_booked_books() {
+    let mut t = Talk::with_crm(busy_crm);
+    t.caller("I'd like to book an oil change for the Accord.");
+    let a = t.caller("Could we do Friday instead?");
+    assert!(a.contains("move your oil change from Monday"), "{a}");
+
+    // "Change" heard in "could I get an oil change": no tire rotation is booked, so it is
+    // a booking.
+    let mut t = Talk::with_crm(busy_crm);
+    let a = t.caller("Could I get a tire rotation change for the Honda on Tuesday?");
+    assert!(a.contains("I can book your tire rotation"), "{a}");
+}

@@ -74,7 +74,13 @@ pub fn next_step(
     {
         tracing::info!(%error, "scripted agent: a tool refused");
     }
-    if s.intent == Some(Intent::Goodbye) {
+    // "Please do. Thanks, bye.": the yes to the change read back is carried out first; the
+    // goodbye follows once it is done.
+    let intent = match (s.intent, s.answer, &s.done) {
+        (Some(Intent::Goodbye), Some(true), None) if s.task.is_some() => s.task,
+        (intent, ..) => intent,
+    };
+    if intent == Some(Intent::Goodbye) {
         let shop = if business.is_empty() {
             String::new()
         } else {
@@ -88,11 +94,11 @@ pub fn next_step(
     if !s.looked_up && s.customer.is_none() {
         return call("lookup_customer", json!({}));
     }
-    if s.intent.is_none() && s.menu.is_none() && !s.last_user.is_empty() {
+    if intent.is_none() && s.menu.is_none() && !s.last_user.is_empty() {
         // Whether the caller named a service (a wish to book it) needs the menu.
         return call("list_services", json!({}));
     }
-    match s.intent {
+    match intent {
         Some(Intent::Hours) => info::hours(&s),
         Some(Intent::Price) => info::price(&s),
         Some(Intent::Book) if s.move_instead == Some(true) => booking::reschedule(&s),

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use super::super::classify::Classifier;
+use super::super::cues::requests_named;
 use super::super::understand::{Intent, service, understand, words};
 use super::markers;
 use crate::providers::llm::{ChatMessage, Role};
@@ -57,6 +58,8 @@ pub(super) struct State {
     pub done: Option<(String, Value)>,
     /// The last tool error, to say.
     pub error: Option<String>,
+    /// The last booking, move or cancellation asked for (kept when a goodbye follows).
+    pub task: Option<Intent>,
     /// The caller declined the agent's offer to book ("no, not right now").
     pub declined: bool,
     /// Sentences not understood in a row.
@@ -105,12 +108,30 @@ impl State {
         }
         // The menu may have arrived after the caller's latest words: a service they named
         // with no request heard is a wish to book it.
-        if s.intent.is_none()
-            && !s.last_user.is_empty()
-            && service(&s.last_user, &s.menu_names()).is_ok_and(|x| x.is_some())
+        let named = service(&s.last_user, &s.menu_names())
+            .ok()
+            .flatten()
+            .cloned();
+        if s.intent.is_none() && !s.last_user.is_empty() && named.is_some() {
+            s.intent = Some(Intent::Book);
+            s.task = s.intent;
+            s.lost = 0;
+        }
+        // A move heard by resemblance alone ("could I get an oil change this Sunday" is near
+        // "can we change the time") of a service the caller has not booked is a booking.
+        if s.intent == Some(Intent::Reschedule)
+            && s.task == s.intent
+            && s.said.len() == 1
+            && !requests_named(&s.last_user).contains(&Intent::Reschedule)
+            && let Some(service) = &named
+            && s.known_customer().is_some()
+            && !s
+                .appointments()
+                .iter()
+                .any(|a| a["service"] == service.as_str())
         {
             s.intent = Some(Intent::Book);
-            s.lost = 0;
+            s.task = s.intent;
         }
         s
     }
@@ -162,9 +183,17 @@ impl State {
         let question = self.agent_said.clone();
         self.last_user = text.to_string();
         self.error = None;
-        // "Move that one instead?": a yes turns the booking into a move.
-        if question.contains(markers::MOVE_INSTEAD) && u.answer.is_some() {
-            self.move_instead = u.answer;
+        // "Move that one instead?": a yes (or a request to move it: "could we do Friday
+        // instead?") turns the booking into a move.
+        if question.contains(markers::MOVE_INSTEAD) {
+            if u.answer.is_some() {
+                self.move_instead = u.answer;
+            } else if u.intent == Some(Intent::Reschedule)
+                || requests_named(text).contains(&Intent::Reschedule)
+            {
+                self.move_instead = Some(true);
+                u.intent = None;
+            }
         }
         let new_task = matches!(
             u.intent,
@@ -194,6 +223,9 @@ impl State {
             let task = matches!(i, Intent::Book | Intent::Reschedule | Intent::Cancel);
             if !(task && u.answer == Some(true) && self.intent.is_some() && !new_task) {
                 self.intent = Some(i);
+            }
+            if task {
+                self.task = Some(i);
             }
         }
         // "Would you like to book one?" after a price: a yes is a wish to book it, a no
