@@ -93,7 +93,6 @@ const CUES: &[(Intent, &[&str])] = &[
             "schedule",
             "appointment",
             "availab*",
-            "opening",
             "openings",
             "anything open",
             "anything free",

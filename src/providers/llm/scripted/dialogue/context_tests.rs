@@ -328,3 +328,15 @@ fn a_move_asked_for_answers_the_move_offer_and_a_resembling_move_of_nothing_book
     let a = t.caller("Could I get a tire rotation change for the Honda on Tuesday?");
     assert!(a.contains("I can book your tire rotation"), "{a}");
 }
+
+#[test]
+fn a_service_named_without_a_request_stays_a_booking_through_the_next_answers() {
+    let mut t = Talk::with_crm(busy_crm);
+    // (No request heard in these words: the classifier finds none.)
+    let a = t.caller("The tire rotation.");
+    assert!(a.contains("Which vehicle"), "{a}");
+    let a = t.caller("The Tacoma.");
+    assert!(a.contains("What day would suit you"), "{a}");
+    let a = t.caller("Tuesday.");
+    assert!(a.contains("I can book your tire rotation"), "{a}");
+}

@@ -94,7 +94,8 @@ pub fn next_step(
     if !s.looked_up && s.customer.is_none() {
         return call("lookup_customer", json!({}));
     }
-    if intent.is_none() && s.menu.is_none() && !s.last_user.is_empty() {
+    let unsure_move = intent == Some(Intent::Reschedule) && s.resembled_move().is_none();
+    if (intent.is_none() || unsure_move) && s.menu.is_none() && !s.last_user.is_empty() {
         // Whether the caller named a service (a wish to book it) needs the menu.
         return call("list_services", json!({}));
     }

@@ -58,8 +58,12 @@ pub(super) struct State {
     pub done: Option<(String, Value)>,
     /// The last tool error, to say.
     pub error: Option<String>,
-    /// The last booking, move or cancellation asked for (kept when a goodbye follows).
+    /// The last booking, move or cancellation asked for (kept when a goodbye follows), and
+    /// the words that asked for it.
     pub task: Option<Intent>,
+    pub task_said: Option<String>,
+    /// The caller has made a request of any kind.
+    pub requested: bool,
     /// The caller declined the agent's offer to book ("no, not right now").
     pub declined: bool,
     /// Sentences not understood in a row.
@@ -106,30 +110,25 @@ impl State {
                 }
             }
         }
-        // The menu may have arrived after the caller's latest words: a service they named
-        // with no request heard is a wish to book it.
-        let named = service(&s.last_user, &s.menu_names())
-            .ok()
-            .flatten()
-            .cloned();
-        if s.intent.is_none() && !s.last_user.is_empty() && named.is_some() {
-            s.intent = Some(Intent::Book);
-            s.task = s.intent;
-            s.lost = 0;
+        // The menu may arrive after the words that name a service: a service named with no
+        // request heard is a wish to book it.
+        if s.intent.is_none() && s.task.is_none() && !s.requested {
+            let names = s.menu_names();
+            if let Some(said) = s
+                .said
+                .iter()
+                .rev()
+                .find(|t| service(t, &names).is_ok_and(|x| x.is_some()))
+            {
+                s.task_said = Some(said.clone());
+                s.intent = Some(Intent::Book);
+                s.task = s.intent;
+                s.lost = 0;
+            }
         }
         // A move heard by resemblance alone ("could I get an oil change this Sunday" is near
         // "can we change the time") of a service the caller has not booked is a booking.
-        if s.intent == Some(Intent::Reschedule)
-            && s.task == s.intent
-            && s.said.len() == 1
-            && !requests_named(&s.last_user).contains(&Intent::Reschedule)
-            && let Some(service) = &named
-            && s.known_customer().is_some()
-            && !s
-                .appointments()
-                .iter()
-                .any(|a| a["service"] == service.as_str())
-        {
+        if s.resembled_move() == Some(true) {
             s.intent = Some(Intent::Book);
             s.task = s.intent;
         }
@@ -209,6 +208,7 @@ impl State {
                 u.intent,
                 Some(Intent::Book | Intent::Reschedule | Intent::Cancel)
             );
+        self.requested |= u.intent.is_some();
         if let Some(i) = u.intent.filter(|_| !afterthought) {
             if new_task || self.done.is_some() {
                 self.slots = None;
@@ -224,8 +224,9 @@ impl State {
             if !(task && u.answer == Some(true) && self.intent.is_some() && !new_task) {
                 self.intent = Some(i);
             }
-            if task {
+            if task && self.task != Some(i) {
                 self.task = Some(i);
+                self.task_said = Some(text.to_string());
             }
         }
         // "Would you like to book one?" after a price: a yes is a wish to book it, a no
@@ -421,6 +422,33 @@ impl State {
             (None, _) => self.hour.and_then(|h| self.slot_at(h)).unwrap_or(0),
         };
         slots.get(index).map(|s| (index, s.clone()))
+    }
+
+    /// Whether the move asked for was heard by resemblance alone (no word of the request
+    /// names a move) and names a service the caller has not booked, which makes it a booking;
+    /// `None` until the menu and the caller are known.
+    pub fn resembled_move(&self) -> Option<bool> {
+        if self.intent != Some(Intent::Reschedule) || self.task != self.intent {
+            return Some(false);
+        }
+        let said = self.task_said.as_deref()?;
+        if requests_named(said).contains(&Intent::Reschedule) {
+            return Some(false);
+        }
+        let named = service(said, &self.menu.as_ref().map(|_| self.menu_names())?)
+            .ok()
+            .flatten()
+            .cloned();
+        // (Looked up: a caller not on file has nothing booked.)
+        if !self.looked_up && self.customer.is_none() {
+            return None;
+        }
+        Some(named.is_some_and(|n| {
+            !self
+                .appointments()
+                .iter()
+                .any(|a| a["service"] == n.as_str())
+        }))
     }
 
     /// The caller's vehicles (`lookup_customer`'s answer).
