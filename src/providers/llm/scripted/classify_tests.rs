@@ -87,4 +87,3 @@ fn the_shared_classifier_loads_once_and_a_missing_encoder_means_keywords() {
     assert!(Arc::ptr_eq(&a, &b), "one load per process");
     assert_eq!(a.meaning("Sounds good.").answer, Some(true));
 }
-
