@@ -237,6 +237,7 @@ const SERVICES: &[&str] = &[
     "brake inspections",
     "brake work",
     "brakes",
+    "breaks",
     "state inspection",
     "state inspections",
     "inspection",

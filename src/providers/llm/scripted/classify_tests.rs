@@ -34,6 +34,7 @@ fn varied_phrasings_are_understood() {
     let c = classifier();
     let mut rows = 0;
     let mut keywords_passed = 0;
+    let mut spent = std::time::Duration::ZERO;
     let mut failures = Vec::new();
     for line in include_str!("phrasings.txt").lines() {
         if line.starts_with('#') || line.trim().is_empty() {
@@ -43,7 +44,10 @@ fn varied_phrasings_are_understood() {
         let mut l = labels.split_whitespace();
         let (want_intent, want_answer) = (intent(l.next().unwrap()), answer(l.next().unwrap()));
         let text = text.trim();
+        #[allow(clippy::disallowed_methods)] // a figure printed, not asserted
+        let started = std::time::Instant::now();
         let m = c.meaning(text);
+        spent += started.elapsed();
         rows += 1;
         let (k_intent, k_answer) = keyword_meaning(&words(text));
         if want_intent.is_none_or(|w| w == k_intent) && want_answer.is_none_or(|w| w == k_answer) {
@@ -59,7 +63,10 @@ fn varied_phrasings_are_understood() {
         }
     }
     let passed = rows - failures.len();
-    println!("understood {passed}/{rows} (by keywords alone: {keywords_passed}/{rows})");
+    println!(
+        "understood {passed}/{rows} (by keywords alone: {keywords_passed}/{rows}); {:.1} ms a sentence",
+        spent.as_secs_f64() * 1000.0 / rows as f64
+    );
     for f in &failures {
         println!("  {f}");
     }

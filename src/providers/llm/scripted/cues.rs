@@ -46,6 +46,7 @@ const CUES: &[(Intent, &[&str])] = &[
         Intent::Hours,
         &[
             "hours",
+            "opening",
             "open",
             "opens",
             "close",

@@ -340,3 +340,12 @@ fn a_service_named_without_a_request_stays_a_booking_through_the_next_answers() 
     let a = t.caller("Tuesday.");
     assert!(a.contains("I can book your tire rotation"), "{a}");
 }
+
+#[test]
+fn a_yes_naming_the_day_offered_books_it() {
+    let mut t = Talk::with_crm(busy_crm);
+    let a = t.caller("A tire rotation for the Accord on Sunday, please.");
+    assert!(a.contains("Monday, November 23 at 7:30 AM"), "{a}");
+    t.caller("Sure, Monday is fine.");
+    assert_eq!(t.last_tool("book_appointment")["start"], "2026-11-23T07:30");
+}

@@ -180,6 +180,14 @@ impl State {
             || names_detail
             || picks;
         let question = self.agent_said.clone();
+        // A yes to a change read back is that yes: a request the words only resemble ("Sure,
+        // Monday is fine" is near an hours question) does not replace it.
+        if question.contains(markers::CONFIRM)
+            && u.answer == Some(true)
+            && u.intent.is_some_and(|i| !requests_named(text).contains(&i))
+        {
+            u.intent = None;
+        }
         self.last_user = text.to_string();
         self.error = None;
         // "Move that one instead?": a yes (or a request to move it: "could we do Friday
@@ -262,6 +270,14 @@ impl State {
         // A new day, part of day or service ("no, Thursday, not Tuesday"; "yes, but in the
         // afternoon"; "make it the brake inspection") is a new search and a new offer, not an
         // answer to the old one.
+        // ... and the day of the slot offered, named with the yes, is no new day.
+        let offered_day = self
+            .offered
+            .and_then(|i| self.slots.as_ref()?.0.get(i)?["spoken"].as_str())
+            .and_then(|t| words(t).into_iter().next());
+        if u.day.is_some() && u.answer == Some(true) && u.day == offered_day {
+            u.day = None;
+        }
         if u.day.is_some() && u.day != self.day {
             self.day = u.day;
             self.slots = None;
