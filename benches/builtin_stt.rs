@@ -36,13 +36,7 @@ fn prompt() -> String {
     if std::env::var("SHOP_PROMPT").as_deref() != Ok("1") {
         return String::new();
     }
-    let crm: serde_json::Value = serde_json::from_str(callbridge::crm::seed::DEMO_FIXTURE).unwrap();
-    let menu: Vec<String> = crm["service_types"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
+    let menu = callbridge::crm::seed::demo_menu();
     callbridge::providers::stt::whisper_engine::shop_prompt("Lone Star Auto Service", &menu)
 }
 

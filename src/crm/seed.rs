@@ -14,6 +14,14 @@ use crate::domain::{PhoneNumber, Vin};
 /// The fixture shipped with the binary.
 pub const DEMO_FIXTURE: &str = include_str!("../../fixtures/demo_crm.json");
 
+/// The demo menu's service names, in the fixture's order (the shop prompt the recogniser's
+/// test and benchmark measure is made from them, as the server makes it from the database).
+pub fn demo_menu() -> Vec<String> {
+    parse(DEMO_FIXTURE)
+        .map(|d| d.service_types.into_iter().map(|s| s.name).collect())
+        .unwrap_or_default()
+}
+
 /// The fixture's shape.
 #[derive(Debug, Deserialize)]
 pub struct DemoData {

@@ -100,14 +100,7 @@ async fn recogniser_prompted(shop_prompt: bool) -> Arc<dyn SpeechToText> {
     ))
     .unwrap();
     if shop_prompt {
-        let crm: serde_json::Value =
-            serde_json::from_str(callbridge::crm::seed::DEMO_FIXTURE).unwrap();
-        let menu: Vec<String> = crm["service_types"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap().to_string())
-            .collect();
+        let menu = callbridge::crm::seed::demo_menu();
         settings.providers.whisper_prompt = callbridge::providers::stt::whisper_engine::shop_prompt(
             "Lone Star Auto Service",
             &menu,
