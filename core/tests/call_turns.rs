@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use callbridge_core::audio::vad::VadConfig;
 use callbridge_core::call::observe::{Observation, TurnVerdict};
+use callbridge_core::call::record::Speaker;
+use callbridge_core::stt::SttEvent;
 use common::{Line, agent_config, clip};
 
 /// Silence before the turn model is asked.
@@ -21,9 +23,14 @@ const VERDICT_WAIT_MS: u64 = 200;
 /// A greeted call whose turns are judged by a fake model answering `verdict` (`None`:
 /// never).
 fn line(verdict: Option<Option<bool>>) -> Line {
+    line_pausing(verdict, PAUSE_MS)
+}
+
+/// [`line`], the turn model asked after `pause_ms` of silence.
+fn line_pausing(verdict: Option<Option<bool>>, pause_ms: u64) -> Line {
     let mut config = agent_config();
     config.conversation.as_mut().expect("agent call").vad = VadConfig {
-        pause_ms: PAUSE_MS,
+        pause_ms,
         end_ms: INCOMPLETE_MS,
         ..VadConfig::default()
     };
@@ -177,4 +184,96 @@ fn with_the_model_a_backchannel_over_the_agent_still_does_not_stop_it() {
     line.caller_says("uh_huh");
     line.run_for(2_500);
     assert_eq!(line.clears, 0, "the agent was stopped by an uh-huh");
+}
+
+/// The caller, answered at a comma, goes on: "My car is making a weird noise, can I speak with
+/// one of your mechanics?" The rest began before the first half's transcript (so before the
+/// answer), and ends while the agent speaks; a recogniser that cuts its own segments (Whisper)
+/// then hands it over as a final of its own, with no `Finalize` asked. Those words are the
+/// caller's next turn: the agent stops and answers them, rather than holding them forever in
+/// a turn nobody ends.
+#[test]
+fn the_rest_of_a_turn_cut_at_a_pause_becomes_the_next_turn_when_its_final_comes_late() {
+    let mut line = line(Some(Some(true)));
+    line.caller_says("book_oil_change");
+    line.caller_says("that_works");
+    finalized_at(&mut line);
+    // The second part starts while the first's transcript is on its way.
+    line.run_for(450);
+    assert!(line.caller_speaking());
+    line.stt_final("I'd like to book an oil change for my Honda.");
+    assert_eq!(line.llm.requests.len(), 1);
+    line.llm_says("I can book an oil change. What day would suit you?");
+    // The caller finishes over the agent; voice activity ends the speech.
+    line.run_until(Duration::from_secs(10), |l| !l.caller_speaking());
+    line.run_for(INCOMPLETE_MS + 300);
+    let finalizes = line.stt.finalizes;
+    line.stt(SttEvent::Final {
+        text: "That works for me.".into(),
+        speech_final: true,
+        from_finalize: false,
+        start: 3.6,
+        end: 5.0,
+        confidence: 0.9,
+    });
+    assert!(line.observations.contains(&Observation::BargeIn));
+    assert_eq!(line.llm.requests.len(), 2, "the rest never became a turn");
+    // The recogniser, asked for anything it still held, has nothing: that changes nothing.
+    assert_eq!(line.stt.finalizes, finalizes + 1);
+    line.stt(SttEvent::Final {
+        text: String::new(),
+        speech_final: true,
+        from_finalize: true,
+        start: 5.0,
+        end: 5.0,
+        confidence: 1.0,
+    });
+    line.run_for(100);
+    assert_eq!(line.llm.requests.len(), 2, "the rest never became a turn");
+    let (_, asked) = line.llm.requests.last().unwrap();
+    let said = asked.last().and_then(|m| m.content.clone());
+    assert_eq!(said.as_deref(), Some("That works for me."));
+    assert!(!line.observations.contains(&Observation::FalseInterruption));
+    let caller: Vec<String> = line
+        .transcript()
+        .into_iter()
+        .filter(|(s, _, _)| *s == Speaker::Caller)
+        .map(|(_, t, _)| t)
+        .collect();
+    assert_eq!(
+        caller,
+        [
+            "I'd like to book an oil change for my Honda.",
+            "That works for me."
+        ]
+    );
+}
+
+/// The caller, answered at a pause, goes on speaking over the answer for longer than a
+/// barge-in takes: the agent stops for them, though their speech began before it spoke, and
+/// the turn ends when voice activity hears them stop.
+#[test]
+fn a_caller_who_goes_on_after_a_turn_ended_at_a_pause_interrupts_the_answer() {
+    // Only the pause between the two is long enough to be judged: the second part is one
+    // stretch of speech, with nothing that would start a barge-in of its own.
+    let mut line = line_pausing(Some(Some(true)), 500);
+    line.caller_says("yes_short");
+    line.caller_says("book_oil_change");
+    finalized_at(&mut line);
+    line.run_for(500);
+    assert!(line.caller_speaking());
+    line.stt_final("Yes.");
+    assert_eq!(line.llm.requests.len(), 1);
+    line.llm_says(
+        "Great. I have Tuesday at nine for an oil change, and it takes about forty five \
+         minutes. Shall I book it?",
+    );
+    let stopped = line.run_until(Duration::from_secs(10), |l| l.clears > 0);
+    assert!(stopped, "the agent talked over the caller to the end");
+    assert!(line.caller_speaking(), "stopped only after the caller had");
+    // Their speech ends the turn: the recogniser is asked for it.
+    let asked = line.run_until(Duration::from_secs(10), |l| l.stt.finalizes > 1);
+    assert!(asked);
+    line.stt_final("I'd like to book an oil change for my Honda.");
+    assert_eq!(line.llm.requests.len(), 2);
 }

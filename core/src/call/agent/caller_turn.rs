@@ -134,6 +134,7 @@ impl Agent {
                     self.quiet_since = now;
                     if self.speaking || self.phase == Phase::Thinking {
                         self.barge_in(now, out);
+                        self.barged_in_after_speech(now, out);
                     }
                 }
                 let turn_over = from_finalize
@@ -177,6 +178,7 @@ impl Agent {
         }
         self.reprompts = 0;
         self.quiet_since = now;
+        self.still_speaking(now);
         out.push(Action::Record {
             speaker: Speaker::Caller,
             text: text.clone(),

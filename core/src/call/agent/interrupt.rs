@@ -81,6 +81,28 @@ impl Agent {
         self.stop(out);
         self.phase = Phase::CallerSpeaking;
     }
+
+    /// A final transcript's words took the turn. If voice activity has already heard the
+    /// speech end (a recogniser that transcribes whole segments hands its words over after
+    /// it), the caller's turn is over too: the recogniser is asked for anything it still
+    /// holds and the turn ends with its final, as when voice activity ends a turn.
+    pub(super) fn barged_in_after_speech(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.phase == Phase::CallerSpeaking && !self.caller_voice {
+            out.push(Action::FinalizeStt);
+            self.phase = Phase::AwaitingFinal(now + self.config.finalize_grace);
+        }
+    }
+
+    /// The caller's turn was taken while they are still speaking (they went on after a
+    /// pause that ended it): that speech is over the agent's answer from now, and
+    /// interrupts it as any other would.
+    pub(super) fn still_speaking(&mut self, now: Instant) {
+        if self.caller_voice {
+            self.overlap_since = Some(now);
+            let wait = self.config.barge_in_without_words;
+            self.barge_in_at.get_or_insert(now + wait);
+        }
+    }
 }
 
 #[cfg(test)]

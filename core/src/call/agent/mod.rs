@@ -86,6 +86,10 @@ pub struct Agent {
     barge_in_at: Option<Instant>,
     /// When the caller's current speech over the agent began.
     overlap_since: Option<Instant>,
+    /// Voice activity hears the caller (from its speech start to its end, pauses included),
+    /// whatever the phase: a turn that ends or an interruption that comes while it is on is
+    /// not the end of what the caller is saying.
+    caller_voice: bool,
     /// What the caller did not hear of an interrupted reply, said again if the interruption
     /// turns out to be noise.
     resumable: Option<Vec<String>>,
@@ -143,6 +147,7 @@ impl Agent {
             gate: gate::Gatekeeper::default(),
             phone_entry: None,
             overlap_since: None,
+            caller_voice: false,
             resumable: None,
             llm_filler_due: false,
             asked_at: now,
@@ -202,6 +207,7 @@ impl Agent {
             Input::Started => self.say_all(&self.config.greeting.clone(), &mut out),
             Input::Voice(VadEvent::SpeechStarted { .. }) => {
                 self.quiet_since = now;
+                self.caller_voice = true;
                 if self.speaking || matches!(self.phase, Phase::Thinking | Phase::Tools(_)) {
                     // Speech over the agent interrupts once words show it is the caller's;
                     // without any transcript, only once it has gone on this long.
@@ -217,6 +223,7 @@ impl Agent {
             Input::Voice(VadEvent::Resumed { .. }) => self.resumed(now),
             Input::TurnJudged { id, complete } => self.turn_judged(id, complete, &mut out),
             Input::Voice(VadEvent::SpeechEnded { .. }) => {
+                self.caller_voice = false;
                 self.judging = None;
                 self.quiet_since = now;
                 self.barge_in_at = None;
