@@ -33,11 +33,14 @@ fn prompt() -> String {
     if let Ok(text) = std::env::var("PROMPT") {
         return text; // another prompt to compare
     }
+    let question = std::env::var("QUESTION").unwrap_or_default();
     if std::env::var("SHOP_PROMPT").as_deref() != Ok("1") {
-        return String::new();
+        return question;
     }
     let menu = callbridge::crm::seed::demo_menu();
-    callbridge::providers::stt::whisper_engine::shop_prompt("Lone Star Auto Service", &menu)
+    let shop =
+        callbridge::providers::stt::whisper_engine::shop_prompt("Lone Star Auto Service", &menu);
+    format!("{shop} {question}").trim().to_string()
 }
 
 /// The clips' directory.

@@ -18,6 +18,7 @@ pub mod carrier;
 pub mod chat;
 pub mod formats;
 pub mod llm;
+pub mod misheard_answers;
 pub mod provider;
 pub mod stt;
 pub mod tool;

@@ -466,7 +466,12 @@ fn answer(reply: &str) -> Answer {
     match (yes, against) {
         (_, true) => Answer::No,
         (true, false) => Answer::Yes,
-        (false, false) => Answer::Unclear,
+        // A bare "Share." to a read-back is a misheard "Sure.".
+        (false, false) => match crate::misheard_answers::yes_or_no(reply) {
+            Some(true) => Answer::Yes,
+            Some(false) => Answer::No,
+            None => Answer::Unclear,
+        },
     }
 }
 

@@ -69,6 +69,20 @@ fn a_yes_cut_in_two_turns_at_its_comma_is_one_answer() {
 }
 
 #[test]
+fn a_bare_yes_as_the_recogniser_mishears_it_is_a_yes_and_a_bare_no_a_no() {
+    let h = history(&[("agent", READ_BACK), ("caller", "Share.")]);
+    assert_eq!(judge(&book("2026-12-01T09:00"), &h), Gate::Run);
+    let h = history(&[("agent", READ_BACK), ("caller", "Note.")]);
+    assert_ne!(judge(&book("2026-12-01T09:00"), &h), Gate::Run);
+    // A longer reply with such a word in it says nothing clear.
+    let h = history(&[
+        ("agent", READ_BACK),
+        ("caller", "Share it with my wife first."),
+    ]);
+    assert_ne!(judge(&book("2026-12-01T09:00"), &h), Gate::Run);
+}
+
+#[test]
 fn a_no_or_a_correction_does_not_book() {
     for reply in [
         "No, make it Friday.",

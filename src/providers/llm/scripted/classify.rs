@@ -175,7 +175,12 @@ impl Classifier {
             intent_score: (0.0, 0.0),
             answer_score: (0.0, 0.0),
         };
-        if let Some(said) = clauses.iter().find_map(|c| answer_said(c)) {
+        let misheard = || callbridge_core::misheard_answers::yes_or_no(&clauses.join(" "));
+        if let Some(said) = clauses
+            .iter()
+            .find_map(|c| answer_said(c))
+            .or_else(misheard)
+        {
             m.answer = Some(said);
             m.answer_score = (1.0, 1.0);
             return m;

@@ -194,6 +194,9 @@ const YES_ANYWHERE: &[&str] = &[
     "it works",
     "this works",
     "that's fine",
+    "is fine",
+    "is good",
+    "is perfect",
     "that's good",
     "that's perfect",
     "that's great",
@@ -258,6 +261,7 @@ mod tests {
         assert_eq!(answer_said("No problem"), Some(true));
         assert_eq!(answer_said("No, don't book it"), Some(false));
         assert_eq!(answer_said("Tuesday"), None);
+        assert_eq!(answer_said("Sheriff Mani is fine."), Some(true));
         assert_eq!(answer_said("Right"), Some(true));
         assert_eq!(answer_said("On the right side"), None);
     }

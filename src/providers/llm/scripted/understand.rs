@@ -138,7 +138,7 @@ pub fn keyword_meaning(w: &[String]) -> (Option<Intent>, Option<bool>) {
     } else if has(w, &["no", "nope", "not", "don't", "doesn't", "wrong"]) {
         Some(false)
     } else {
-        None
+        callbridge_core::misheard_answers::yes_or_no(&phrase)
     };
     (intent, answer)
 }

@@ -349,3 +349,18 @@ fn a_yes_naming_the_day_offered_books_it() {
     t.caller("Sure, Monday is fine.");
     assert_eq!(t.last_tool("book_appointment")["start"], "2026-11-23T07:30");
 }
+
+#[test]
+fn a_bare_yes_or_no_the_recogniser_misheard_is_taken_as_it_sounds_after_a_question() {
+    let mut t = Talk::new(true);
+    t.caller("I'd like to book an oil change.");
+    let a = t.caller("Tuesday morning.");
+    assert!(a.contains("Shall I book it?"), "{a}");
+    // "Sure." as the built-in recogniser wrote it.
+    let a = t.caller("Share.");
+    assert_eq!(count(&t, "book_appointment"), 1, "{a}");
+    assert!(a.contains("all set"), "{a}");
+    // "Nope." to "anything else?"
+    let a = t.caller("Note, bye.");
+    assert_eq!(t.ended.as_ref().map(|e| e.0), Some("end_call"), "{a}");
+}
