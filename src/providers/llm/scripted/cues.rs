@@ -186,6 +186,8 @@ const YES_FIRST: &[&str] = &[
     "lovely",
     "works",
     "that one",
+    "let's do",
+    "let's go with",
 ];
 /// Phrases that agree wherever they are.
 const YES_ANYWHERE: &[&str] = &[

@@ -73,7 +73,7 @@ pub fn understand(text: &str, classifier: Option<&Classifier>) -> Understood {
         day: day(&w),
         part_of_day: ["morning", "afternoon", "evening"]
             .into_iter()
-            .find(|p| w.iter().any(|x| x == p)),
+            .find(|p| w.iter().any(|x| x.strip_suffix('s').unwrap_or(x) == *p)),
         name: name(text),
         hour: hour(&w),
     }
@@ -205,7 +205,32 @@ fn day(w: &[String]) -> Option<String> {
             found = Some(x.clone());
         }
     }
-    found
+    found.or_else(|| soonest(w).then(|| SOONEST.to_string()))
+}
+
+/// The day a caller asks for with "as soon as possible", "the earliest you have",
+/// "whenever": the first free slot from today on.
+pub const SOONEST: &str = "soonest";
+
+/// Whether the words ask for the first day free rather than name one ("as soon as possible";
+/// "if possible" alone, as in "this week if possible"; "so as is possible", as the recogniser
+/// writes the first).
+fn soonest(w: &[String]) -> bool {
+    let phrase = format!(" {} ", w.join(" "));
+    ["soonest", "earliest", "asap", "whenever", "anytime"]
+        .iter()
+        .any(|x| w.iter().any(|y| y == x))
+        || [
+            " as soon ",
+            " first available ",
+            " any day ",
+            " any time ",
+            " as possible ",
+            " is possible ",
+            " if possible ",
+        ]
+        .iter()
+        .any(|p| phrase.contains(p))
 }
 
 /// "my name is Sam Rivera", "this is Sam", "it's Sam Rivera".

@@ -9,7 +9,7 @@ use super::info::{day_line, hours_of, next_day};
 use super::markers::{CONFIRM, MOVE_INSTEAD, WHICH_APPOINTMENT, WHICH_VEHICLE};
 use super::state::{State, spoken_hour};
 use super::{Step, call, say, transfer};
-use crate::providers::llm::scripted::understand::words;
+use crate::providers::llm::scripted::understand::{SOONEST, words};
 
 const ANYTHING_ELSE: &str = super::markers::ANYTHING_ELSE;
 
@@ -50,6 +50,7 @@ fn or_list(items: &[String]) -> String {
 /// The weekday (lower case) the caller asked for, resolving today and tomorrow.
 fn weekday_asked(s: &State, day: &str) -> Option<String> {
     match day {
+        SOONEST => None,
         "today" => s.today.clone(),
         "tomorrow" => s.today.as_deref().and_then(next_day).map(str::to_string),
         d => Some(d.to_string()),
@@ -130,7 +131,8 @@ fn why_not_that_hour(s: &State, slot: &Value) -> String {
 fn offer(s: &State, service: &Value, day: &str) -> Result<(Value, String), Step> {
     let Some((slots, _, _)) = &s.slots else {
         // "This Sunday", said on a Sunday, is today.
-        let date = if s.today.as_deref() == Some(day) {
+        // "As soon as possible" searches from today on.
+        let date = if s.today.as_deref() == Some(day) || day == SOONEST {
             "today"
         } else {
             day
@@ -217,8 +219,12 @@ pub(super) fn book(s: &State) -> Step {
         }
     };
     let Some(day) = &s.day else {
+        let part = match s.part {
+            Some(_) => "",
+            None => ", and do you prefer morning or afternoon",
+        };
         return say(format!(
-            "What day would suit you for the {}, and do you prefer morning or afternoon?",
+            "What day would suit you for the {}{part}?",
             service.to_lowercase()
         ));
     };

@@ -364,3 +364,50 @@ fn a_bare_yes_or_no_the_recogniser_misheard_is_taken_as_it_sounds_after_a_questi
     let a = t.caller("Note, bye.");
     assert_eq!(t.ended.as_ref().map(|e| e.0), Some("end_call"), "{a}");
 }
+
+#[test]
+fn as_soon_as_possible_offers_the_first_free_slot_without_a_day_named() {
+    for reply in [
+        "As soon as possible, please.",
+        "So as is possible,",
+        "Whenever you have.",
+    ] {
+        let mut t = Talk::new(true);
+        t.caller("I'd like to book an oil change.");
+        let a = t.caller(reply);
+        assert_eq!(
+            t.last_tool("find_available_slots")["date"],
+            "today",
+            "{reply}"
+        );
+        assert!(
+            a.contains("Tuesday, November 24 at 9:00 AM") && a.contains("Shall I book it?"),
+            "{reply}: {a}"
+        );
+        // No day was asked, so none is explained away.
+        assert!(
+            !a.contains("closed") && !a.contains("Nothing is free"),
+            "{a}"
+        );
+    }
+}
+
+#[test]
+fn lets_do_a_day_after_a_price_is_a_yes_to_booking_on_that_day() {
+    let mut t = Talk::new(true);
+    let a = t.caller("How much is a brake inspection?");
+    assert!(a.contains("Would you like to book one?"), "{a}");
+    let a = t.caller("Let's do Thursday morning.");
+    let search = t.last_tool("find_available_slots");
+    assert_eq!(search["service"], "Brake inspection", "{a}");
+    assert_eq!(search["date"], "thursday", "{a}");
+    assert_eq!(search["part_of_day"], "morning", "{a}");
+    // With only the part of the day, the day is asked, not the part again.
+    let mut t = Talk::new(true);
+    t.caller("How much is a brake inspection?");
+    let a = t.caller("Let's do mornings.");
+    assert!(
+        a.ends_with("What day would suit you for the brake inspection?"),
+        "{a}"
+    );
+}

@@ -180,9 +180,10 @@ impl State {
             || names_detail
             || picks;
         let question = self.agent_said.clone();
-        // A yes to a change read back is that yes: a request the words only resemble ("Sure,
-        // Monday is fine" is near an hours question) does not replace it.
-        if question.contains(markers::CONFIRM)
+        // A yes to a change read back (or to booking what was priced) is that yes: a request
+        // the words only resemble ("Sure, Monday is fine" is near an hours question; "let's do
+        // mornings" near a move) does not replace it.
+        if (question.contains(markers::CONFIRM) || question.contains(markers::BOOK_ONE))
             && u.answer == Some(true)
             && u.intent.is_some_and(|i| !requests_named(text).contains(&i))
         {
