@@ -389,6 +389,9 @@ fn as_soon_as_possible_offers_the_first_free_slot_without_a_day_named() {
             !a.contains("closed") && !a.contains("Nothing is free"),
             "{a}"
         );
+        let a = t.caller("Yeah, book it.");
+        assert_eq!(count(&t, "book_appointment"), 1, "{reply}: {a}");
+        assert!(a.contains("all set"), "{reply}: {a}");
     }
 }
 
@@ -410,4 +413,17 @@ fn lets_do_a_day_after_a_price_is_a_yes_to_booking_on_that_day() {
         a.ends_with("What day would suit you for the brake inspection?"),
         "{a}"
     );
+}
+
+#[test]
+fn a_yes_to_the_first_free_slot_books_it_for_the_vehicle_named() {
+    let mut t = Talk::with_crm(busy_crm);
+    t.caller("Hey, I need to get a battery replacement.");
+    let a = t.caller("It's for the Tacoma.");
+    assert!(a.contains("What day"), "{a}");
+    let a = t.caller("So it is possible,");
+    assert!(a.contains("Monday, November 23 at 7:30 AM"), "{a}");
+    let a = t.caller("Yeah, book it.");
+    assert_eq!(count(&t, "book_appointment"), 1, "{a}");
+    assert_eq!(t.last_tool("book_appointment")["vehicle_id"], 8, "{a}");
 }

@@ -183,9 +183,19 @@ impl State {
         // A yes to a change read back (or to booking what was priced) is that yes: a request
         // the words only resemble ("Sure, Monday is fine" is near an hours question; "let's do
         // mornings" near a move) does not replace it.
+        // "Yeah, book it" to "I can book your ... Shall I book it?" names the very change read
+        // back: it is the yes, whatever the dialogue had made of the request so far.
+        let lower_question = question.to_lowercase();
+        let names_the_change = match u.intent {
+            Some(Intent::Book) => lower_question.contains("book"),
+            Some(Intent::Reschedule) => lower_question.contains("move"),
+            Some(Intent::Cancel) => lower_question.contains("cancel"),
+            _ => false,
+        };
         if (question.contains(markers::CONFIRM) || question.contains(markers::BOOK_ONE))
             && u.answer == Some(true)
-            && u.intent.is_some_and(|i| !requests_named(text).contains(&i))
+            && u.intent
+                .is_some_and(|i| !requests_named(text).contains(&i) || names_the_change)
         {
             u.intent = None;
         }
