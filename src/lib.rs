@@ -23,6 +23,7 @@ pub mod providers;
 pub mod sentence_embedding;
 pub mod session_store;
 pub mod simulator;
+pub mod staff;
 pub mod state;
 pub mod telemetry;
 pub mod tools;

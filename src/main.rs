@@ -42,6 +42,11 @@ enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Service desk accounts for the console.
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
+    },
     /// Model files for the built-in engines.
     Models {
         #[command(subcommand)]
@@ -92,6 +97,20 @@ enum Command {
         /// Give up on the call after this many seconds.
         #[arg(long, default_value_t = 120)]
         max_secs: u64,
+    },
+}
+
+/// What to do with staff accounts.
+#[derive(Subcommand)]
+enum StaffAction {
+    /// Create an account. The password is read from `STAFF_PASSWORD` when set, else as the
+    /// first line of standard input (so it appears in no process list or shell history).
+    Add {
+        /// The name they sign in with.
+        name: String,
+        /// `advisor` (works the desk) or `admin` (also manages accounts).
+        #[arg(long, default_value = "advisor")]
+        role: String,
     },
 }
 
@@ -296,6 +315,43 @@ async fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("fetching {}", encoder.name))?;
             println!("{}: {}", encoder.name, dir.display());
+            Ok(())
+        }
+        Command::Staff {
+            action: StaffAction::Add { name, role },
+        } => {
+            telemetry::init_logging(settings.log_format, &settings.log_level);
+            let role = callbridge::staff::Role::parse(&role)
+                .ok_or_else(|| callbridge::staff::StaffError::BadRole(role.clone()))?;
+            // A one-off command's input at the binary edge, not the server's configuration.
+            #[allow(clippy::disallowed_methods)]
+            let password = match std::env::var("STAFF_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    eprintln!("Password for {name} (one line on standard input):");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let conn = db::connect(settings.storage.database_url.expose()).await?;
+            db::migrate(&conn).await?;
+            #[allow(clippy::disallowed_methods)] // The binary edge reads the clock.
+            let now = chrono::Utc::now();
+            let member =
+                callbridge::staff::accounts::add(&conn, &name, role, &password, now).await?;
+            callbridge::staff::audit::record(
+                &conn,
+                callbridge::staff::audit::Change {
+                    actor: callbridge::staff::audit::Actor::Staff(&member),
+                    action: "staff.add",
+                    target: Some(format!("staff:{}", member.id)),
+                    detail: Some(serde_json::json!({"name": member.name, "role": role.as_str(), "by": "command line"})),
+                },
+                now,
+            )
+            .await?;
+            println!("staff account {} ({}) created", member.name, member.role);
             Ok(())
         }
         Command::Seed { if_empty, file } => {

@@ -2,6 +2,7 @@
 
 pub mod appointment;
 pub mod appointment_bay;
+pub mod audit_entry;
 pub mod bay;
 pub mod business_hours;
 pub mod call_log;
@@ -9,5 +10,7 @@ pub mod call_turn;
 pub mod closure;
 pub mod customer;
 pub mod service_type;
+pub mod staff_session;
+pub mod staff_user;
 pub mod stream_event;
 pub mod vehicle;

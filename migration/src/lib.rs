@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_stream_events;
 mod m20261122_000002_crm;
 mod m20261122_000003_appointment_bays;
+mod m20261206_000004_staff;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_stream_events::Migration),
             Box::new(m20261122_000002_crm::Migration),
             Box::new(m20261122_000003_appointment_bays::Migration),
+            Box::new(m20261206_000004_staff::Migration),
         ]
     }
 }

@@ -26,6 +26,7 @@ mod shutdown;
 mod simulator;
 mod slow_clients;
 mod staff;
+mod staff_accounts;
 mod stt;
 mod telnyx;
 mod tools;
