@@ -418,7 +418,7 @@ fn lets_do_a_day_after_a_price_is_a_yes_to_booking_on_that_day() {
 #[test]
 fn a_yes_to_the_first_free_slot_books_it_for_the_vehicle_named() {
     let mut t = Talk::with_crm(busy_crm);
-    t.caller("Hey, I need to get a battery replacement.");
+    t.caller("Hey, I need to get a tire rotation.");
     let a = t.caller("It's for the Tacoma.");
     assert!(a.contains("What day"), "{a}");
     let a = t.caller("So it is possible,");
@@ -426,4 +426,10 @@ fn a_yes_to_the_first_free_slot_books_it_for_the_vehicle_named() {
     let a = t.caller("Yeah, book it.");
     assert_eq!(count(&t, "book_appointment"), 1, "{a}");
     assert_eq!(t.last_tool("book_appointment")["vehicle_id"], 8, "{a}");
+    // Thanks after the change is made: it is not announced again, nor made again.
+    let a = t.caller("Thanks.");
+    assert_eq!(a, "You're welcome! Is there anything else I can help with?");
+    let a = t.caller("Goodbye.");
+    assert_eq!(t.ended.as_ref().map(|e| e.0), Some("end_call"), "{a}");
+    assert_eq!(count(&t, "book_appointment"), 1);
 }

@@ -99,6 +99,24 @@ pub fn next_step(
         // Whether the caller named a service (a wish to book it) needs the menu.
         return call("list_services", json!({}));
     }
+    // "Thanks." to "anything else?" once the change is made asks for nothing new: the change
+    // is not announced again.
+    if s.done.is_some()
+        && s.agent_said.contains(markers::ANYTHING_ELSE)
+        && matches!(
+            intent,
+            Some(Intent::Book | Intent::Reschedule | Intent::Cancel)
+        )
+    {
+        return if s.last_user.to_lowercase().contains("thank") {
+            say(format!(
+                "You're welcome! Is there {}?",
+                markers::ANYTHING_ELSE
+            ))
+        } else {
+            say("Sure, what else can I do for you?")
+        };
+    }
     match intent {
         Some(Intent::Hours) => info::hours(&s),
         Some(Intent::Price) => info::price(&s),

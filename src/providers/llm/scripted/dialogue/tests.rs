@@ -138,6 +138,7 @@ impl Talk {
         let day = match args["start"].as_str().unwrap_or_default() {
             s if s.contains("-26T") => "Thursday",
             s if s.contains("-27T") => "Friday",
+            s if s.contains("-23T") => "Monday",
             _ => "Tuesday",
         };
         self.messages
