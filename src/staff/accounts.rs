@@ -13,6 +13,7 @@ use entity::staff_user;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use super::{Role, StaffError};
+use crate::crm::error::is_unique_violation;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 12;
@@ -37,7 +38,7 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 
 fn salt() -> Result<SaltString, StaffError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| StaffError::Hash(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(|e| StaffError::Random(e.to_string()))?;
     SaltString::encode_b64(&bytes).map_err(|e| StaffError::Hash(e.to_string()))
 }
 
@@ -80,6 +81,7 @@ pub async fn add(
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&password.chars().count()) {
         return Err(StaffError::BadPassword);
     }
+    // Refused before the slow hash; the unique index still decides a race.
     if find(db, name).await?.is_some() {
         return Err(StaffError::NameTaken(name.to_string()));
     }
@@ -97,21 +99,19 @@ pub async fn add(
     }
     .insert(db)
     .await
-    .map_err(|e| match unique_violation(&e) {
-        true => StaffError::NameTaken(name.to_string()),
-        false => StaffError::Db(e),
+    .map_err(|e| {
+        // Two `add`s racing for one name: the unique index refuses the second.
+        if is_unique_violation(&e) {
+            StaffError::NameTaken(name.to_string())
+        } else {
+            StaffError::Db(e)
+        }
     })?;
     Ok(StaffMember {
         id: row.id,
         name: row.name,
         role,
     })
-}
-
-/// Two `add`s racing for one name: the unique index refuses the second.
-fn unique_violation(e: &sea_orm::DbErr) -> bool {
-    let text = e.to_string().to_lowercase();
-    text.contains("unique") || text.contains("duplicate")
 }
 
 async fn find(
@@ -152,12 +152,13 @@ pub async fn sign_in(
         return Ok(None);
     }
     let row = find(db, name).await?;
-    let stored = row
-        .as_ref()
-        .map_or_else(|| DUMMY_HASH.clone(), |r| r.password_hash.clone());
+    let stored = row.as_ref().map(|r| r.password_hash.clone());
     let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_blocking(&password, &stored))
-        .await
-        .map_err(|e| StaffError::Hash(e.to_string()))?;
+    // The dummy hash is made (once) on the blocking pool too, not on the runtime's thread.
+    let ok = tokio::task::spawn_blocking(move || {
+        verify_blocking(&password, stored.as_deref().unwrap_or(&DUMMY_HASH))
+    })
+    .await
+    .map_err(|e| StaffError::Hash(e.to_string()))?;
     Ok(row.filter(|_| ok).and_then(member))
 }

@@ -63,6 +63,9 @@ pub enum StaffError {
     /// Hashing failed (out of memory, a corrupt stored hash).
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// The system's random source failed (salts, session tokens).
+    #[error("no randomness from the system: {0}")]
+    Random(String),
     /// The database failed.
     #[error("staff database error: {0}")]
     Db(#[from] sea_orm::DbErr),

@@ -50,7 +50,7 @@ impl Session {
 
 fn random_token() -> Result<String, StaffError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| StaffError::Hash(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(|e| StaffError::Random(e.to_string()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

@@ -60,6 +60,14 @@ async fn an_account_signs_in_with_its_password_only() {
     // One name, one account; passwords too short refused; names a form would mangle too.
     let again = accounts::add(&db, "Ana Ruiz", Role::Advisor, PASSWORD, noon()).await;
     assert!(matches!(again, Err(StaffError::NameTaken(_))), "{again:?}");
+    // Two racing for one new name: one account, the other told the name is taken.
+    let (a, b) = tokio::join!(
+        accounts::add(&db, "Raced", Role::Advisor, PASSWORD, noon()),
+        accounts::add(&db, "Raced", Role::Advisor, PASSWORD, noon()),
+    );
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    let lost = if a.is_ok() { b } else { a };
+    assert!(matches!(lost, Err(StaffError::NameTaken(_))), "{lost:?}");
     let short = accounts::add(&db, "Ben", Role::Advisor, "hunter2", noon()).await;
     assert!(matches!(short, Err(StaffError::BadPassword)), "{short:?}");
     let odd = accounts::add(&db, "Ben<script>", Role::Advisor, PASSWORD, noon()).await;
