@@ -4,6 +4,7 @@
 
 mod api_error;
 pub mod clean;
+mod console;
 mod media;
 mod ops;
 mod rate_limit;
@@ -29,14 +30,17 @@ use crate::state::AppState;
 /// smaller): more is answered 413 without being read.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// The public router: webhooks, media upgrades, the staff API, health. Every request has
-/// the request deadline (a slow body gets 408); webhooks and the staff API have per-source
-/// rate limits (checked before the key, so guesses count too); health has neither limit, so
+/// The public router: webhooks, media upgrades, the staff API, the staff console, health.
+/// Every request has the request deadline (a slow body gets 408); webhooks, the staff API and
+/// the console have per-source rate limits (checked before the key, so guesses count too); health has neither limit, so
 /// probes are never refused.
 pub fn router(state: AppState) -> Router {
     let http = &state.settings.http;
     let staff_limit = SourceLimit::new("staff", http.staff_rate, http.rate_limit_key);
     let webhook_limit = SourceLimit::new("webhook", http.webhook_rate, http.rate_limit_key);
+    // The console has its own bucket (sized like the staff API's): a page and its files.
+    let console_limit = SourceLimit::new("console", http.staff_rate, http.rate_limit_key);
+    let console = console::router().layer(from_fn_with_state(console_limit, rate_limit::limit));
     let staff = staff::router()
         .layer(from_fn_with_state(state.clone(), staff::authorize))
         .layer(CatchPanicLayer::custom(staff::panic_response))
@@ -50,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(webhook_limit, rate_limit::limit));
     Router::new()
         .nest("/api/v1", staff)
+        .nest("/console", console)
         .merge(carriers)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -10,7 +10,10 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Utc};
 use entity::staff_user;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
+};
 
 use super::{Role, StaffError};
 use crate::crm::error::is_unique_violation;
@@ -68,8 +71,8 @@ fn valid_name(name: &str) -> bool {
 
 /// Creates an account. The password is checked for length only: the people who set it are
 /// the shop's own, and a length floor is what guidance (NIST SP 800-63B) asks for.
-pub async fn add(
-    db: &DatabaseConnection,
+pub async fn add<C: ConnectionTrait>(
+    db: &C,
     name: &str,
     role: Role,
     password: &str,
@@ -114,14 +117,65 @@ pub async fn add(
     })
 }
 
-async fn find(
-    db: &DatabaseConnection,
+async fn find<C: ConnectionTrait>(
+    db: &C,
     name: &str,
 ) -> Result<Option<staff_user::Model>, StaffError> {
     Ok(staff_user::Entity::find()
         .filter(staff_user::Column::Name.eq(name))
         .one(db)
         .await?)
+}
+
+/// An account as the console's staff page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Account {
+    /// Account id.
+    pub id: i32,
+    /// Sign-in name.
+    pub name: String,
+    /// `advisor` or `admin`.
+    pub role: String,
+    /// Refused at sign-in, its sessions closed.
+    pub disabled: bool,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every account, by name (a shop has a handful).
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<Account>, StaffError> {
+    let rows = staff_user::Entity::find()
+        .order_by_asc(staff_user::Column::Name)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Account {
+            id: r.id,
+            name: r.name,
+            role: r.role,
+            disabled: r.disabled,
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// Disables or re-enables account `id`; returns its name, `None` when there is no such
+/// account. A disabled account's sessions stop working at once ([`by_id`] no longer finds it);
+/// the caller closes them too.
+pub async fn set_disabled<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    disabled: bool,
+) -> Result<Option<String>, StaffError> {
+    let Some(row) = staff_user::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let name = row.name.clone();
+    let mut row: staff_user::ActiveModel = row.into();
+    row.disabled = Set(disabled);
+    row.update(db).await?;
+    Ok(Some(name))
 }
 
 /// The account `id`, if it exists and is enabled.

@@ -48,7 +48,9 @@ impl Session {
     }
 }
 
-fn random_token() -> Result<String, StaffError> {
+/// A fresh 256-bit random token, URL-safe base64 (43 characters): session cookies, CSRF
+/// tokens, the sign-in form's own token.
+pub fn random_token() -> Result<String, StaffError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| StaffError::Random(e.to_string()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
@@ -123,6 +125,18 @@ pub async fn close(db: &DatabaseConnection, session: &Session) -> Result<(), Sta
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Closes every session of account `user_id` (it was disabled); returns how many.
+pub async fn close_all_for<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    user_id: i32,
+) -> Result<u64, StaffError> {
+    let done = staff_session::Entity::delete_many()
+        .filter(staff_session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
 }
 
 /// Deletes sessions past their end (signed-out browsers that never came back); returns how

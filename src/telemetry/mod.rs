@@ -42,6 +42,9 @@ pub const HTTP_ACCEPT_ERRORS: &str = "callbridge_http_accept_errors_total";
 /// Requests refused with 429 by the per-source rate limits, by `scope` (webhook, staff)
 /// (counter).
 pub const HTTP_RATE_LIMITED: &str = "callbridge_http_rate_limited_total";
+/// Console sign-in attempts, by `result`: ok, refused (wrong name or password), throttled,
+/// stale_form (the sign-in form's token did not match) (counter).
+pub const CONSOLE_SIGN_INS: &str = "callbridge_console_sign_ins_total";
 /// Call-record writes (turns, outcomes) that failed (counter).
 pub const RECORD_ERRORS: &str = "callbridge_record_errors_total";
 /// Calls handed on by the agent, by `action` (transfer, hang_up) and `via` (twiml, rest) (counter).
@@ -153,6 +156,10 @@ fn describe() {
     describe_counter!(
         HTTP_RATE_LIMITED,
         "Requests refused with 429 by the per-source rate limits, by scope."
+    );
+    describe_counter!(
+        CONSOLE_SIGN_INS,
+        "Console sign-in attempts, by result (ok, refused, throttled, stale_form)."
     );
     describe_counter!(BARGE_INS, "Times the caller interrupted the agent.");
     describe_counter!(

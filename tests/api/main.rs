@@ -7,6 +7,7 @@ mod bad_input;
 mod builtin_stt;
 mod call_control;
 mod cluster;
+mod console;
 mod conversation;
 mod deadlines;
 mod demo;

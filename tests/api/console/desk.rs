@@ -1,0 +1,169 @@
+//! `Desk`: one browser's worth of console client: a cookie jar that keeps what the server
+//! sets (Secure cookies too, since the test app believes it is behind HTTPS), no redirects
+//! followed, and the tokens pulled out of the pages' forms.
+
+use std::collections::HashMap;
+
+use callbridge::staff::{Role, accounts};
+use reqwest::header::{COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+
+use crate::helpers::TestApp;
+
+/// A password good enough for the accounts the tests make.
+pub const PASSWORD: &str = "a long desk password";
+
+/// One browser.
+pub struct Desk {
+    base: String,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+/// A response read whole.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    /// Where a redirect goes.
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The `value` of the first form field named `name`.
+    pub fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name} in {}", self.body))
+            + marker.len();
+        let len = self.body[start..].find('"').unwrap();
+        self.body[start..start + len].to_string()
+    }
+
+    /// The `Set-Cookie` header for `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+}
+
+impl Desk {
+    /// A browser with no cookies, pointed at `app`.
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            base: format!("http://127.0.0.1:{}", app.port),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    /// The cookie `name` the browser holds.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    /// Forgets or replaces a cookie (a stale or forged one).
+    pub fn set(&mut self, name: &str, value: Option<&str>) {
+        match value {
+            Some(v) => self.cookies.insert(name.into(), v.into()),
+            None => self.cookies.remove(name),
+        };
+    }
+
+    async fn keep(&mut self, r: Response) -> Page {
+        for v in r.headers().get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let pair = v.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if v.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        Page {
+            status: r.status(),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    fn jar(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Page {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.jar())
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+
+    /// `POST path` with a urlencoded form.
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.jar())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(r).await
+    }
+
+    /// Signs in as `name` through the form; returns the sign-in's answer.
+    pub async fn sign_in(&mut self, name: &str, password: &str) -> Page {
+        let form = self.get("/console/login").await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+        let token = form.field("login_token");
+        self.post(
+            "/console/login",
+            &[
+                ("name", name),
+                ("password", password),
+                ("login_token", &token),
+                ("next", ""),
+            ],
+        )
+        .await
+    }
+
+    /// The CSRF token the console's pages carry for this session.
+    pub async fn csrf(&mut self) -> String {
+        let home = self.get("/console").await;
+        assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+        home.field("csrf")
+    }
+}
+
+/// Makes an account straight in the database (as `callbridge staff add` does).
+pub async fn account(app: &TestApp, name: &str, role: Role) -> accounts::StaffMember {
+    accounts::add(&app.state.db, name, role, PASSWORD, chrono::Utc::now())
+        .await
+        .unwrap()
+}

@@ -1,0 +1,6 @@
+//! The staff console over HTTP the way a browser drives it (cookies, forms, redirects), with
+//! no browser: sign-in, CSRF, roles, throttling. The browser tests drive the same pages in
+//! Chromium.
+
+mod desk;
+mod sign_in;
