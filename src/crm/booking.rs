@@ -33,8 +33,9 @@ pub const ACTIVE_STATUSES: [&str; 2] = ["booked", "rescheduled"];
 
 /// Opens a transaction no other booking writer can interleave with (see the module doc).
 /// On SQLite this also keeps a read-then-write transaction from failing with a busy snapshot
-/// when another connection wrote in between.
-async fn begin_booking(db: &DatabaseConnection) -> Result<DatabaseTransaction, CrmError> {
+/// when another connection wrote in between. The `*_in` functions work inside one, so a
+/// caller can write more (the audit entry of a person's change) before committing.
+pub async fn begin_booking(db: &DatabaseConnection) -> Result<DatabaseTransaction, CrmError> {
     match db.get_database_backend() {
         DbBackend::Sqlite => Ok(db
             .begin_with_options(TransactionOptions {
@@ -125,6 +126,13 @@ async fn hold_bays(
     Ok(())
 }
 
+/// Counts a change that was written (not a replay) in the bookings metric, once committed.
+pub fn count(action: &'static str, done: &Booked) {
+    if !done.replayed {
+        metrics::counter!(crate::telemetry::BOOKINGS, "action" => action).increment(1);
+    }
+}
+
 /// Books `req`, exactly once (see the module doc).
 pub async fn book(
     db: &DatabaseConnection,
@@ -132,10 +140,40 @@ pub async fn book(
     req: &BookingRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Booked, CrmError> {
-    let notes = check_notes(req.notes)?;
     let txn = begin_booking(db).await?;
+    match book_in(&txn, schedule, req, now).await {
+        Ok(booked) => {
+            txn.commit().await?;
+            count("book", &booked);
+            Ok(booked)
+        }
+        Err(CrmError::Db(e)) if is_unique_violation(&e) && req.idempotency_key.is_some() => {
+            // Only reachable if another writer got past the lock (it cannot today); the key
+            // still guarantees one appointment.
+            drop(txn);
+            let key = req.idempotency_key.unwrap_or_default();
+            match by_key(db, key).await? {
+                Some(appointment) => Ok(Booked {
+                    appointment,
+                    replayed: true,
+                }),
+                None => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// [`book`] inside `txn` (from [`begin_booking`]), which the caller commits.
+pub async fn book_in(
+    txn: &DatabaseTransaction,
+    schedule: &Schedule,
+    req: &BookingRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let notes = check_notes(req.notes)?;
     if let Some(key) = req.idempotency_key
-        && let Some(appointment) = by_key(&txn, key).await?
+        && let Some(appointment) = by_key(txn, key).await?
     {
         return Ok(Booked {
             appointment,
@@ -149,7 +187,7 @@ pub async fn book(
         .filter(appointment::Column::ServiceTypeId.eq(req.service.id))
         .filter(appointment::Column::StartsAt.eq(req.starts))
         .filter(appointment::Column::Status.is_in(ACTIVE_STATUSES))
-        .one(&txn)
+        .one(txn)
         .await?
     {
         return Ok(Booked {
@@ -157,10 +195,10 @@ pub async fn book(
             replayed: true,
         });
     }
-    customers::by_id(&txn, req.customer_id).await?;
+    customers::by_id(txn, req.customer_id).await?;
     if let Some(vehicle_id) = req.vehicle_id {
         let owned = vehicle::Entity::find_by_id(vehicle_id)
-            .one(&txn)
+            .one(txn)
             .await?
             .is_some_and(|v| v.customer_id == req.customer_id);
         if !owned {
@@ -170,18 +208,18 @@ pub async fn book(
             });
         }
     }
-    let slot = match check_slot(&txn, schedule, req.service, req.starts, now, None).await? {
+    let slot = match check_slot(txn, schedule, req.service, req.starts, now, None).await? {
         Ok(slot) => slot,
         Err(reason) => {
             let alternatives =
-                alternatives(&txn, schedule, req.service, req.starts, now, None).await?;
+                alternatives(txn, schedule, req.service, req.starts, now, None).await?;
             return Err(CrmError::Unavailable {
                 reason,
                 alternatives,
             });
         }
     };
-    let inserted = appointment::ActiveModel {
+    let appointment = appointment::ActiveModel {
         customer_id: Set(req.customer_id),
         vehicle_id: Set(req.vehicle_id),
         service_type_id: Set(req.service.id),
@@ -196,28 +234,9 @@ pub async fn book(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
-    .await;
-    let appointment = match inserted {
-        Ok(a) => a,
-        Err(e) if is_unique_violation(&e) && req.idempotency_key.is_some() => {
-            // Only reachable if another writer got past the lock (it cannot today); the key
-            // still guarantees one appointment.
-            drop(txn);
-            let key = req.idempotency_key.unwrap_or_default();
-            return match by_key(db, key).await? {
-                Some(appointment) => Ok(Booked {
-                    appointment,
-                    replayed: true,
-                }),
-                None => Err(e.into()),
-            };
-        }
-        Err(e) => return Err(e.into()),
-    };
-    hold_bays(&txn, appointment.id, &slot.bay_ids).await?;
-    txn.commit().await?;
-    metrics::counter!(crate::telemetry::BOOKINGS, "action" => "book").increment(1);
+    .insert(txn)
+    .await?;
+    hold_bays(txn, appointment.id, &slot.bay_ids).await?;
     Ok(Booked {
         appointment,
         replayed: false,
@@ -252,7 +271,22 @@ pub async fn reschedule(
     now: DateTime<Utc>,
 ) -> Result<Booked, CrmError> {
     let txn = begin_booking(db).await?;
-    let current = owned(&txn, id, customer_id).await?;
+    let moved = reschedule_in(&txn, schedule, id, customer_id, starts, now).await?;
+    txn.commit().await?;
+    count("reschedule", &moved);
+    Ok(moved)
+}
+
+/// [`reschedule`] inside `txn` (from [`begin_booking`]), which the caller commits.
+pub async fn reschedule_in(
+    txn: &DatabaseTransaction,
+    schedule: &Schedule,
+    id: i32,
+    customer_id: Option<i32>,
+    starts: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let current = owned(txn, id, customer_id).await?;
     if !ACTIVE_STATUSES.contains(&current.status.as_str()) {
         return Err(CrmError::NotChangeable {
             id,
@@ -266,17 +300,16 @@ pub async fn reschedule(
         });
     }
     let service = service_type::Entity::find_by_id(current.service_type_id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(CrmError::NotFound {
             what: "service",
             id: current.service_type_id.into(),
         })?;
-    let slot = match check_slot(&txn, schedule, &service, starts, now, Some(id)).await? {
+    let slot = match check_slot(txn, schedule, &service, starts, now, Some(id)).await? {
         Ok(slot) => slot,
         Err(reason) => {
-            let alternatives =
-                alternatives(&txn, schedule, &service, starts, now, Some(id)).await?;
+            let alternatives = alternatives(txn, schedule, &service, starts, now, Some(id)).await?;
             return Err(CrmError::Unavailable {
                 reason,
                 alternatives,
@@ -289,10 +322,8 @@ pub async fn reschedule(
     row.bay_id = Set(slot.bay_ids[0]);
     row.status = Set("rescheduled".into());
     row.updated_at = Set(now);
-    let appointment = row.update(&txn).await?;
-    hold_bays(&txn, id, &slot.bay_ids).await?;
-    txn.commit().await?;
-    metrics::counter!(crate::telemetry::BOOKINGS, "action" => "reschedule").increment(1);
+    let appointment = row.update(txn).await?;
+    hold_bays(txn, id, &slot.bay_ids).await?;
     Ok(Booked {
         appointment,
         replayed: false,
@@ -307,9 +338,23 @@ pub async fn cancel(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Booked, CrmError> {
-    let reason = check_notes(reason)?;
     let txn = begin_booking(db).await?;
-    let current = owned(&txn, id, customer_id).await?;
+    let cancelled = cancel_in(&txn, id, customer_id, reason, now).await?;
+    txn.commit().await?;
+    count("cancel", &cancelled);
+    Ok(cancelled)
+}
+
+/// [`cancel`] inside `txn` (from [`begin_booking`]), which the caller commits.
+pub async fn cancel_in(
+    txn: &DatabaseTransaction,
+    id: i32,
+    customer_id: Option<i32>,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let reason = check_notes(reason)?;
+    let current = owned(txn, id, customer_id).await?;
     if current.status == "cancelled" {
         return Ok(Booked {
             appointment: current,
@@ -335,19 +380,15 @@ pub async fn cancel(
         .col_expr(appointment::Column::UpdatedAt, now.into())
         .filter(appointment::Column::Id.eq(id))
         .filter(appointment::Column::Status.eq(current.status.as_str()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    let after = owned(&txn, id, None).await?;
-    txn.commit().await?;
+    let after = owned(txn, id, None).await?;
     let replayed = result.rows_affected == 0;
     if replayed && after.status != "cancelled" {
         return Err(CrmError::NotChangeable {
             id,
             status: after.status,
         });
-    }
-    if !replayed {
-        metrics::counter!(crate::telemetry::BOOKINGS, "action" => "cancel").increment(1);
     }
     Ok(Booked {
         appointment: after,

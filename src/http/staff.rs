@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 use super::api_error::ApiError;
 use crate::crm::appointments::{self, AppointmentFilter, Page, STATUSES};
 use crate::crm::{Schedule, booking, calls};
+use crate::staff::audit::Actor;
 use crate::state::AppState;
 
 /// Largest page a listing returns.
@@ -206,8 +207,15 @@ async fn cancel_appointment(
             "the reason holds control characters".to_string(),
         ));
     }
-    let cancelled =
-        booking::cancel(&state.db, id, None, body.reason.as_deref(), Utc::now()).await?;
+    let cancelled = crate::staff::bookings::cancel(
+        &state.db,
+        &schedule(&state),
+        Actor::ApiKey,
+        id,
+        body.reason.as_deref(),
+        Utc::now(),
+    )
+    .await?;
     let view = appointments::view(&state.db, &schedule(&state), cancelled.appointment).await?;
     Ok(Json(
         json!({ "appointment": view, "already_cancelled": cancelled.replayed }),

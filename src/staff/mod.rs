@@ -1,11 +1,14 @@
 //! The service desk's people: accounts with a role and a password (`accounts`), console
-//! sessions with their CSRF tokens (`sessions`), and the audit log of the changes people make
-//! (`audit`). The bearer key of the staff API stays for machines; this is for people.
+//! sessions with their CSRF tokens (`sessions`), the audit log of the changes people make
+//! (`audit`), and their changes to the appointment book, each with its audit entry
+//! (`bookings`).
+//! The bearer key of the staff API stays for machines; this is for people.
 //!
 //! Nothing here reads the clock: callers pass `now`, so expiry is tested without waiting.
 
 pub mod accounts;
 pub mod audit;
+pub mod bookings;
 pub mod sessions;
 
 use std::fmt;

@@ -234,6 +234,26 @@ async fn an_appointment_is_read_and_cancelled_once() {
     let (status, again) = post(&app, &format!("/appointments/{id}/cancel"), "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["already_cancelled"], true);
+    // The audit log has the key's cancellation, once (the replay changed nothing).
+    let log = callbridge::staff::audit::recent(&app.state.db, 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        (log[0].actor.as_str(), log[0].action.as_str()),
+        ("api", "appointment.cancel")
+    );
+    assert_eq!(
+        log[0].target.as_deref(),
+        Some(format!("appointment:{id}").as_str())
+    );
+    assert!(
+        log[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("customer called the desk")
+    );
 
     // A finished job cannot be cancelled.
     let done = all["items"][1]["id"].as_i64().unwrap();

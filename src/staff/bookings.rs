@@ -1,0 +1,112 @@
+//! Changes people (and the staff API's key) make to the appointment book: the same booking
+//! code and exactly-once rules as the agent's tools, with the audit entry written in the
+//! booking's own transaction. A replay (the same cancel twice, a move to where it already is,
+//! a create form sent twice) changes nothing and records nothing.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DbErr};
+use serde_json::{Value, json};
+
+use super::StaffError;
+use super::audit::{self, Actor, Change};
+use crate::crm::booking::{self, Booked, BookingRequest};
+use crate::crm::{CrmError, Schedule};
+
+/// An audit failure as the booking's error: it is always the database's.
+fn audit_failed(e: StaffError) -> CrmError {
+    match e {
+        StaffError::Db(db) => CrmError::Db(db),
+        other => CrmError::Db(DbErr::Custom(other.to_string())),
+    }
+}
+
+async fn record(
+    txn: &sea_orm::DatabaseTransaction,
+    actor: Actor<'_>,
+    action: &str,
+    id: i32,
+    detail: Value,
+    now: DateTime<Utc>,
+) -> Result<(), CrmError> {
+    let change = Change {
+        actor,
+        action,
+        target: Some(format!("appointment:{id}")),
+        detail: Some(detail),
+    };
+    audit::record(txn, change, now).await.map_err(audit_failed)
+}
+
+/// Books `req` for `actor`.
+pub async fn book(
+    db: &DatabaseConnection,
+    schedule: &Schedule,
+    actor: Actor<'_>,
+    req: &BookingRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let txn = booking::begin_booking(db).await?;
+    let booked = booking::book_in(&txn, schedule, req, now).await?;
+    if !booked.replayed {
+        let a = &booked.appointment;
+        let detail = json!({
+            "customer_id": a.customer_id,
+            "vehicle_id": a.vehicle_id,
+            "service": req.service.name,
+            "starts": schedule.local_iso(a.starts_at),
+        });
+        record(&txn, actor, "appointment.book", a.id, detail, now).await?;
+    }
+    txn.commit().await?;
+    booking::count("book", &booked);
+    Ok(booked)
+}
+
+/// Moves appointment `id` to `starts` for `actor`.
+pub async fn reschedule(
+    db: &DatabaseConnection,
+    schedule: &Schedule,
+    actor: Actor<'_>,
+    id: i32,
+    starts: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let txn = booking::begin_booking(db).await?;
+    let before = booking::owned(&txn, id, None).await?;
+    let moved = booking::reschedule_in(&txn, schedule, id, None, starts, now).await?;
+    if !moved.replayed {
+        let detail = json!({
+            "from": schedule.local_iso(before.starts_at),
+            "to": schedule.local_iso(moved.appointment.starts_at),
+        });
+        record(&txn, actor, "appointment.move", id, detail, now).await?;
+    }
+    txn.commit().await?;
+    booking::count("reschedule", &moved);
+    Ok(moved)
+}
+
+/// Cancels appointment `id` for `actor`.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    schedule: &Schedule,
+    actor: Actor<'_>,
+    id: i32,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Booked, CrmError> {
+    let txn = booking::begin_booking(db).await?;
+    let before = booking::owned(&txn, id, None).await?;
+    let cancelled = booking::cancel_in(&txn, id, None, reason, now).await?;
+    if !cancelled.replayed {
+        let detail = json!({
+            "was": before.status,
+            "starts": schedule.local_iso(before.starts_at),
+            "reason": reason,
+        });
+        record(&txn, actor, "appointment.cancel", id, detail, now).await?;
+    }
+    txn.commit().await?;
+    booking::count("cancel", &cancelled);
+    Ok(cancelled)
+}
