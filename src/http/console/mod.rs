@@ -5,6 +5,8 @@
 //! inline code, so text a caller said cannot become script in an advisor's browser.
 
 mod auth;
+mod board;
+mod board_changes;
 mod login;
 mod pages;
 mod people;
@@ -32,6 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(login::page).post(login::sign_in))
         .route("/logout", post(login::sign_out))
+        .route("/board", get(board::page))
+        .route("/appointments", post(board_changes::create))
+        .route("/appointments/{id}/move", post(board_changes::move_to))
+        .route("/appointments/{id}/cancel", post(board_changes::cancel))
         .route("/staff", get(people::list).post(people::add))
         .route("/staff/{id}/{action}", post(people::set_disabled))
         .route("/audit", get(people::audit_log))

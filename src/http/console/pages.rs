@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("login.html", include_str!("templates/login.html")),
     ("home.html", include_str!("templates/home.html")),
+    ("board.html", include_str!("templates/board.html")),
     ("staff.html", include_str!("templates/staff.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("problem.html", include_str!("templates/problem.html")),

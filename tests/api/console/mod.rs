@@ -2,5 +2,6 @@
 //! no browser: sign-in, CSRF, roles, throttling. The browser tests drive the same pages in
 //! Chromium.
 
+mod board;
 mod desk;
 mod sign_in;
