@@ -200,15 +200,29 @@ pub async fn mark_call_interrupted(
     Ok(update.rows_affected > 0)
 }
 
-/// Calls, newest first, optionally with one outcome, and how many match in all.
+/// Which calls a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter<'a> {
+    /// With this outcome.
+    pub outcome: Option<&'a str>,
+    /// Started in `[from, to)` (a day in the shop's zone, as instants).
+    pub started: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Calls, newest first, matching `filter`, and how many match in all.
 pub async fn list(
     db: &impl ConnectionTrait,
-    outcome: Option<&str>,
+    filter: &CallFilter<'_>,
     page: Page,
 ) -> Result<(Vec<call_log::Model>, u64), CrmError> {
     let mut q = call_log::Entity::find();
-    if let Some(o) = outcome {
+    if let Some(o) = filter.outcome {
         q = q.filter(call_log::Column::Outcome.eq(o));
+    }
+    if let Some((from, to)) = filter.started {
+        q = q
+            .filter(call_log::Column::StartedAt.gte(from))
+            .filter(call_log::Column::StartedAt.lt(to));
     }
     let total = q.clone().count(db).await?;
     let rows = q
@@ -219,6 +233,20 @@ pub async fn list(
         .all(db)
         .await?;
     Ok((rows, total))
+}
+
+/// Every outcome calls have ended with, for a filter's choices.
+pub async fn outcomes(db: &impl ConnectionTrait) -> Result<Vec<String>, CrmError> {
+    let rows: Vec<Option<String>> = call_log::Entity::find()
+        .select_only()
+        .column(call_log::Column::Outcome)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut outcomes: Vec<String> = rows.into_iter().flatten().collect();
+    outcomes.sort();
+    Ok(outcomes)
 }
 
 /// One call and its turns in order.

@@ -265,7 +265,15 @@ async fn list_calls(
 ) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;
     let page = page(q.limit, q.offset)?;
-    let (rows, total) = calls::list(&state.db, q.outcome.as_deref(), page).await?;
+    let (rows, total) = calls::list(
+        &state.db,
+        &calls::CallFilter {
+            outcome: q.outcome.as_deref(),
+            started: None,
+        },
+        page,
+    )
+    .await?;
     let items: Vec<CallSummary> = rows.into_iter().map(Into::into).collect();
     Ok(listing(items, total, page))
 }

@@ -117,7 +117,9 @@ async fn a_media_socket_on_another_node_knows_who_is_calling() {
             limit: 50,
             offset: 0,
         };
-        let (calls, _) = callbridge::crm::calls::list(&db, None, page).await.unwrap();
+        let (calls, _) = callbridge::crm::calls::list(&db, &Default::default(), page)
+            .await
+            .unwrap();
         if let Some(log) = calls.iter().find(|c| c.call_sid == sid) {
             break log.from_number.clone();
         }

@@ -192,7 +192,7 @@ async fn calls_a_killed_process_left_open_are_marked_interrupted_at_the_next_sta
     let (mut child, _app, _) = serve(&[("DATABASE_URL", &database)]).await;
     let (calls, _) = crm::calls::list(
         &db,
-        None,
+        &Default::default(),
         crm::appointments::Page {
             limit: 50,
             offset: 0,

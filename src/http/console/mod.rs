@@ -7,6 +7,7 @@
 mod auth;
 mod board;
 mod board_changes;
+mod history;
 mod login;
 mod pages;
 mod people;
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         .route("/appointments", post(board_changes::create))
         .route("/appointments/{id}/move", post(board_changes::move_to))
         .route("/appointments/{id}/cancel", post(board_changes::cancel))
+        .route("/calls", get(history::list))
+        .route("/calls/{sid}", get(history::detail))
         .route("/staff", get(people::list).post(people::add))
         .route("/staff/{id}/{action}", post(people::set_disabled))
         .route("/audit", get(people::audit_log))
@@ -112,7 +115,7 @@ async fn home(State(state): State<AppState>, Signed(session): Signed) -> Respons
         limit: RECENT_CALLS,
         offset: 0,
     };
-    let (rows, total) = match calls::list(&state.db, None, page).await {
+    let (rows, total) = match calls::list(&state.db, &calls::CallFilter::default(), page).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "console: calls could not be listed");

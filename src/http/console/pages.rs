@@ -16,6 +16,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("home.html", include_str!("templates/home.html")),
     ("board.html", include_str!("templates/board.html")),
+    ("calls.html", include_str!("templates/calls.html")),
+    ("call.html", include_str!("templates/call.html")),
     ("staff.html", include_str!("templates/staff.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("problem.html", include_str!("templates/problem.html")),

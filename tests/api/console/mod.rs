@@ -4,4 +4,5 @@
 
 mod board;
 mod desk;
+mod history;
 mod sign_in;
