@@ -5,7 +5,8 @@
 //! else speaks) is the `callbridge-core` crate, re-exported here as [`audio`], [`carrier`] and
 //! [`call`]. This crate does the IO around it: `app` builds and runs the service, `http` serves
 //! the routes, [`driver`] executes one call's machine, `preparation` and `handoff` are the
-//! tasks around a call, `providers`, `tools`, `crm` and `session_store` talk to the outside.
+//! tasks around a call, `providers`, `tools`, `crm` and `session_store` talk to the outside, `staff` and `live` serve
+//! the service desk's console.
 //! See `ARCHITECTURE.md`.
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod domain;
 pub mod driver;
 pub mod handoff;
 pub mod http;
+pub mod live;
 pub mod models;
 pub mod preparation;
 pub mod providers;

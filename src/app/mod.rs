@@ -131,7 +131,16 @@ impl Application {
             Preparer::new(settings.clone(), tools.clone(), providers.clone()),
             store.clone(),
         );
+        let live = crate::live::LiveBus::new(
+            &settings.node_id,
+            settings
+                .storage
+                .redis_url
+                .as_ref()
+                .map(|u| (u.expose(), settings.storage.redis_key_prefix.as_str())),
+        );
         let state = AppState {
+            live,
             turn_judge,
             providers,
             tools,
@@ -249,6 +258,8 @@ impl Application {
         state.draining.store(true, Ordering::SeqCst);
         drain_calls(&state).await;
         linger_for_handoffs(&state).await;
+        // Console viewers' streams end first, so they do not hold the graceful close.
+        state.live.close();
         stop_http.cancel();
         // The server waits at most HTTP_CLOSE_TIMEOUT for requests in flight, then returns.
         if let Err(e) = http.await {

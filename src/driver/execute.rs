@@ -121,7 +121,7 @@ impl CallDriver {
             Output::RunTool { id, request } => self.run_tool(id, request),
             Output::JudgeTurn { id, audio } => self.judge_turn(now, id, audio),
             Output::Record(r) => {
-                if let Some(records) = &self.records {
+                if let Some(records) = &mut self.records {
                     records.record(r);
                 }
             }
@@ -158,7 +158,7 @@ impl CallDriver {
         })));
     }
 
-    fn call_sid(&self) -> &str {
+    pub(super) fn call_sid(&self) -> &str {
         self.admitted.as_ref().map_or("", |a| a.call_sid.as_str())
     }
 

@@ -330,14 +330,29 @@ impl CallDriver {
         self.call.handle_input(now, Input::CarrierClosed);
     }
 
+    /// The recogniser's words so far, for the console's live view.
+    fn show_hearing(&mut self, e: &crate::providers::stt::SttEvent) {
+        use crate::providers::stt::SttEvent;
+        let Some(records) = &mut self.records else {
+            return;
+        };
+        match e {
+            SttEvent::Interim { text } => records.hearing(text, false),
+            SttEvent::Final { text, .. } => records.hearing(text, true),
+            _ => {}
+        }
+    }
+
     fn stt_event(&mut self, now: Instant, e: Option<crate::providers::stt::SttEvent>) {
         match e {
             Some(e) => {
+                self.show_hearing(&e);
                 self.call.handle_input(now, Input::Stt(e));
                 for _ in 0..BURST {
                     let Some(e) = self.streams.stt.as_mut().and_then(|t| t.try_next()) else {
                         break;
                     };
+                    self.show_hearing(&e);
                     self.call.handle_input(now, Input::Stt(e));
                 }
             }
@@ -385,11 +400,19 @@ impl CallDriver {
                 let p = *p;
                 let preparation = p.preparation();
                 self.caller = p.caller.clone();
+                let live = crate::live::CallFeed::new(&self.state.live, self.call_sid());
+                live.started(
+                    p.caller.as_ref().map(|c| c.as_str().to_string()),
+                    p.caller_name.clone(),
+                    p.vehicles.clone(),
+                    self.clock.at(now),
+                );
                 self.records = Some(CallRecorder::spawn(
                     self.state.db.clone(),
                     p.call_log_id,
                     self.clock,
                     &self.state.calls,
+                    live,
                 ));
                 self.streams.stt = p.stt;
                 self.streams.tts = p.tts;

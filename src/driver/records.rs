@@ -20,6 +20,7 @@ use crate::call::record::{Record, Turn};
 use crate::crm::CrmError;
 use crate::crm::calls::{self, Speaker, TurnRecord};
 use crate::crm::error::{is_connection_error, is_unique_violation};
+use crate::live::{CallFeed, LiveEvent};
 use crate::telemetry;
 
 /// Records waiting for the writer, per call: a call makes a few per turn.
@@ -200,11 +201,14 @@ fn ms(d: Option<Duration>) -> Option<i32> {
     d.map(|d| d.as_millis().min(i32::MAX as u128) as i32)
 }
 
-/// Queues a call's records for its writer.
+/// Queues a call's records for its writer, and shows them on the console's live view.
 #[derive(Debug)]
 pub struct CallRecorder {
     tx: Option<mpsc::Sender<Job>>,
     clock: WallClock,
+    live: CallFeed,
+    /// The caller's words recognised so far in the turn under way (finals), for the view.
+    said: String,
 }
 
 impl CallRecorder {
@@ -216,9 +220,15 @@ impl CallRecorder {
         call_log_id: Option<i32>,
         clock: WallClock,
         tasks: &TaskTracker,
+        live: CallFeed,
     ) -> Self {
         let Some(id) = call_log_id else {
-            return Self { tx: None, clock };
+            return Self {
+                tx: None,
+                clock,
+                live,
+                said: String::new(),
+            };
         };
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         tasks.spawn(async move {
@@ -261,6 +271,8 @@ impl CallRecorder {
         Self {
             tx: Some(tx),
             clock,
+            live,
+            said: String::new(),
         }
     }
 
@@ -274,14 +286,41 @@ impl CallRecorder {
     }
 
     /// Something the call machine wants stored.
-    pub fn record(&self, record: Record) {
+    pub fn record(&mut self, record: Record) {
         match record {
             Record::Turn(t) => self.turn(t),
-            Record::Heard(heard) => self.queue(Job::Heard(heard)),
+            Record::Heard(heard) => {
+                self.live.send(|sid| LiveEvent::Heard {
+                    sid,
+                    text: heard.clone(),
+                });
+                self.queue(Job::Heard(heard));
+            }
         }
     }
 
-    fn turn(&self, t: Turn) {
+    /// What the recogniser hears: a guess at the current segment (`settled` false) or a
+    /// segment that will not change. Shown live with the turn's earlier segments; not stored.
+    pub fn hearing(&mut self, text: &str, settled: bool) {
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let shown = if self.said.is_empty() {
+            text.to_string()
+        } else {
+            format!("{} {text}", self.said)
+        };
+        if settled {
+            self.said.clone_from(&shown);
+        }
+        self.live.hearing(&shown);
+    }
+
+    fn turn(&mut self, t: Turn) {
+        if t.speaker == Speaker::Caller {
+            self.said.clear();
+        }
         let turn = TurnRecord {
             text: t.text,
             heard_text: t.heard,
@@ -290,12 +329,25 @@ impl CallRecorder {
             llm_first_token_ms: ms(t.llm_first_token),
             tts_first_byte_ms: ms(t.tts_first_byte),
         };
+        self.live.send(|sid| LiveEvent::Turn {
+            sid,
+            speaker: t.speaker.as_str().to_string(),
+            text: turn.text.clone(),
+            at: turn.started_at,
+            stt_ms: turn.stt_ms,
+            llm_ms: turn.llm_first_token_ms,
+            tts_ms: turn.tts_first_byte_ms,
+        });
         self.queue(Job::Turn(t.speaker, turn));
     }
 
     /// The call is over with `outcome`: queued after everything else, waiting for room (up
     /// to a limit) rather than being dropped.
     pub async fn finish(self, outcome: &str) {
+        self.live.send(|sid| LiveEvent::Ended {
+            sid,
+            outcome: outcome.to_string(),
+        });
         let Some(tx) = self.tx else {
             return;
         };

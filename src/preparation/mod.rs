@@ -57,6 +57,10 @@ pub struct PreparedCall {
     pub greeting_sent: bool,
     /// The call's log, when it could be opened.
     pub call_log_id: Option<i32>,
+    /// The customer's name, when the CRM knows the number (for the console's live view).
+    pub caller_name: Option<String>,
+    /// Their vehicles, "2020 Honda Accord".
+    pub vehicles: Vec<String>,
 }
 
 impl PreparedCall {
@@ -420,5 +424,15 @@ async fn prepare(
         greeting_sent: tts.is_some(),
         tts,
         call_log_id,
+        caller_name: known.as_ref().map(|r| r.customer.name.clone()),
+        vehicles: known
+            .as_ref()
+            .map(|r| {
+                r.vehicles
+                    .iter()
+                    .map(crate::crm::appointments::describe_vehicle)
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }

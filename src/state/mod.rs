@@ -115,6 +115,8 @@ pub struct AppState {
     pub tools: Tools,
     /// The end-of-turn model (`None`: turns end on silence alone).
     pub turn_judge: Option<crate::turn::TurnJudge>,
+    /// Calls in progress for the console's live view (every node's, through Redis).
+    pub live: crate::live::LiveBus,
 }
 
 impl AppState {

@@ -14,6 +14,7 @@ mod demo;
 mod deploy;
 mod fakes;
 mod helpers;
+mod live_relay;
 mod llm;
 mod media;
 mod models;

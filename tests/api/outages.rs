@@ -107,7 +107,13 @@ async fn records_written_through_a_database_outage_are_all_stored_once() {
         .await
         .unwrap();
     let tasks = tokio_util::task::TaskTracker::new();
-    let recorder = CallRecorder::spawn(db.clone(), Some(log.id), WallClock::now(), &tasks);
+    let mut recorder = CallRecorder::spawn(
+        db.clone(),
+        Some(log.id),
+        WallClock::now(),
+        &tasks,
+        callbridge::live::CallFeed::new(&callbridge::live::LiveBus::new("test", None), "CAoutage"),
+    );
     let now = std::time::Instant::now();
     recorder.record(Record::Turn(Turn::new(
         Speaker::Agent,
@@ -178,7 +184,13 @@ async fn a_record_the_database_refuses_does_not_take_the_others_with_it() {
         .await
         .unwrap();
     let tasks = tokio_util::task::TaskTracker::new();
-    let recorder = CallRecorder::spawn(db.clone(), Some(log.id), WallClock::now(), &tasks);
+    let mut recorder = CallRecorder::spawn(
+        db.clone(),
+        Some(log.id),
+        WallClock::now(),
+        &tasks,
+        callbridge::live::CallFeed::new(&callbridge::live::LiveBus::new("test", None), "CAoutage"),
+    );
     let now = std::time::Instant::now();
     // PostgreSQL refuses a NUL in text; queued together, the others must still land, at once.
     recorder.record(Record::Turn(Turn::new(Speaker::Caller, "before", now)));

@@ -8,6 +8,7 @@ mod auth;
 mod board;
 mod board_changes;
 mod history;
+mod live;
 mod login;
 mod pages;
 mod people;
@@ -39,12 +40,15 @@ pub fn router() -> Router<AppState> {
         .route("/appointments", post(board_changes::create))
         .route("/appointments/{id}/move", post(board_changes::move_to))
         .route("/appointments/{id}/cancel", post(board_changes::cancel))
+        .route("/live", get(live::page))
+        .route("/live/events", get(live::events))
         .route("/calls", get(history::list))
         .route("/calls/{sid}", get(history::detail))
         .route("/staff", get(people::list).post(people::add))
         .route("/staff/{id}/{action}", post(people::set_disabled))
         .route("/audit", get(people::audit_log))
         .route("/static/console.css", get(stylesheet))
+        .route("/static/console.js", get(script))
         .fallback(not_found)
         .layer(Extension(login::NameThrottle::new()))
         .layer(from_fn(security_headers))
@@ -83,6 +87,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "private, max-age=300"),
         ],
         include_str!("static/console.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        include_str!("static/console.js"),
     )
         .into_response()
 }

@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("templates/home.html")),
     ("board.html", include_str!("templates/board.html")),
     ("calls.html", include_str!("templates/calls.html")),
+    ("live.html", include_str!("templates/live.html")),
     ("call.html", include_str!("templates/call.html")),
     ("staff.html", include_str!("templates/staff.html")),
     ("audit.html", include_str!("templates/audit.html")),

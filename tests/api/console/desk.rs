@@ -167,3 +167,55 @@ pub async fn account(app: &TestApp, name: &str, role: Role) -> accounts::StaffMe
         .await
         .unwrap()
 }
+
+/// One Server-Sent Event: its name and its data as JSON.
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub event: String,
+    pub data: serde_json::Value,
+}
+
+impl Desk {
+    /// Opens the live view's event stream; its events arrive on the returned channel (read
+    /// by a task until the stream ends).
+    pub async fn watch_live(&self) -> tokio::sync::mpsc::UnboundedReceiver<Sse> {
+        use futures_util::StreamExt;
+        let r = self
+            .http
+            .get(format!("{}/console/live/events", self.base))
+            .header(COOKIE, self.jar())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut body = r.bytes_stream();
+        tokio::spawn(async move {
+            let mut buffer = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let mut event = String::new();
+                    let mut data = String::new();
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("event:") {
+                            event = v.trim().to_string();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim_start());
+                        }
+                    }
+                    if event.is_empty() {
+                        continue; // a keep-alive comment
+                    }
+                    let data = serde_json::from_str(&data).unwrap();
+                    if tx.send(Sse { event, data }).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        rx
+    }
+}

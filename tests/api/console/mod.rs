@@ -3,6 +3,6 @@
 //! Chromium.
 
 mod board;
-mod desk;
+pub(crate) mod desk;
 mod history;
 mod sign_in;

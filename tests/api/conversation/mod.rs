@@ -241,5 +241,6 @@ pub(super) fn tool_messages(request: &Value) -> Vec<Value> {
 
 mod booking;
 mod degraded;
+pub(crate) mod live;
 mod outage;
 mod turns;
