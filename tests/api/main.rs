@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods)] // Tests read TEST_* variables and time real servers.
 
 mod bad_input;
+mod browser;
 mod builtin_stt;
 mod call_control;
 mod cluster;

@@ -21,14 +21,14 @@ use crate::helpers::{AUTH_TOKEN, HANG, PUBLIC_URL, TestApp, spawn_app_with};
 pub(super) const KEY: &str = "dg-test-key";
 pub(super) const OPENAI_KEY: &str = "sk-test-0123456789";
 /// Maria Gonzalez in the demo CRM.
-pub(super) const MARIA: &str = "+15125550101";
+pub(crate) const MARIA: &str = "+15125550101";
 
 /// The server in agent mode with its fakes.
 pub(super) struct Line {
-    app: TestApp,
+    pub(super) app: TestApp,
     stt: FakeDeepgramStt,
     tts: FakeDeepgramTts,
-    llm: FakeOpenAi,
+    pub(super) llm: FakeOpenAi,
 }
 
 impl Line {

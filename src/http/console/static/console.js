@@ -90,11 +90,18 @@
       }
     },
     ended(e) {
+      // Kept a minute, marked with its outcome, so the desk sees how it ended.
       const c = calls.get(e.sid);
-      if (!c) return;
-      c.box.remove();
-      calls.delete(e.sid);
-      update();
+      if (!c || c.ended) return;
+      c.ended = true;
+      c.box.classList.add("ended");
+      c.hearing.textContent = "";
+      c.box.append(el("p", "live-ended", "Ended: " + e.outcome));
+      setTimeout(() => {
+        c.box.remove();
+        if (calls.get(e.sid) === c) calls.delete(e.sid);
+        update();
+      }, 60000);
     },
   };
 
