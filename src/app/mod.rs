@@ -13,6 +13,7 @@
 //! (`http_server`: the accept loop with header deadlines and a connection bound).
 
 mod http_server;
+mod retention;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -206,6 +207,7 @@ impl Application {
         let stop_http = CancellationToken::new();
         // Heartbeats go on while calls drain, so draining calls stay in the registry.
         let heartbeat = tokio::spawn(heartbeat_loop(state.clone()));
+        let retention = tokio::spawn(retention::retention_loop(state.clone()));
         let metrics_server = {
             let stop = stop_http.clone();
             let router = crate::http::metrics_router(scrape_source(&state));
@@ -235,6 +237,7 @@ impl Application {
             served = &mut http => {
                 // The server stopped on its own: that is a failure, not a shutdown.
                 heartbeat.abort();
+                retention.abort();
                 stop_http.cancel();
                 let _ = metrics_server.await;
                 let why = match served {
@@ -266,6 +269,7 @@ impl Application {
             tracing::warn!(error = %e, "HTTP server failed while closing");
         }
         heartbeat.abort();
+        retention.abort();
         if tokio::time::timeout(HTTP_CLOSE_TIMEOUT, metrics_server)
             .await
             .is_err()

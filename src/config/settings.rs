@@ -78,6 +78,9 @@ pub struct StorageSettings {
     pub redis_url: Option<Secret>,
     /// `REDIS_KEY_PREFIX`: namespace of every key, so deployments can share a Redis.
     pub redis_key_prefix: String,
+    /// `RETENTION_DAYS`: calls older than this are removed with their transcripts by a
+    /// background job on every node (`RETENTION_EVERY_SECS` apart); unset or 0 keeps them.
+    pub retention: Option<(u32, Duration)>,
 }
 
 /// Bounds on what one instance takes on.
@@ -442,6 +445,13 @@ impl Settings {
             database_url: Secret::new(database_url),
             redis_url: redis_url.map(Secret::new),
             redis_key_prefix: r.string("REDIS_KEY_PREFIX", "callbridge"),
+            retention: match r.ranged("RETENTION_DAYS", 0, 0, 36_500) as u32 {
+                0 => None,
+                days => {
+                    let every = r.ranged("RETENTION_EVERY_SECS", 3600, 1, 86_400);
+                    Some((days, Duration::from_secs(every)))
+                }
+            },
         };
 
         let limits = LimitSettings {

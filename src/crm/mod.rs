@@ -8,6 +8,7 @@ pub mod calls;
 pub mod catalog;
 pub mod customers;
 pub mod error;
+pub mod retention;
 pub mod schedule;
 pub mod seed;
 pub mod slots;

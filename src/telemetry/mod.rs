@@ -47,6 +47,8 @@ pub const HTTP_RATE_LIMITED: &str = "callbridge_http_rate_limited_total";
 pub const CONSOLE_SIGN_INS: &str = "callbridge_console_sign_ins_total";
 /// Live-view events not sent to other nodes, by `why`: relay_queue_full, redis_down (counter).
 pub const LIVE_EVENTS_DROPPED: &str = "callbridge_live_events_dropped_total";
+/// Call records removed by the retention job, by `what`: calls, turns (counter).
+pub const RETENTION_REMOVED: &str = "callbridge_retention_removed_total";
 /// Call-record writes (turns, outcomes) that failed (counter).
 pub const RECORD_ERRORS: &str = "callbridge_record_errors_total";
 /// Calls handed on by the agent, by `action` (transfer, hang_up) and `via` (twiml, rest) (counter).
@@ -166,6 +168,10 @@ fn describe() {
     describe_counter!(
         LIVE_EVENTS_DROPPED,
         "Live-view events not sent to other nodes, by why (relay_queue_full, redis_down)."
+    );
+    describe_counter!(
+        RETENTION_REMOVED,
+        "Call records removed by the retention job, by what (calls, turns)."
     );
     describe_counter!(BARGE_INS, "Times the caller interrupted the agent.");
     describe_counter!(

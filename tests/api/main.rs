@@ -23,6 +23,7 @@ mod ops;
 mod outages;
 mod proxy;
 mod registry;
+mod retention;
 mod schema;
 mod seed;
 mod shutdown;
