@@ -9,6 +9,7 @@ pub mod call_log;
 pub mod call_turn;
 pub mod closure;
 pub mod customer;
+pub mod repair_order;
 pub mod service_type;
 pub mod staff_session;
 pub mod staff_user;

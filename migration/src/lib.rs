@@ -6,6 +6,7 @@ mod m20261122_000001_stream_events;
 mod m20261122_000002_crm;
 mod m20261122_000003_appointment_bays;
 mod m20261206_000004_staff;
+mod m20261206_000005_repair_orders;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_crm::Migration),
             Box::new(m20261122_000003_appointment_bays::Migration),
             Box::new(m20261206_000004_staff::Migration),
+            Box::new(m20261206_000005_repair_orders::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod calls;
 pub mod catalog;
 pub mod customers;
 pub mod error;
+pub mod repair_orders;
 pub mod retention;
 pub mod schedule;
 pub mod seed;

@@ -34,6 +34,11 @@ pub fn router() -> Router<AppState> {
         .route("/appointments", get(list_appointments))
         .route("/appointments/{id}", get(get_appointment))
         .route("/appointments/{id}/cancel", post(cancel_appointment))
+        .route(
+            "/repair-orders",
+            get(list_repair_orders).post(open_repair_order),
+        )
+        .route("/repair-orders/{id}/status", post(set_repair_status))
         .route("/calls", get(list_calls))
         .route("/calls/{call_sid}", get(get_call))
         .fallback(|| async { ApiError::not_found("no such staff API route") })
@@ -220,6 +225,69 @@ async fn cancel_appointment(
     Ok(Json(
         json!({ "appointment": view, "already_cancelled": cancelled.replayed }),
     ))
+}
+
+async fn list_repair_orders(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let orders = crate::crm::repair_orders::open_orders(&state.db).await?;
+    Ok(Json(json!({ "items": orders })))
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes, shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid("invalid_body", format!("expected {shape}: {e}")))
+}
+
+/// `POST /repair-orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenOrder {
+    vehicle_id: i32,
+    note: Option<String>,
+}
+
+#[allow(clippy::disallowed_methods)] // A handler is IO: the change is stamped with the clock.
+async fn open_repair_order(
+    State(state): State<AppState>,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let b: OpenOrder = body(&bytes, r#"{"vehicle_id": 1, "note": "..."}"#)?;
+    let order = crate::staff::vehicle_status::check_in(
+        &state.db,
+        Actor::ApiKey,
+        b.vehicle_id,
+        b.note.as_deref(),
+        Utc::now(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!(order))))
+}
+
+/// `POST /repair-orders/{id}/status`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetStatus {
+    status: String,
+    note: Option<String>,
+}
+
+#[allow(clippy::disallowed_methods)] // A handler is IO: the change is stamped with the clock.
+async fn set_repair_status(
+    State(state): State<AppState>,
+    id: Result<Path<i32>, PathRejection>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let id = path(id)?;
+    let b: SetStatus = body(&bytes, r#"{"status": "ready", "note": "..."}"#)?;
+    let order = crate::staff::vehicle_status::set_status(
+        &state.db,
+        Actor::ApiKey,
+        id,
+        &b.status,
+        b.note.as_deref(),
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(json!(order)))
 }
 
 /// `GET /calls` filters.

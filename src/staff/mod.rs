@@ -1,7 +1,7 @@
 //! The service desk's people: accounts with a role and a password (`accounts`), console
 //! sessions with their CSRF tokens (`sessions`), the audit log of the changes people make
-//! (`audit`), and their changes to the appointment book, each with its audit entry
-//! (`bookings`).
+//! (`audit`), and their changes to the appointment book (`bookings`) and to repair orders
+//! (`vehicle_status`), each with its audit entry.
 //! The bearer key of the staff API stays for machines; this is for people.
 //!
 //! Nothing here reads the clock: callers pass `now`, so expiry is tested without waiting.
@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bookings;
 pub mod sessions;
+pub mod vehicle_status;
 
 use std::fmt;
 

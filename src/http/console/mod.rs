@@ -12,6 +12,7 @@ mod live;
 mod login;
 mod pages;
 mod people;
+mod vehicles;
 
 use axum::Router;
 use axum::extract::{Extension, Request, State};
@@ -42,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/appointments/{id}/cancel", post(board_changes::cancel))
         .route("/live", get(live::page))
         .route("/live/events", get(live::events))
+        .route("/vehicles", get(vehicles::page).post(vehicles::check_in))
+        .route("/vehicles/{id}/status", post(vehicles::set_status))
         .route("/calls", get(history::list))
         .route("/calls/{sid}", get(history::detail))
         .route("/staff", get(people::list).post(people::add))

@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("board.html", include_str!("templates/board.html")),
     ("calls.html", include_str!("templates/calls.html")),
     ("live.html", include_str!("templates/live.html")),
+    ("vehicles.html", include_str!("templates/vehicles.html")),
     ("call.html", include_str!("templates/call.html")),
     ("staff.html", include_str!("templates/staff.html")),
     ("audit.html", include_str!("templates/audit.html")),

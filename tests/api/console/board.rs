@@ -9,14 +9,19 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::desk::{Desk, PASSWORD, account};
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::TestApp;
 
 const MARIA: &str = "+15125550101";
 const JAMES: &str = "+15125550102";
 
 /// The app with the demo CRM, its bookings from today on (in the shop's zone).
-async fn app_with_demo() -> (TestApp, chrono_tz::Tz) {
-    let app = spawn_app().await;
+pub(super) async fn app_with_demo() -> (TestApp, chrono_tz::Tz) {
+    app_with_demo_and(&[]).await
+}
+
+/// The same, with more settings.
+pub(super) async fn app_with_demo_and(env: &[(&str, &str)]) -> (TestApp, chrono_tz::Tz) {
+    let app = crate::helpers::spawn_app_with(env).await;
     let tz = app.state.settings.business.timezone;
     let today = Utc::now().with_timezone(&tz).date_naive();
     let data = callbridge::crm::seed::parse(callbridge::crm::seed::DEMO_FIXTURE).unwrap();

@@ -6,3 +6,4 @@ mod board;
 pub(crate) mod desk;
 mod history;
 mod sign_in;
+mod vehicles;
