@@ -88,6 +88,8 @@ pub fn system_prompt(f: &PromptFacts<'_>) -> String {
            caller has not heard read back and agreed to (needs_confirmation).\n\
          - If you need the caller's phone number and could not get it by voice, use \
            enter_phone_on_keypad; what they type comes back as their next message.\n\
+         - When a caller asks whether their vehicle is ready, use vehicle_status and say where each \
+           of their vehicles in the shop stands, with the desk's note if there is one.\n\
          - If a tool reports an error, say plainly what went wrong and what you can do instead.\n\
          - If the caller wants a person, or you cannot help, offer to transfer them to the service \
            desk.\n\

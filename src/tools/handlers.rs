@@ -37,6 +37,7 @@ pub(super) async fn run(
         CrmRequest::RescheduleAppointment(a) => h.reschedule_appointment(a).await,
         CrmRequest::CancelAppointment(a) => h.cancel_appointment(a).await,
         CrmRequest::ListUpcomingAppointments(a) => h.list_upcoming_appointments(a).await,
+        CrmRequest::VehicleStatus(a) => h.vehicle_status(a).await,
         CrmRequest::BusinessInfo => h.business_info().await,
     }
 }
@@ -343,6 +344,24 @@ impl Handler<'_> {
             .await
             .map_err(|e| self.crm(e))?;
         Ok(json!({ "appointments": self.appointment_views(rows).await? }))
+    }
+
+    async fn vehicle_status(&self, a: args::VehicleStatus) -> Result<Value, ToolError> {
+        crate::crm::customers::by_id(&self.tools.db, a.customer_id)
+            .await
+            .map_err(|e| self.crm(e))?;
+        let orders = crate::crm::repair_orders::open_for_customer(&self.tools.db, a.customer_id)
+            .await
+            .map_err(|e| self.crm(e))?;
+        Ok(json!({
+            "in_shop": orders.iter().map(|o| json!({
+                "vehicle": o.vehicle,
+                "status": o.status,
+                "spoken": o.spoken,
+                "note": o.note,
+                "checked_in": self.tools.schedule.spoken(o.opened_at),
+            })).collect::<Vec<_>>(),
+        }))
     }
 
     async fn business_info(&self) -> Result<Value, ToolError> {

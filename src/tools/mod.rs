@@ -48,6 +48,9 @@ fn description(tool: ToolName) -> &'static str {
         ToolName::ListUpcomingAppointments => {
             "List a customer's coming appointments with their ids."
         }
+        ToolName::VehicleStatus => {
+            "Where the customer's vehicles in the shop stand (checked in, waiting on parts, being worked on, ready for pickup), with the desk's note. For \"is my car ready?\"."
+        }
         ToolName::BusinessInfo => "Opening hours, address and phone number of the shop.",
         ToolName::EndCall => {
             "End the call after you have said goodbye, when the caller has nothing more."
@@ -74,6 +77,7 @@ fn tool_schema(tool: ToolName) -> Value {
         ToolName::RescheduleAppointment => schema::<args::RescheduleAppointment>(),
         ToolName::CancelAppointment => schema::<args::CancelAppointment>(),
         ToolName::ListUpcomingAppointments => schema::<args::ListUpcomingAppointments>(),
+        ToolName::VehicleStatus => schema::<args::VehicleStatus>(),
         ToolName::BusinessInfo => schema::<args::BusinessInfo>(),
         ToolName::TransferToServiceDesk => schema::<args::TransferToServiceDesk>(),
         ToolName::EndCall | ToolName::EnterPhoneOnKeypad => schema::<args::NoArguments>(),

@@ -148,6 +148,14 @@ pub struct ListUpcomingAppointments {
     pub customer_id: i32,
 }
 
+/// `vehicle_status`.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VehicleStatus {
+    /// The customer's id.
+    pub customer_id: i32,
+}
+
 /// `business_info`: no arguments.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -35,6 +35,8 @@ pub enum ToolName {
     CancelAppointment,
     /// A customer's coming appointments.
     ListUpcomingAppointments,
+    /// Where a customer's vehicles in the shop stand ("is my car ready?").
+    VehicleStatus,
     /// Hours, address, phone.
     BusinessInfo,
     /// End the call after the goodbye (call control).
@@ -47,7 +49,7 @@ pub enum ToolName {
 
 impl ToolName {
     /// Every tool, in the order they are offered.
-    pub const ALL: [ToolName; 14] = [
+    pub const ALL: [ToolName; 15] = [
         ToolName::LookupCustomer,
         ToolName::CreateCustomer,
         ToolName::ListVehicles,
@@ -58,6 +60,7 @@ impl ToolName {
         ToolName::RescheduleAppointment,
         ToolName::CancelAppointment,
         ToolName::ListUpcomingAppointments,
+        ToolName::VehicleStatus,
         ToolName::BusinessInfo,
         ToolName::EndCall,
         ToolName::TransferToServiceDesk,
@@ -77,6 +80,7 @@ impl ToolName {
             ToolName::RescheduleAppointment => "reschedule_appointment",
             ToolName::CancelAppointment => "cancel_appointment",
             ToolName::ListUpcomingAppointments => "list_upcoming_appointments",
+            ToolName::VehicleStatus => "vehicle_status",
             ToolName::BusinessInfo => "business_info",
             ToolName::EndCall => "end_call",
             ToolName::TransferToServiceDesk => "transfer_to_service_desk",
@@ -168,6 +172,8 @@ pub enum CrmRequest {
     CancelAppointment(args::CancelAppointment),
     /// `list_upcoming_appointments`.
     ListUpcomingAppointments(args::ListUpcomingAppointments),
+    /// `vehicle_status`.
+    VehicleStatus(args::VehicleStatus),
     /// `business_info`.
     BusinessInfo,
 }
@@ -186,6 +192,7 @@ impl CrmRequest {
             CrmRequest::RescheduleAppointment(_) => ToolName::RescheduleAppointment,
             CrmRequest::CancelAppointment(_) => ToolName::CancelAppointment,
             CrmRequest::ListUpcomingAppointments(_) => ToolName::ListUpcomingAppointments,
+            CrmRequest::VehicleStatus(_) => ToolName::VehicleStatus,
             CrmRequest::BusinessInfo => ToolName::BusinessInfo,
         }
     }
@@ -316,6 +323,7 @@ impl ToolCall {
             ToolName::ListUpcomingAppointments => {
                 C::ListUpcomingAppointments(arguments(tool, raw)?)
             }
+            ToolName::VehicleStatus => C::VehicleStatus(arguments(tool, raw)?),
             ToolName::BusinessInfo => {
                 arguments::<args::BusinessInfo>(tool, raw)?;
                 C::BusinessInfo

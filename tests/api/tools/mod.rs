@@ -468,3 +468,70 @@ async fn a_service_needing_two_bays_holds_two_and_fills_the_shop_twice_as_fast()
     bays.dedup();
     assert_eq!(bays.len(), 4);
 }
+
+#[tokio::test]
+async fn vehicle_status_reads_the_callers_vehicles_in_the_shop() {
+    let c = crm().await;
+    let maria = maria_id(&c).await;
+    let ctx = ctx("CAstatus", Some(MARIA));
+    let none = call(
+        &c.tools,
+        &ctx,
+        "s0",
+        "vehicle_status",
+        json!({"customer_id": maria}),
+    )
+    .await;
+    assert_eq!(ok(&none)["in_shop"], json!([]));
+    let accord = entity::vehicle::Entity::find()
+        .filter(entity::vehicle::Column::CustomerId.eq(maria as i32))
+        .one(&c.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let order = callbridge::crm::repair_orders::open(
+        &c.db,
+        accord.id,
+        Some("brakes done, washing it"),
+        now(),
+    )
+    .await
+    .unwrap();
+    callbridge::crm::repair_orders::set_status(&c.db, order.id, "ready", None, now())
+        .await
+        .unwrap();
+    let r = call(
+        &c.tools,
+        &ctx,
+        "s1",
+        "vehicle_status",
+        json!({"customer_id": maria}),
+    )
+    .await;
+    let shop = &ok(&r)["in_shop"];
+    assert_eq!(shop[0]["vehicle"], "2020 Honda Accord");
+    assert_eq!(shop[0]["spoken"], "ready for pickup");
+    assert_eq!(shop[0]["note"], "brakes done, washing it");
+    // Collected: no longer in the shop. An unknown customer is refused in words.
+    callbridge::crm::repair_orders::set_status(&c.db, order.id, "collected", None, now())
+        .await
+        .unwrap();
+    let r = call(
+        &c.tools,
+        &ctx,
+        "s2",
+        "vehicle_status",
+        json!({"customer_id": maria}),
+    )
+    .await;
+    assert_eq!(ok(&r)["in_shop"], json!([]));
+    let r = call(
+        &c.tools,
+        &ctx,
+        "s3",
+        "vehicle_status",
+        json!({"customer_id": 999999}),
+    )
+    .await;
+    refused(&r, "not_found");
+}

@@ -46,6 +46,7 @@ fn label(name: &str) -> Option<Label> {
         "hours" => Label::Request(Some(Intent::Hours)),
         "price" => Label::Request(Some(Intent::Price)),
         "person" => Label::Request(Some(Intent::Human)),
+        "status" => Label::Request(Some(Intent::Status)),
         "goodbye" => Label::Request(Some(Intent::Goodbye)),
         "other" => Label::Request(None),
         "yes" => Label::Answer(Some(true)),

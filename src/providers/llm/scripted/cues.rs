@@ -11,6 +11,20 @@ use super::understand::{Intent, words};
 const CUES: &[(Intent, &[&str])] = &[
     (Intent::Cancel, &["cancel*", "call off", "scrap"]),
     (
+        Intent::Status,
+        &[
+            "ready for pickup",
+            "ready to pick up",
+            "ready yet",
+            "is it ready",
+            "done yet",
+            "finished yet",
+            "status",
+            "how's my car",
+            "how is my car",
+        ],
+    ),
+    (
         Intent::Reschedule,
         &[
             "reschedul*",

@@ -21,6 +21,8 @@ pub enum Intent {
     Hours,
     /// What something costs.
     Price,
+    /// Whether their vehicle in the shop is ready.
+    Status,
     /// A person.
     Human,
     /// Done.
@@ -121,6 +123,10 @@ pub fn keyword_meaning(w: &[String]) -> (Option<Intent>, Option<bool>) {
     ) && !has(w, &["no", "not"])
     {
         Some(Intent::Book)
+    } else if has(w, &["ready", "pickup", "status", "done", "finished"])
+        && has(w, &["car", "truck", "vehicle", "van", "it", "my"])
+    {
+        Some(Intent::Status)
     } else if has(w, &["bye", "goodbye"]) || phrase.contains("that's all") {
         Some(Intent::Goodbye)
     } else {

@@ -1,6 +1,7 @@
 //! Hours and prices: the hours of the day asked about (today and tomorrow by the date in the
 //! prompt, a weekend as its two days, the whole week only when no day was named), with any
-//! closure falling on it; the price and duration of the service named.
+//! closure falling on it; the price and duration of the service named; where the caller's
+//! vehicles in the shop stand.
 
 use serde_json::{Value, json};
 
@@ -142,4 +143,44 @@ pub(super) fn price(s: &State) -> Step {
             options.join(" or ")
         )),
     }
+}
+
+/// "Is my car ready?": each of the caller's vehicles in the shop and where it stands, with the
+/// desk's note; a caller the CRM does not know is handed to the desk, who can look them up.
+pub(super) fn status(s: &State) -> Step {
+    let Some(customer) = s.known_customer() else {
+        return super::transfer(
+            Some(
+                "I can't find your record from this phone number. Let me connect you with our service desk; they can check on your vehicle.",
+            ),
+            "cannot_help",
+        );
+    };
+    let Some(in_shop) = &s.in_shop else {
+        return call(
+            "vehicle_status",
+            json!({"customer_id": customer["customer"]["id"]}),
+        );
+    };
+    let anything_else = super::markers::ANYTHING_ELSE;
+    if in_shop.is_empty() {
+        return say(format!(
+            "I don't see any of your vehicles in the shop right now. Is there {anything_else}?"
+        ));
+    }
+    let lines: Vec<String> = in_shop
+        .iter()
+        .map(|o| {
+            let note = o["note"]
+                .as_str()
+                .map(|n| format!(" The desk notes: {}.", n.trim_end_matches('.')))
+                .unwrap_or_default();
+            format!(
+                "Your {} is {}.{note}",
+                o["vehicle"].as_str().unwrap_or("vehicle"),
+                o["spoken"].as_str().unwrap_or("in the shop")
+            )
+        })
+        .collect();
+    say(format!("{} Is there {anything_else}?", lines.join(" ")))
 }

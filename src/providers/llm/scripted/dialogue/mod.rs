@@ -120,6 +120,7 @@ pub fn next_step(
     match intent {
         Some(Intent::Hours) => info::hours(&s),
         Some(Intent::Price) => info::price(&s),
+        Some(Intent::Status) => info::status(&s),
         Some(Intent::Book) if s.move_instead == Some(true) => booking::reschedule(&s),
         Some(Intent::Book) => booking::book(&s),
         Some(Intent::Reschedule) => booking::reschedule(&s),

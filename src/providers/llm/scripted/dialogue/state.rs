@@ -42,6 +42,8 @@ pub(super) struct State {
     pub looked_up: bool,
     pub menu: Option<Vec<Value>>,
     pub hours: Option<Value>,
+    /// `vehicle_status`'s answer: the caller's vehicles in the shop.
+    pub in_shop: Option<Vec<Value>>,
     /// The last slot search: its slots, the service, and the closed days it reported.
     pub slots: Option<(Vec<Value>, String, Vec<Value>)>,
     /// The slot of that search the agent offered last.
@@ -360,6 +362,9 @@ impl State {
             }
             "list_services" => self.menu = v["services"].as_array().cloned(),
             "business_info" => self.hours = Some(v),
+            "vehicle_status" => {
+                self.in_shop = Some(v["in_shop"].as_array().cloned().unwrap_or_default())
+            }
             "find_available_slots" => {
                 let slots = v["slots"].as_array().cloned().unwrap_or_default();
                 let service = v["service"].as_str().unwrap_or_default().to_string();

@@ -54,6 +54,9 @@ pub(super) fn crm(known: bool, name: &str, args: &Value) -> Value {
         "cancel_appointment" => {
             json!({"ok": true, "appointment": {"id": 42, "status": "cancelled"}})
         }
+        "vehicle_status" => json!({"ok": true, "in_shop": [{"vehicle": "2020 Honda Accord",
+            "status": "waiting_on_parts", "spoken": "waiting on parts",
+            "note": "the gasket arrives Thursday."}]}),
         other => panic!("unexpected tool {other}"),
     }
 }
@@ -342,5 +345,42 @@ fn hours_and_prices_are_answered_and_anything_else_goes_to_a_person() {
             "transfer_to_service_desk",
             json!({"reason": "caller_asked"})
         ))
+    );
+}
+
+#[test]
+fn is_my_car_ready_reads_where_it_stands_and_an_unknown_caller_goes_to_the_desk() {
+    for asked in [
+        "Is my car ready yet?",
+        "Hi, I'm calling to check on my Honda.",
+    ] {
+        let mut t = Talk::new(true);
+        let a = t.caller(asked);
+        assert_eq!(
+            a,
+            "Your 2020 Honda Accord is waiting on parts. The desk notes: the gasket arrives \
+             Thursday. Is there anything else I can help with?",
+            "{asked}"
+        );
+        assert_eq!(
+            t.tools.last().unwrap(),
+            &("vehicle_status".to_string(), json!({"customer_id": 1}))
+        );
+    }
+    // Nothing in the shop.
+    let mut t = Talk::with_crm(|name, args| match name {
+        "vehicle_status" => json!({"ok": true, "in_shop": []}),
+        _ => crm(true, name, args),
+    });
+    let a = t.caller("Is my truck done?");
+    assert!(
+        a.starts_with("I don't see any of your vehicles in the shop"),
+        "{a}"
+    );
+    let mut t = Talk::new(false);
+    t.caller("Is my car ready?");
+    assert_eq!(
+        t.ended,
+        Some(("transfer_to_service_desk", json!({"reason": "cannot_help"})))
     );
 }
