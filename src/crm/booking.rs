@@ -96,7 +96,8 @@ fn check_notes(notes: Option<&str>) -> Result<Option<String>, CrmError> {
     Ok((!clean.is_empty()).then(|| clean.to_string()))
 }
 
-async fn by_key(
+/// The appointment booked under idempotency key `key`.
+pub async fn by_key(
     db: &impl ConnectionTrait,
     key: &str,
 ) -> Result<Option<appointment::Model>, CrmError> {

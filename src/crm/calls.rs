@@ -133,6 +133,20 @@ pub async fn set_heard(
     Ok(())
 }
 
+/// Sets the call's summary (`crm::summary`).
+pub async fn set_summary(
+    db: &impl ConnectionTrait,
+    call_log_id: i32,
+    summary: &str,
+) -> Result<(), CrmError> {
+    call_log::Entity::update_many()
+        .col_expr(call_log::Column::Summary, Some(summary.to_string()).into())
+        .filter(call_log::Column::Id.eq(call_log_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Closes the log of a call with its outcome ("booked", "transferred", "hung_up"...).
 pub async fn finish(
     db: &impl ConnectionTrait,

@@ -13,6 +13,7 @@ pub mod retention;
 pub mod schedule;
 pub mod seed;
 pub mod slots;
+pub mod summary;
 
 pub use error::{CrmError, Unavailable};
 pub use schedule::Schedule;

@@ -20,6 +20,7 @@ use crate::call::record::{Record, Turn};
 use crate::crm::CrmError;
 use crate::crm::calls::{self, Speaker, TurnRecord};
 use crate::crm::error::{is_connection_error, is_unique_violation};
+use crate::crm::summary;
 use crate::live::{CallFeed, LiveEvent};
 use crate::telemetry;
 
@@ -110,6 +111,35 @@ async fn write(
     }
     txn.commit().await?;
     Ok(Written::Now)
+}
+
+/// Writes the call's summary once its outcome is stored: after the commit and on its own, so
+/// failing to compose it (it is a convenience) never costs the records.
+async fn summarise(db: &DatabaseConnection, id: i32, sid: &str, outcome: &str) {
+    let actor = crate::staff::audit::agent_actor(sid);
+    let written = tokio::time::timeout(ATTEMPT_DEADLINE, async {
+        let facts = summary::facts(db, id, &actor, outcome).await?;
+        calls::set_summary(db, id, &summary::compose(&facts)).await
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, call_log_id = id, "the call's summary could not be written")
+        }
+        Err(_) => tracing::warn!(
+            call_log_id = id,
+            "the call's summary was not written in time"
+        ),
+    }
+}
+
+/// The outcome `jobs` store, if they close the call.
+fn outcome_of(jobs: &[Job]) -> Option<&str> {
+    jobs.iter().find_map(|j| match j {
+        Job::Finish(outcome) => Some(outcome.as_str()),
+        _ => None,
+    })
 }
 
 /// Turns in `jobs`.
@@ -231,6 +261,7 @@ impl CallRecorder {
             };
         };
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        let sid = live.sid().to_string();
         tasks.spawn(async move {
             let mut next_seq = None;
             let mut batch = Vec::with_capacity(BATCH);
@@ -244,7 +275,12 @@ impl CallRecorder {
                     continue;
                 };
                 match store(&db, id, seq, &batch).await {
-                    Stored::Yes => next_seq = Some(seq + turns(&batch)),
+                    Stored::Yes => {
+                        next_seq = Some(seq + turns(&batch));
+                        if let Some(outcome) = outcome_of(&batch) {
+                            summarise(&db, id, &sid, outcome).await;
+                        }
+                    }
                     Stored::Refused => {
                         // One by one, so a record the database refuses does not take the
                         // others (the call's outcome above all) with it.

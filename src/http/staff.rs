@@ -216,7 +216,7 @@ async fn cancel_appointment(
         &state.db,
         &schedule(&state),
         Actor::ApiKey,
-        id,
+        (id, None),
         body.reason.as_deref(),
         Utc::now(),
     )

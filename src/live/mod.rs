@@ -154,6 +154,11 @@ impl CallFeed {
         }
     }
 
+    /// The call's sid.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
     /// The call is answered: who is calling.
     pub fn started(
         &self,

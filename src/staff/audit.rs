@@ -18,6 +18,17 @@ pub enum Actor<'a> {
     Staff(&'a StaffMember),
     /// A machine with the staff API's bearer key.
     ApiKey,
+    /// The agent, on the call with this sid (empty: outside a call).
+    Agent(&'a str),
+}
+
+/// How the agent is named in the log on call `sid`: one call's changes are found by it.
+pub fn agent_actor(sid: &str) -> String {
+    if sid.is_empty() {
+        "agent".to_string()
+    } else {
+        format!("agent on call {sid}")
+    }
 }
 
 /// One change to record.
@@ -42,6 +53,7 @@ pub async fn record<C: ConnectionTrait>(
     let (actor, staff_user_id) = match change.actor {
         Actor::Staff(m) => (m.name.clone(), Some(m.id)),
         Actor::ApiKey => ("api".to_string(), None),
+        Actor::Agent(sid) => (agent_actor(sid), None),
     };
     audit_entry::ActiveModel {
         at: Set(now),

@@ -1,6 +1,6 @@
-//! Changes people (and the staff API's key) make to the appointment book: the same booking
-//! code and exactly-once rules as the agent's tools, with the audit entry written in the
-//! booking's own transaction. A replay (the same cancel twice, a move to where it already is,
+//! Changes to the appointment book with who made them: people at the console, machines with
+//! the staff API's key, the agent on a call. The same booking code and exactly-once rules
+//! for all, with the audit entry written in the booking's own transaction. A replay (the same cancel twice, a move to where it already is,
 //! a create form sent twice) changes nothing and records nothing.
 
 use chrono::{DateTime, Utc};
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::StaffError;
 use super::audit::{self, Actor, Change};
 use crate::crm::booking::{self, Booked, BookingRequest};
+use crate::crm::error::is_unique_violation;
 use crate::crm::{CrmError, Schedule};
 
 /// An audit failure as the booking's error: it is always the database's.
@@ -46,7 +47,23 @@ pub async fn book(
     now: DateTime<Utc>,
 ) -> Result<Booked, CrmError> {
     let txn = booking::begin_booking(db).await?;
-    let booked = booking::book_in(&txn, schedule, req, now).await?;
+    let booked = match booking::book_in(&txn, schedule, req, now).await {
+        Ok(b) => b,
+        // Only reachable if another writer got past the lock (it cannot today); the key
+        // still guarantees one appointment.
+        Err(CrmError::Db(e)) if is_unique_violation(&e) && req.idempotency_key.is_some() => {
+            drop(txn);
+            let key = req.idempotency_key.unwrap_or_default();
+            return match booking::by_key(db, key).await? {
+                Some(appointment) => Ok(Booked {
+                    appointment,
+                    replayed: true,
+                }),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     if !booked.replayed {
         let a = &booked.appointment;
         let detail = json!({
@@ -62,18 +79,18 @@ pub async fn book(
     Ok(booked)
 }
 
-/// Moves appointment `id` to `starts` for `actor`.
+/// Moves appointment `id` to `starts` for `actor`; with `customer_id`, only that customer's.
 pub async fn reschedule(
     db: &DatabaseConnection,
     schedule: &Schedule,
     actor: Actor<'_>,
-    id: i32,
+    (id, customer_id): (i32, Option<i32>),
     starts: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Booked, CrmError> {
     let txn = booking::begin_booking(db).await?;
-    let before = booking::owned(&txn, id, None).await?;
-    let moved = booking::reschedule_in(&txn, schedule, id, None, starts, now).await?;
+    let before = booking::owned(&txn, id, customer_id).await?;
+    let moved = booking::reschedule_in(&txn, schedule, id, customer_id, starts, now).await?;
     if !moved.replayed {
         let detail = json!({
             "from": schedule.local_iso(before.starts_at),
@@ -86,18 +103,18 @@ pub async fn reschedule(
     Ok(moved)
 }
 
-/// Cancels appointment `id` for `actor`.
+/// Cancels appointment `id` for `actor`; with `customer_id`, only that customer's.
 pub async fn cancel(
     db: &DatabaseConnection,
     schedule: &Schedule,
     actor: Actor<'_>,
-    id: i32,
+    (id, customer_id): (i32, Option<i32>),
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Booked, CrmError> {
     let txn = booking::begin_booking(db).await?;
-    let before = booking::owned(&txn, id, None).await?;
-    let cancelled = booking::cancel_in(&txn, id, None, reason, now).await?;
+    let before = booking::owned(&txn, id, customer_id).await?;
+    let cancelled = booking::cancel_in(&txn, id, customer_id, reason, now).await?;
     if !cancelled.replayed {
         let detail = json!({
             "was": before.status,

@@ -131,6 +131,11 @@ impl Handler<'_> {
     }
 
     /// `{"appointment": ..., <replayed_flag>: bool}` for a booking change.
+    /// The agent as the audit log names it: on this call.
+    fn agent(&self) -> crate::staff::audit::Actor<'_> {
+        crate::staff::audit::Actor::Agent(self.ctx.call_sid.as_deref().unwrap_or(""))
+    }
+
     async fn booked_json(&self, b: Booked, replayed_flag: &str) -> Result<Value, ToolError> {
         let view = self.appointment_views(vec![b.appointment]).await?;
         let mut answer = json!({ "appointment": view[0] });
@@ -285,9 +290,10 @@ impl Handler<'_> {
             .call_sid
             .as_deref()
             .map(|sid| idempotency_key(sid, tool_call_id, a.customer_id, service.id, starts));
-        let booked = booking::book(
+        let booked = crate::staff::bookings::book(
             db,
             &self.tools.schedule,
+            self.agent(),
             &BookingRequest {
                 customer_id: a.customer_id,
                 vehicle_id: a.vehicle_id,
@@ -310,11 +316,11 @@ impl Handler<'_> {
     ) -> Result<Value, ToolError> {
         let starts = parse_start(self.tools, &a.new_start)?;
         self.not_in_past(starts)?;
-        let moved = booking::reschedule(
+        let moved = crate::staff::bookings::reschedule(
             &self.tools.db,
             &self.tools.schedule,
-            a.appointment_id,
-            Some(a.customer_id),
+            self.agent(),
+            (a.appointment_id, Some(a.customer_id)),
             starts,
             self.ctx.now,
         )
@@ -324,10 +330,11 @@ impl Handler<'_> {
     }
 
     async fn cancel_appointment(&self, a: args::CancelAppointment) -> Result<Value, ToolError> {
-        let cancelled = booking::cancel(
+        let cancelled = crate::staff::bookings::cancel(
             &self.tools.db,
-            a.appointment_id,
-            Some(a.customer_id),
+            &self.tools.schedule,
+            self.agent(),
+            (a.appointment_id, Some(a.customer_id)),
             a.reason.as_deref(),
             self.ctx.now,
         )

@@ -331,7 +331,7 @@ pub async fn move_to(
         &state.db,
         &schedule,
         Actor::Staff(&session.member),
-        id,
+        (id, None),
         starts,
         Utc::now(),
     )
@@ -390,7 +390,7 @@ pub async fn cancel(
         &state.db,
         &schedule,
         Actor::Staff(&session.member),
-        id,
+        (id, None),
         reason,
         Utc::now(),
     )

@@ -121,6 +121,22 @@ async fn a_known_caller_books_an_oil_change_and_it_is_in_the_book() {
 
     // The record: greeting, three caller turns, answers, the hang-up; outcome booked.
     assert_eq!(outcome.as_deref(), Some("booked"));
+    // The summary (written just after the outcome) says who, what they asked and what the
+    // agent did; the audit log has the agent's booking under this call.
+    let summary = line.summary(sid).await;
+    assert!(
+        summary.starts_with(
+            "Maria Gonzalez (+15125550101), 2020 Honda Accord. Asked: \u{201c}Hi, I'd like to book an oil change for my Honda.\u{201d} Booked Oil change for "
+        ),
+        "{summary}"
+    );
+    assert!(summary.ends_with("Ended: booked."), "{summary}");
+    let log = callbridge::staff::audit::recent(&line.app.state.db, 10)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].actor, format!("agent on call {sid}"));
+    assert_eq!(log[0].action, "appointment.book");
     assert!(
         turns[0]
             .1

@@ -157,6 +157,21 @@ impl Line {
         panic!("the call log was never closed");
     }
 
+    /// The call's summary, once written (it follows the outcome).
+    pub(super) async fn summary(&self, call_sid: &str) -> String {
+        for _ in 0..50 {
+            let (log, _) = calls::with_turns(&self.app.state.db, call_sid)
+                .await
+                .unwrap()
+                .expect("the call was logged");
+            if let Some(s) = log.summary {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the call's summary was never written");
+    }
+
     /// The call ended with a transfer: Twilio was told to dial the desk and the log says so.
     /// Returns the call's turns.
     pub(super) async fn assert_transferred(
