@@ -119,15 +119,17 @@ impl TwilioCallControl {
         self.update(call_sid, &[("Status", "completed")]).await
     }
 
-    /// Says `message` and connects the caller to `number`.
+    /// Says `message` and connects the caller to `number`, warm: the advisor first hears what
+    /// `whisper_url` answers.
     pub async fn transfer(
         &self,
         call_sid: &str,
         message: &str,
         number: &str,
+        whisper_url: &str,
     ) -> Result<(), CallControlError> {
-        self.update(call_sid, &[("Twiml", &twiml::transfer(message, number))])
-            .await
+        let xml = twiml::warm_transfer(message, number, whisper_url);
+        self.update(call_sid, &[("Twiml", &xml)]).await
     }
 
     /// Says `message` and hangs up.

@@ -34,6 +34,8 @@ pub struct Handoffs {
     decisions: Arc<Mutex<HashMap<String, (Handoff, Instant)>>>,
     control: Option<TwilioCallControl>,
     service_desk: Option<String>,
+    /// `/twilio/whisper` as the carrier reaches it (a warm transfer's advisor leg).
+    whisper_base: String,
     /// Where decisions are shared with other nodes (Redis only).
     shared: Option<SessionStore>,
 }
@@ -62,6 +64,7 @@ impl Handoffs {
             decisions: Arc::default(),
             control,
             service_desk: carrier.service_desk_number.clone(),
+            whisper_base: settings.http_url("/twilio/whisper"),
             shared: matches!(store, SessionStore::Redis(_)).then(|| store.clone()),
         }
     }
@@ -141,7 +144,12 @@ impl Handoffs {
             return;
         };
         let result = match (handoff, self.service_desk.as_deref()) {
-            (Handoff::Transfer, Some(desk)) => control.transfer(call_sid, "", desk).await,
+            (Handoff::Transfer, Some(desk)) => {
+                let sid: String =
+                    url::form_urlencoded::byte_serialize(call_sid.as_bytes()).collect();
+                let whisper = format!("{}?call={sid}", self.whisper_base);
+                control.transfer(call_sid, "", desk, &whisper).await
+            }
             (Handoff::Transfer, None) => control.say_goodbye(call_sid, NO_DESK).await,
             (Handoff::HangUp, _) => control.hang_up(call_sid).await,
         };
@@ -151,17 +159,45 @@ impl Handoffs {
     }
 }
 
+/// Where the advisor's leg of a warm transfer of `call_sid` fetches what it hears first.
+pub fn whisper_url(settings: &crate::config::Settings, call_sid: &str) -> String {
+    let sid: String = url::form_urlencoded::byte_serialize(call_sid.as_bytes()).collect();
+    format!("{}?call={sid}", settings.http_url("/twilio/whisper"))
+}
+
 /// The TwiML that follows the stream for `handoff` (`None`: the stream ended without a
-/// decision, so the caller is not simply dropped).
-pub fn after_stream_twiml(handoff: Option<Handoff>, service_desk: Option<&str>) -> String {
+/// decision, so the caller is not simply dropped). A transfer is warm: the advisor first hears
+/// `whisper`'s summary of the call.
+pub fn after_stream_twiml(
+    handoff: Option<Handoff>,
+    service_desk: Option<&str>,
+    whisper: &str,
+) -> String {
     match (handoff, service_desk) {
-        (Some(Handoff::Transfer), Some(desk)) => twiml::transfer("", desk),
+        (Some(Handoff::Transfer), Some(desk)) => twiml::warm_transfer("", desk, whisper),
         (Some(Handoff::Transfer), None) => twiml::goodbye(NO_DESK),
         (Some(Handoff::HangUp), _) => twiml::goodbye(""),
-        (None, Some(desk)) => twiml::transfer(
+        (None, Some(desk)) => twiml::warm_transfer(
             &format!("{APOLOGY} Let me connect you with our service desk."),
             desk,
+            whisper,
         ),
         (None, None) => twiml::goodbye(&format!("{APOLOGY} Please call back. Goodbye.")),
     }
+}
+
+/// The summary of call `call_sid` for the advisor taking it: the stored one, or composed now
+/// from its records (the writer stores it just after the outcome, which a transfer may
+/// outrun). `None` when there is no record of the call or the database fails.
+pub async fn summary_for(db: &sea_orm::DatabaseConnection, call_sid: &str) -> Option<String> {
+    let (log, _) = crate::crm::calls::with_turns(db, call_sid).await.ok()??;
+    if let Some(s) = log.summary {
+        return Some(s);
+    }
+    let actor = crate::staff::audit::agent_actor(call_sid);
+    let outcome = log.outcome.as_deref().unwrap_or("transferred");
+    let facts = crate::crm::summary::facts(db, log.id, &actor, outcome)
+        .await
+        .ok()?;
+    Some(crate::crm::summary::compose(&facts))
 }

@@ -268,8 +268,46 @@ pub async fn after_stream(
     xml(crate::handoff::after_stream_twiml(
         decision,
         state.settings.carrier.service_desk_number.as_deref(),
+        &crate::handoff::whisper_url(&state.settings, call_sid),
     ))
 }
+
+/// `POST /twilio/whisper?call=<sid>`: what the advisor hears when they pick up a warm
+/// transfer, before the caller is connected: the call's summary (composed now if the call's
+/// writer has not stored it yet), or a plain notice when there is no record.
+pub async fn whisper(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = verified_form(&state, &uri, &headers, &body) {
+        return refused.into_response();
+    }
+    let call = uri
+        .query()
+        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "call"))
+        .map(|(_, v)| v.into_owned())
+        .filter(|c| clean::is_clean(c) && !c.is_empty());
+    let Some(call) = call else {
+        return (StatusCode::BAD_REQUEST, "call is required").into_response();
+    };
+    let summary = tokio::time::timeout(
+        WHISPER_DEADLINE,
+        crate::handoff::summary_for(&state.db, &call),
+    )
+    .await
+    .ok()
+    .flatten();
+    let said = match summary {
+        Some(s) => format!("A call from the assistant. {s}"),
+        None => "A call from the assistant; there is no summary of it.".to_string(),
+    };
+    xml(crate::carrier::twiml::whisper(&said))
+}
+
+/// How long the whisper waits for the records: the advisor is on the line.
+const WHISPER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// A stream that ended without a decision was cut (its node died, or it could not decide):
 /// the call's log gets `interrupted` now rather than at some node's next start, in the

@@ -34,6 +34,7 @@ async fn a_call_is_transferred_then_hung_up_and_refusals_are_typed() {
         "CAlive1",
         "Connecting you to the service desk.",
         "+15125550199",
+        "https://bridge.test/twilio/whisper?call=CAlive1",
     )
     .await
     .unwrap();
@@ -42,7 +43,12 @@ async fn a_call_is_transferred_then_hung_up_and_refusals_are_typed() {
         twiml.contains("<Say>Connecting you to the service desk.</Say>"),
         "{twiml}"
     );
-    assert!(twiml.contains("<Dial>+15125550199</Dial>"), "{twiml}");
+    assert!(
+        twiml.contains(
+            "<Dial><Number url=\"https://bridge.test/twilio/whisper?call=CAlive1\" method=\"POST\">+15125550199</Number></Dial>"
+        ),
+        "{twiml}"
+    );
 
     c.say_goodbye("CAlive2", "Thanks for calling & goodbye.")
         .await
@@ -53,7 +59,13 @@ async fn a_call_is_transferred_then_hung_up_and_refusals_are_typed() {
 
     // A finished call cannot be redirected; an unknown one is 20404; bad credentials 20003.
     assert!(matches!(
-        c.transfer("CAlive2", "x", "+15125550199").await,
+        c.transfer(
+            "CAlive2",
+            "x",
+            "+15125550199",
+            "https://bridge.test/twilio/whisper?call=CAlive2"
+        )
+        .await,
         Err(CallControlError::Refused {
             status: 400,
             code: 21220,

@@ -1,6 +1,6 @@
 //! The TwiML documents the voice webhook answers with.
 //!
-//! Built by hand rather than with an XML crate: three fixed shapes, every interpolated value
+//! Built by hand rather than with an XML crate: a few fixed shapes, every interpolated value
 //! escaped by [`escape`].
 
 use std::fmt::Write;
@@ -73,10 +73,29 @@ pub fn busy(message: &str, service_desk: Option<&str>) -> String {
     xml
 }
 
-/// Hands the caller to `number` after `message`: the TwiML a live call is redirected to, or
-/// that follows `<Connect><Stream>` once we close the media socket.
-pub fn transfer(message: &str, number: &str) -> String {
-    busy(message, Some(number))
+/// Hands the caller to `number` after `message`, warm: when the advisor picks up, Twilio
+/// fetches `whisper_url` (POST) on the advisor's leg and plays what it answers (who is calling
+/// and what they want) to the advisor alone before the two are connected.
+pub fn warm_transfer(message: &str, number: &str, whisper_url: &str) -> String {
+    let mut xml = format!("{HEADER}<Response>");
+    if !message.is_empty() {
+        let _ = write!(xml, "<Say>{}</Say>", escape(message));
+    }
+    let _ = write!(
+        xml,
+        "<Dial><Number url=\"{}\" method=\"POST\">{}</Number></Dial></Response>",
+        escape(whisper_url),
+        escape(number)
+    );
+    xml
+}
+
+/// What the advisor hears before a warm transfer connects them: `message`, then the call.
+pub fn whisper(message: &str) -> String {
+    format!(
+        "{HEADER}<Response><Say>{}</Say></Response>",
+        escape(message)
+    )
 }
 
 /// Says `message` and hangs up.
@@ -87,6 +106,23 @@ pub fn goodbye(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_warm_transfer_dials_the_desk_with_a_whisper_for_the_advisor() {
+        let xml = warm_transfer(
+            "",
+            "+15125550199",
+            "https://b.example/twilio/whisper?call=CA1&x=<",
+        );
+        assert!(
+            xml.ends_with(
+                "<Response><Dial><Number url=\"https://b.example/twilio/whisper?call=CA1&amp;x=&lt;\" \
+                 method=\"POST\">+15125550199</Number></Dial></Response>"
+            ),
+            "{xml}"
+        );
+        assert!(whisper("Maria & co").ends_with("<Response><Say>Maria &amp; co</Say></Response>"));
+    }
 
     #[test]
     fn connect_stream_carries_the_token_as_a_parameter() {
@@ -113,10 +149,6 @@ mod tests {
              <Dial>+15551234567</Dial></Response>"
         );
         assert!(busy("Sorry", None).ends_with("<Hangup/></Response>"));
-        assert!(
-            transfer("", "+15551234567")
-                .ends_with("<Response><Dial>+15551234567</Dial></Response>")
-        );
     }
 
     #[test]

@@ -324,7 +324,7 @@ async fn every_request_of_a_call_is_answered_right_on_whichever_node_it_lands() 
         .unwrap();
     let after_stream = summary.after_stream.unwrap_or_default();
     assert!(
-        after_stream.contains(&format!("<Dial>{DESK}</Dial>"))
+        after_stream.contains(&format!("method=\"POST\">{DESK}</Number></Dial>"))
             && !after_stream.contains("went wrong"),
         "{after_stream}"
     );

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::helpers::Reachable;
 
 #[tokio::test]
 async fn the_transfer_key_hands_the_caller_to_the_service_desk_after_the_stream() {
@@ -21,6 +22,39 @@ async fn the_transfer_key_hands_the_caller_to_the_service_desk_after_the_stream(
         "{turns:?}"
     );
     assert!(line.llm_requests().is_empty(), "no LLM needed to transfer");
+    // The advisor who picks up hears who is calling before being connected.
+    let whisper = line
+        .app
+        .post_form(
+            &format!("/twilio/whisper?call={sid}"),
+            &[("CallSid", "CAadvisorleg"), ("ParentCallSid", sid)],
+            None,
+        )
+        .await;
+    assert_eq!(whisper.status(), reqwest::StatusCode::OK);
+    let said = whisper.text().await.unwrap();
+    assert!(
+        said.contains(
+            "<Say>A call from the assistant. Maria Gonzalez (+15125550101), 2020 Honda Accord."
+        ),
+        "{said}"
+    );
+    assert!(said.contains("Ended: transferred."), "{said}");
+    // Unsigned or without the call: refused.
+    let forged = line
+        .app
+        .post_form(
+            &format!("/twilio/whisper?call={sid}"),
+            &[("CallSid", "CAx")],
+            Some("bad"),
+        )
+        .await;
+    assert_eq!(forged.status(), reqwest::StatusCode::FORBIDDEN);
+    let bare = line
+        .app
+        .post_form("/twilio/whisper", &[("CallSid", "CAx")], None)
+        .await;
+    assert_eq!(bare.status(), reqwest::StatusCode::BAD_REQUEST);
     line.app.stop().await;
 }
 
@@ -66,7 +100,9 @@ async fn rest_call_control_redirects_the_live_call_through_twilios_api() {
     let updates = twilio.updates(sid);
     assert_eq!(updates.len(), 1, "{updates:?}");
     assert!(
-        updates[0]["Twiml"].contains("<Dial>+15125550199</Dial>"),
+        updates[0]["Twiml"].contains(&format!(
+            "<Number url=\"{PUBLIC_URL}/twilio/whisper?call={sid}\" method=\"POST\">+15125550199</Number>"
+        )),
         "{updates:?}"
     );
     line.app.stop().await;

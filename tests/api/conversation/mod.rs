@@ -183,7 +183,10 @@ impl Line {
             .after_stream
             .as_deref()
             .expect("the server ended the stream");
-        assert!(twiml.contains("<Dial>+15125550199</Dial>"), "{twiml}");
+        let warm = format!(
+            "<Dial><Number url=\"{PUBLIC_URL}/twilio/whisper?call={call_sid}\" method=\"POST\">+15125550199</Number></Dial>"
+        );
+        assert!(twiml.contains(&warm), "{twiml}");
         let (outcome, turns) = self.record(call_sid).await;
         assert_eq!(outcome.as_deref(), Some("transferred"));
         turns
