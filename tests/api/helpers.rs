@@ -28,6 +28,11 @@ pub const HANG: Duration = Duration::from_secs(60);
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Held by the tests that run whole fleets of processes (the three-node cluster behind
+/// HAProxy, headless Chromium): on two cores, two of them at once starve each other's timing
+/// (drain deadlines, keep-alive races) into failures that are not the code's.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A name unique in this test run (and across concurrent runs on one machine).
 pub fn unique(prefix: &str) -> String {
     format!(

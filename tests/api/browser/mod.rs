@@ -19,6 +19,8 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     profile: std::path::PathBuf,
+    /// No other heavy test runs meanwhile.
+    _heavy: tokio::sync::MutexGuard<'static, ()>,
 }
 
 fn installed(program: &str) -> bool {
@@ -40,6 +42,7 @@ impl Browser {
             );
             return None;
         }
+        let heavy = crate::helpers::HEAVY.lock().await;
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -88,6 +91,7 @@ impl Browser {
             client,
             driver,
             profile,
+            _heavy: heavy,
         })
     }
 

@@ -38,6 +38,8 @@ pub struct Setup {
     pub collector: FakeCollector,
     pub store: SessionStore,
     pub db: sea_orm::DatabaseConnection,
+    /// No other heavy test runs meanwhile.
+    _heavy: tokio::sync::MutexGuard<'static, ()>,
 }
 
 /// The cluster with `extra` settings on every node, or None when PostgreSQL and Redis are not
@@ -50,6 +52,7 @@ pub async fn setup(extra: &[(&str, &str)]) -> Option<Setup> {
         eprintln!("cluster test skipped: it needs TEST_DATABASE_URL and TEST_REDIS_URL");
         return None;
     };
+    let heavy = crate::helpers::HEAVY.lock().await;
     let haproxy = harness::haproxy_binary().expect(
         "HAProxy is not installed: run scripts/install-test-deps.sh (scripts/test.sh does)",
     );
@@ -102,6 +105,7 @@ pub async fn setup(extra: &[(&str, &str)]) -> Option<Setup> {
         collector,
         store,
         db,
+        _heavy: heavy,
     })
 }
 

@@ -128,7 +128,13 @@
     status.dataset.state = "open";
   };
   source.onerror = () => {
-    status.textContent = "Reconnecting…";
-    status.dataset.state = "reconnecting";
+    // The browser retries a dropped stream itself; a refused one (signed out) it gives up on.
+    if (source.readyState === EventSource.CLOSED) {
+      status.textContent = "Disconnected: reload the page (you may need to sign in again).";
+      status.dataset.state = "closed";
+    } else {
+      status.textContent = "Reconnecting…";
+      status.dataset.state = "reconnecting";
+    }
   };
 })();
