@@ -1,25 +1,17 @@
 //! Changes to the appointment book with who made them: people at the console, machines with
 //! the staff API's key, the agent on a call. The same booking code and exactly-once rules
-//! for all, with the audit entry written in the booking's own transaction. A replay (the same cancel twice, a move to where it already is,
-//! a create form sent twice) changes nothing and records nothing.
+//! for all, with the audit entry written in the booking's own transaction. A replay (the
+//! same cancel twice, a move to where it already is, a create form sent twice) changes
+//! nothing and records nothing.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use super::StaffError;
 use super::audit::{self, Actor, Change};
 use crate::crm::booking::{self, Booked, BookingRequest};
 use crate::crm::error::is_unique_violation;
 use crate::crm::{CrmError, Schedule};
-
-/// An audit failure as the booking's error: it is always the database's.
-fn audit_failed(e: StaffError) -> CrmError {
-    match e {
-        StaffError::Db(db) => CrmError::Db(db),
-        other => CrmError::Db(DbErr::Custom(other.to_string())),
-    }
-}
 
 async fn record(
     txn: &sea_orm::DatabaseTransaction,
@@ -35,7 +27,7 @@ async fn record(
         target: Some(format!("appointment:{id}")),
         detail: Some(detail),
     };
-    audit::record(txn, change, now).await.map_err(audit_failed)
+    Ok(audit::record(txn, change, now).await?)
 }
 
 /// Books `req` for `actor`.

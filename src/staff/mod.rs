@@ -74,3 +74,14 @@ pub enum StaffError {
     #[error("staff database error: {0}")]
     Db(#[from] sea_orm::DbErr),
 }
+
+/// An audit entry that could not be written, as the error of the change it belongs to (a
+/// booking, a repair order): writing one only fails when the database does.
+impl From<StaffError> for crate::crm::CrmError {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::Db(db) => crate::crm::CrmError::Db(db),
+            other => crate::crm::CrmError::Db(sea_orm::DbErr::Custom(other.to_string())),
+        }
+    }
+}

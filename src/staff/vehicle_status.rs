@@ -2,20 +2,12 @@
 //! entry in the same transaction.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::json;
 
-use super::StaffError;
 use super::audit::{self, Actor, Change};
 use crate::crm::CrmError;
 use crate::crm::repair_orders::{self, OrderView};
-
-fn audit_failed(e: StaffError) -> CrmError {
-    match e {
-        StaffError::Db(db) => CrmError::Db(db),
-        other => CrmError::Db(DbErr::Custom(other.to_string())),
-    }
-}
 
 /// Checks vehicle `vehicle_id` in for `actor`.
 pub async fn check_in(
@@ -35,9 +27,7 @@ pub async fn check_in(
             json!({ "vehicle": order.vehicle, "customer": order.customer_name, "note": order.note }),
         ),
     };
-    audit::record(&txn, change, now)
-        .await
-        .map_err(audit_failed)?;
+    audit::record(&txn, change, now).await?;
     txn.commit().await?;
     Ok(order)
 }
@@ -60,9 +50,7 @@ pub async fn set_status(
             target: Some(format!("repair_order:{id}")),
             detail: Some(json!({ "from": before.status, "to": after.status, "note": after.note })),
         };
-        audit::record(&txn, change, now)
-            .await
-            .map_err(audit_failed)?;
+        audit::record(&txn, change, now).await?;
     }
     txn.commit().await?;
     Ok(after)
