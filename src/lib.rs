@@ -22,6 +22,7 @@ pub mod live;
 pub mod models;
 pub mod preparation;
 pub mod providers;
+pub mod recordings;
 pub mod sentence_embedding;
 pub mod session_store;
 pub mod simulator;

@@ -7,6 +7,7 @@ mod m20261122_000002_crm;
 mod m20261122_000003_appointment_bays;
 mod m20261206_000004_staff;
 mod m20261206_000005_repair_orders;
+mod m20261207_000006_recordings;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_appointment_bays::Migration),
             Box::new(m20261206_000004_staff::Migration),
             Box::new(m20261206_000005_repair_orders::Migration),
+            Box::new(m20261207_000006_recordings::Migration),
         ]
     }
 }

@@ -1,10 +1,13 @@
 //! The retention job: every `RETENTION_EVERY_SECS`, calls older than `RETENTION_DAYS` are
-//! removed with their transcripts (`crm::retention`, safe with every node running it). The
+//! removed with their transcripts (`crm::retention`, safe with every node running it), then
+//! their recordings: each removed call's file by the node that removed its row, and whole day
+//! folders older than the cutoff's day (files no row named: a node killed mid-call). The
 //! first run is soon after start, so a node that was down for a while catches up at once.
 
 use std::time::Duration;
 
 use crate::crm::retention;
+use crate::recordings;
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -37,6 +40,7 @@ pub async fn retention_loop(state: AppState) {
                 if r.skipped {
                     tracing::debug!("retention: another node is removing old calls");
                 }
+                remove_recordings(&state, &r.recordings, cutoff.date_naive()).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "retention: old calls could not be removed; trying again later")
@@ -44,4 +48,32 @@ pub async fn retention_loop(state: AppState) {
         }
         tokio::time::sleep(every).await;
     }
+}
+
+/// Removes the named recordings and the day folders before `day`, off the runtime's threads.
+async fn remove_recordings(state: &AppState, files: &[String], day: chrono::NaiveDate) {
+    let dir = state.settings.recording.dir.clone();
+    let files = files.to_vec();
+    let removed = tokio::task::spawn_blocking(move || {
+        let mut removed = 0u64;
+        for file in &files {
+            match recordings::remove(&dir, file) {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(file, error = %e, "retention: a recording could not be removed")
+                }
+            }
+        }
+        match recordings::remove_days_before(&dir, day) {
+            Ok(n) => removed += n,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention: old recording folders could not be removed")
+            }
+        }
+        removed
+    })
+    .await
+    .unwrap_or(0);
+    metrics::counter!(telemetry::RECORDING, "what" => "removed_files").increment(removed);
 }

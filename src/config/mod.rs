@@ -8,6 +8,7 @@ mod business;
 mod conversation;
 mod http;
 mod providers;
+mod recording;
 mod secret;
 mod settings;
 mod source;
@@ -18,6 +19,7 @@ pub use business::{BookingPolicy, BusinessSettings};
 pub use conversation::{CallControlMode, ConversationSettings};
 pub use http::{HttpSettings, RateLimit, RateLimitKey};
 pub use providers::{LlmChoice, ProviderSettings, SttChoice, TtsChoice};
+pub use recording::RecordingSettings;
 pub use secret::Secret;
 pub use settings::{
     CallMode, CarrierSettings, LimitSettings, LogFormat, Settings, StorageSettings,

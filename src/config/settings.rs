@@ -179,6 +179,8 @@ pub struct Settings {
     pub traces: super::TraceSettings,
     /// How a caller's turn ends (the end-of-turn model).
     pub turns: super::TurnSettings,
+    /// Call recording.
+    pub recording: super::RecordingSettings,
 }
 
 /// Reads and checks values, collecting every problem instead of stopping at the first.
@@ -342,6 +344,7 @@ impl Settings {
         let conversation = super::conversation::read(&mut r);
         let http = super::http::read(&mut r);
         let traces = super::traces::read(&mut r);
+        let recording = super::recording::read(&mut r);
         let mut turns = super::turns::read(&mut r);
         let model_cache_dir = crate::models::cache_dir(|name| r.optional(name));
         if providers.whisper_model.as_os_str().is_empty() {
@@ -510,6 +513,7 @@ impl Settings {
             limits,
             http,
             traces,
+            recording,
             turns,
         })
     }

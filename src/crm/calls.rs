@@ -147,6 +147,30 @@ pub async fn set_summary(
     Ok(())
 }
 
+/// Notes where the call's recording is (relative to `RECORDINGS_DIR`) and when its first
+/// sample was heard, so the console can place the transcript's turns in it.
+/// Whether the call's log was there to take it.
+pub async fn set_recording(
+    db: &impl ConnectionTrait,
+    call_sid: &str,
+    path: &str,
+    started_at: DateTime<Utc>,
+) -> Result<bool, CrmError> {
+    let updated = call_log::Entity::update_many()
+        .col_expr(
+            call_log::Column::RecordingPath,
+            Some(path.to_string()).into(),
+        )
+        .col_expr(
+            call_log::Column::RecordingStartedAt,
+            Some(started_at).into(),
+        )
+        .filter(call_log::Column::CallSid.eq(call_sid))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
 /// Closes the log of a call with its outcome ("booked", "transferred", "hung_up"...).
 pub async fn finish(
     db: &impl ConnectionTrait,

@@ -3,7 +3,8 @@
 //! at once: on PostgreSQL a batch first takes a transaction-scoped advisory lock and a node
 //! that cannot get it leaves the work to the one that has it; on SQLite the database's one
 //! write lock serialises batches. Each removal is counted by the node whose `DELETE` returned
-//! the row, so a call is removed (and reported) once.
+//! the row, so a call is removed (and reported) once; that node is also the one told which
+//! recording files the removed calls had, so each file is removed once too.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::ExprTrait;
@@ -23,12 +24,16 @@ pub const BATCH: u64 = 500;
 const LOCK_KEY: i64 = 0x6362_7265_7465_6e74; // "cbretent"
 
 /// What one run removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Removed {
     /// Call logs.
     pub calls: u64,
     /// Their turns.
     pub turns: u64,
+    /// The removed calls' recordings (relative to `RECORDINGS_DIR`): the caller removes the
+    /// files, after the rows are gone (a file without a row is harmless; a row without its
+    /// file only shows no recording).
+    pub recordings: Vec<String>,
     /// Whether another node held the job's lock (it is doing the work).
     pub skipped: bool,
 }
@@ -70,9 +75,10 @@ pub async fn remove_calls_before(
                 return Ok(removed);
             }
         }
-        let ids: Vec<i32> = call_log::Entity::find()
+        let rows: Vec<(i32, Option<String>)> = call_log::Entity::find()
             .select_only()
             .column(call_log::Column::Id)
+            .column(call_log::Column::RecordingPath)
             .filter(call_log::Column::StartedAt.lt(cutoff))
             .filter(
                 call_log::Column::EndedAt
@@ -84,9 +90,10 @@ pub async fn remove_calls_before(
             .into_tuple()
             .all(&txn)
             .await?;
-        if ids.is_empty() {
+        if rows.is_empty() {
             return Ok(removed);
         }
+        let ids: Vec<i32> = rows.iter().map(|(id, _)| *id).collect();
         let turns = call_turn::Entity::delete_many()
             .filter(call_turn::Column::CallLogId.is_in(ids.clone()))
             .exec(&txn)
@@ -96,6 +103,9 @@ pub async fn remove_calls_before(
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        removed
+            .recordings
+            .extend(rows.into_iter().filter_map(|(_, path)| path));
         removed.turns += turns.rows_affected;
         removed.calls += calls.rows_affected;
         if (ids.len() as u64) < BATCH {

@@ -67,6 +67,7 @@ pub fn call_config(kind: CarrierKind, state: &AppState) -> CallConfig {
             CallMode::Echo => FarEnd::Echo,
             CallMode::Agent => FarEnd::External,
         },
+        record: s.recording.enabled && s.mode == CallMode::Agent,
     };
     let p = &state.providers;
     let conversation = (s.mode == CallMode::Agent).then(|| ConversationConfig {

@@ -125,6 +125,7 @@ impl CallDriver {
                     records.record(r);
                 }
             }
+            Output::Recording(bytes) => self.recording.push(bytes, self.clock.at(now)),
             Output::Observe(o) => {
                 if let Some(admitted) = &mut self.admitted {
                     admitted.spans.observe(&o, super::wall_clock());

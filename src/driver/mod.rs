@@ -9,6 +9,7 @@
 
 mod config;
 mod execute;
+pub mod recording;
 pub mod records;
 mod socket;
 mod streams;
@@ -149,6 +150,7 @@ struct CallDriver {
     counts: Counts,
     admitted: Option<Admitted>,
     records: Option<CallRecorder>,
+    recording: recording::RecordingSink,
     caller: Option<crate::domain::PhoneNumber>,
     clock: WallClock,
     shutting_down: bool,
@@ -208,6 +210,7 @@ pub async fn run(socket: WebSocket, kind: CarrierKind, state: AppState) {
             results,
             admitted: None,
             records: None,
+            recording: recording::RecordingSink::new(),
             caller: None,
             clock,
             shutting_down: false,
@@ -414,6 +417,13 @@ impl CallDriver {
                     &self.state.calls,
                     live,
                 ));
+                let call_sid = self.call_sid().to_string();
+                self.recording.open(
+                    self.state.db.clone(),
+                    &self.state.settings.recording.dir,
+                    &call_sid,
+                    &self.state.calls,
+                );
                 self.streams.stt = p.stt;
                 self.streams.tts = p.tts;
                 self.call

@@ -386,11 +386,11 @@ async fn prepare(
         stt.set_vocabulary(&caller_words(r));
     }
     let name = known.as_ref().map(|r| r.customer.name.as_str());
-    let greeting = prompt::greeting(
+    let greeting = settings.recording.announce(prompt::greeting(
         &settings.conversation.greeting,
         &settings.business.name,
         name,
-    );
+    ));
     let mut agent = agent_config(settings, system, greeting, providers.llm.fallback.is_some());
     agent.tokens = p.tokens.clone();
 

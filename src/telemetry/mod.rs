@@ -49,6 +49,10 @@ pub const CONSOLE_SIGN_INS: &str = "callbridge_console_sign_ins_total";
 pub const LIVE_EVENTS_DROPPED: &str = "callbridge_live_events_dropped_total";
 /// Call records removed by the retention job, by `what`: calls, turns (counter).
 pub const RETENTION_REMOVED: &str = "callbridge_retention_removed_total";
+/// Recording trouble, by `what`: dropped_bytes (the writer fell behind or the call was never
+/// prepared), write_failed, not_stored (the path could not be noted in the call log),
+/// removed_files (by the retention job) (counter).
+pub const RECORDING: &str = "callbridge_recording_total";
 /// Call-record writes (turns, outcomes) that failed (counter).
 pub const RECORD_ERRORS: &str = "callbridge_record_errors_total";
 /// Calls handed on by the agent, by `action` (transfer, hang_up) and `via` (twiml, rest) (counter).
@@ -172,6 +176,10 @@ fn describe() {
     describe_counter!(
         RETENTION_REMOVED,
         "Call records removed by the retention job, by what (calls, turns)."
+    );
+    describe_counter!(
+        RECORDING,
+        "Recording events by what: dropped_bytes, write_failed, not_stored, removed_files."
     );
     describe_counter!(BARGE_INS, "Times the caller interrupted the agent.");
     describe_counter!(

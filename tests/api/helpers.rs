@@ -85,6 +85,15 @@ pub async fn test_env(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
         // Each scripted model reply answers one request: the tests that exercise early
         // requests (which may be cancelled) turn them on.
         ("PREEMPTIVE_LLM".into(), "false".into()),
+        // Calls are recorded (the default) into a folder of the test's own.
+        (
+            "RECORDINGS_DIR".into(),
+            std::env::temp_dir()
+                .join("callbridge-tests")
+                .join(unique("recordings"))
+                .display()
+                .to_string(),
+        ),
     ];
     // The model cache `callbridge models fetch` filled (scripts/test.sh runs it first).
     for name in ["MODEL_CACHE_DIR", "XDG_CACHE_HOME", "HOME"] {

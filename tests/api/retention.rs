@@ -1,18 +1,30 @@
 //! The retention job on the real database (PostgreSQL when `TEST_DATABASE_URL` is set):
-//! calls past `RETENTION_DAYS` removed with their transcripts, once, with two nodes running
-//! the job at once; recent calls kept.
+//! calls past `RETENTION_DAYS` removed with their transcripts and recording files, once, with
+//! two nodes running the job at once over one shared recordings folder; recent calls kept,
+//! and a file no call names removed with its old day.
 
 use callbridge::crm::calls::{self, Speaker, TurnRecord};
 use callbridge::crm::retention;
 use chrono::{Duration, Utc};
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 
-use crate::helpers::{HANG, database_url, install_crypto, spawn_app_with};
+use crate::helpers::{
+    HANG, Reachable, database_url, install_crypto, scrape_metrics, spawn_app_with, unique,
+};
 
-/// A finished call `days` old with `turns` turns.
+/// Where a call `sid` made `days` ago keeps its recording (relative to the folder).
+fn recording_of(sid: &str, days: i64) -> String {
+    let day = (Utc::now() - Duration::days(days)).format("%Y-%m-%d");
+    format!("{day}/{sid}.ogg")
+}
+
+/// A finished call `days` old with `turns` turns, and its recording noted.
 async fn old_call(db: &DatabaseConnection, sid: &str, days: i64, turns: usize, finished: bool) {
     let started = Utc::now() - Duration::days(days);
     let log = calls::start(db, sid, Some("+15125550101"), None, started)
+        .await
+        .unwrap();
+    calls::set_recording(db, sid, &recording_of(sid, days), started)
         .await
         .unwrap();
     for i in 0..turns {
@@ -33,6 +45,16 @@ async fn old_call(db: &DatabaseConnection, sid: &str, days: i64, turns: usize, f
             .await
             .unwrap();
     }
+}
+
+/// Recording files a node's retention job removed.
+async fn removed_files(app: &impl Reachable) -> f64 {
+    scrape_metrics(app)
+        .await
+        .lines()
+        .filter(|l| l.starts_with("callbridge_recording_total{") && l.contains("removed_files"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 async fn counts(db: &DatabaseConnection) -> (u64, u64) {
@@ -57,12 +79,31 @@ async fn two_nodes_remove_old_calls_once_and_keep_the_rest() {
     for i in 0..2 {
         old_call(&db, &format!("CAnew{i}"), 10, 4, true).await;
     }
+    // The recordings folder both nodes share: each call's file, and one no call names (its
+    // node died before noting it) on the old calls' day.
+    let folder = std::env::temp_dir()
+        .join("callbridge-tests")
+        .join(unique("shared-recordings"));
+    let mut files: Vec<String> = (0..5)
+        .map(|i| recording_of(&format!("CAold{i}"), 40))
+        .collect();
+    files.push(recording_of("CAopen", 40));
+    files.push(recording_of("CAorphan", 40));
+    let kept: Vec<String> = (0..2)
+        .map(|i| recording_of(&format!("CAnew{i}"), 10))
+        .collect();
+    for f in files.iter().chain(&kept) {
+        let path = folder.join(f);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"OggS").unwrap();
+    }
     let env = |node: &'static str| {
         [
             ("DATABASE_URL", url.clone()),
             ("RETENTION_DAYS", "30".to_string()),
             ("RETENTION_EVERY_SECS", "1".to_string()),
             ("NODE_ID", node.to_string()),
+            ("RECORDINGS_DIR", folder.display().to_string()),
         ]
     };
     let a_env = env("node-a");
@@ -90,8 +131,30 @@ async fn two_nodes_remove_old_calls_once_and_keep_the_rest() {
             "{sid}"
         );
     }
+    // Every old file is gone, counted once between the two nodes (in one test process both
+    // count into one metrics registry, which either node's /metrics shows); the recent ones
+    // stay.
+    let removed = |a, _b| async move { removed_files(a).await };
+    tokio::time::timeout(HANG, async {
+        while removed(&a, &b).await < files.len() as f64 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the old recordings are removed");
+    for f in &files {
+        assert!(!folder.join(f).exists(), "{f}");
+    }
+    assert!(!folder.join(files[0].split('/').next().unwrap()).exists());
+    for f in &kept {
+        assert!(folder.join(f).exists(), "{f}");
+    }
+    // Let both nodes run again: nothing more is counted.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(removed(&a, &b).await, files.len() as f64);
     a.stop().await;
     b.stop().await;
+    std::fs::remove_dir_all(&folder).unwrap();
 }
 
 #[tokio::test]
@@ -117,9 +180,21 @@ async fn concurrent_runs_count_each_removal_once() {
             let again = retention::remove_calls_before(&db, cutoff).await.unwrap();
             r.calls += again.calls;
             r.turns += again.turns;
+            r.recordings.extend(again.recordings);
         }
     }
-    assert_eq!(one.calls + two.calls, calls_made, "{one:?} {two:?}");
+    assert_eq!(
+        one.calls + two.calls,
+        calls_made,
+        "{} {}",
+        one.calls,
+        two.calls
+    );
     assert_eq!(one.turns + two.turns, calls_made);
+    // Each call's recording is handed to exactly one of the runs, to remove once.
+    let mut files: Vec<String> = one.recordings.into_iter().chain(two.recordings).collect();
+    files.sort();
+    files.dedup();
+    assert_eq!(files.len() as u64, calls_made);
     assert_eq!(counts(&db).await, (0, 0));
 }

@@ -1,7 +1,8 @@
 //! SIGTERM and SIGKILL on the real binary. SIGTERM with a call going: readiness fails at once,
 //! webhooks are still answered (new callers get the busy TwiML), the call is wound down before
 //! the grace ends, and the process exits 0. After SIGKILL, the next start gives the calls the
-//! dead process left without an outcome the outcome `interrupted`.
+//! dead process left without an outcome the outcome `interrupted`. A recorded call survives
+//! both: SIGKILL leaves its file playable up to the last page, SIGTERM finishes it.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -214,4 +215,63 @@ async fn calls_a_killed_process_left_open_are_marked_interrupted_at_the_next_sta
     );
     signal(&child, "-TERM");
     assert!(exited(&mut child).await.success());
+}
+
+/// A recorded agent call the process is running when it is signalled; what its recording
+/// holds afterwards.
+async fn recording_after(signal_name: &str) -> callbridge::audio::ogg_opus::DecodedRecording {
+    let folder = std::env::temp_dir()
+        .join("callbridge-tests")
+        .join(unique("killed-recordings"));
+    let folder_text = folder.display().to_string();
+    let (mut child, app, database) = serve(&[
+        ("CALL_MODE", "agent"),
+        ("RECORDINGS_DIR", &folder_text),
+        ("SHUTDOWN_GRACE_SECS", "6"),
+        ("DRAIN_WIND_DOWN_SECS", "1"),
+    ])
+    .await;
+    let db = callbridge::db::connect(&database).await.unwrap();
+    let sid = unique("CA");
+    let token = token_from_twiml(&app.voice_webhook(&sid).await);
+    let mut leg = TwilioLeg::connect(&app).await;
+    leg.start(&sid, &token).await;
+    // Three seconds of the caller's line, in real time: the file gets its first pages.
+    for i in 0..150 {
+        leg.media(i + 1, &ramp_frame(i as usize, 150)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let noted = async {
+        loop {
+            let log = crm::calls::with_turns(&db, &sid).await.unwrap();
+            if let Some(path) = log.and_then(|(l, _)| l.recording_path) {
+                return path;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let path = tokio::time::timeout(HANG, noted)
+        .await
+        .expect("the recording is noted in the call log while the call goes on");
+    signal(&child, signal_name);
+    exited(&mut child).await;
+    let bytes = std::fs::read(folder.join(&path)).unwrap();
+    let _ = std::fs::remove_dir_all(&folder);
+    callbridge::audio::ogg_opus::decode(&bytes).expect("the file reads back whole")
+}
+
+/// SIGKILL mid-call leaves a recording that plays up to its last whole page (a second at
+/// most before the kill); SIGTERM winds the call down and finishes the file.
+#[tokio::test]
+async fn a_recording_survives_sigkill_up_to_its_last_page_and_sigterm_finishes_it() {
+    let killed = recording_after("-KILL").await;
+    assert!(!killed.complete, "a killed process never wrote the end");
+    assert!(
+        killed.left.len() >= 8000 * 2,
+        "{} samples of the caller's three seconds",
+        killed.left.len()
+    );
+    let drained = recording_after("-TERM").await;
+    assert!(drained.complete, "the drained call's file is finished");
+    assert!(drained.left.len() >= 8000 * 3, "{}", drained.left.len());
 }

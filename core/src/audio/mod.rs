@@ -5,6 +5,7 @@
 //! format and the far end's, and a transcoder between equal formats is a passthrough.
 
 pub mod g711;
+pub mod ogg_opus;
 pub mod opus;
 pub mod pcm;
 pub mod resample;

@@ -1,4 +1,5 @@
-//! Opus decode and encode through libopus (audiopus), mono, for carriers that stream Opus.
+//! Opus decode and encode through libopus (audiopus): mono for carriers that stream Opus,
+//! stereo (interleaved) for call recordings.
 
 use audiopus::coder::{Decoder, Encoder};
 use audiopus::packet::Packet;
@@ -31,9 +32,10 @@ fn opus_rate(rate: SampleRate) -> audiopus::SampleRate {
     }
 }
 
-/// Decodes a stream of mono Opus packets to 16-bit PCM at a chosen rate.
+/// Decodes a stream of Opus packets to 16-bit PCM at a chosen rate.
 pub struct OpusDecoder {
     inner: Decoder,
+    channels: usize,
     scratch: Vec<i16>,
 }
 
@@ -46,25 +48,44 @@ impl std::fmt::Debug for OpusDecoder {
 impl OpusDecoder {
     /// A decoder producing samples at `rate` (libopus resamples internally).
     pub fn new(rate: SampleRate) -> Result<Self, OpusError> {
-        let inner = Decoder::new(opus_rate(rate), Channels::Mono)?;
-        let max = MAX_FRAME_SAMPLES_48K * rate.hz() as usize / 48_000;
+        Self::with_channels(rate, 1)
+    }
+
+    /// A two-channel decoder (a recording): samples come out interleaved.
+    pub fn stereo(rate: SampleRate) -> Result<Self, OpusError> {
+        Self::with_channels(rate, 2)
+    }
+
+    fn with_channels(rate: SampleRate, channels: usize) -> Result<Self, OpusError> {
+        let inner = Decoder::new(opus_rate(rate), opus_channels(channels))?;
+        let max = MAX_FRAME_SAMPLES_48K * rate.hz() as usize / 48_000 * channels;
         Ok(OpusDecoder {
             inner,
+            channels,
             scratch: vec![0; max],
         })
     }
 
-    /// Decodes one packet and appends its samples to `out`.
+    /// Decodes one packet and appends its samples (interleaved when stereo) to `out`.
     pub fn decode(&mut self, packet: &[u8], out: &mut Vec<i16>) -> Result<(), OpusError> {
         let packet = Packet::try_from(packet)?;
         let signals = MutSignals::try_from(&mut self.scratch[..])?;
         let n = self.inner.decode(Some(packet), signals, false)?;
-        out.extend_from_slice(&self.scratch[..n]);
+        out.extend_from_slice(&self.scratch[..n * self.channels]);
         Ok(())
     }
 }
 
-/// Encodes mono 16-bit PCM in 20 ms frames to Opus packets tuned for speech.
+fn opus_channels(channels: usize) -> Channels {
+    if channels == 2 {
+        Channels::Stereo
+    } else {
+        Channels::Mono
+    }
+}
+
+/// Encodes 16-bit PCM (interleaved when stereo) in 20 ms frames to Opus packets tuned for
+/// speech.
 pub struct OpusEncoder {
     inner: Encoder,
     frame: usize,
@@ -81,13 +102,32 @@ impl std::fmt::Debug for OpusEncoder {
 impl OpusEncoder {
     /// An encoder taking samples at `rate`.
     pub fn new(rate: SampleRate) -> Result<Self, OpusError> {
-        let inner = Encoder::new(opus_rate(rate), Channels::Mono, Application::Voip)?;
+        Self::with_channels(rate, 1)
+    }
+
+    /// A two-channel encoder at `bits_per_second` (a recording: caller left, agent right).
+    pub fn stereo(rate: SampleRate, bits_per_second: i32) -> Result<Self, OpusError> {
+        let mut encoder = Self::with_channels(rate, 2)?;
+        encoder
+            .inner
+            .set_bitrate(audiopus::Bitrate::BitsPerSecond(bits_per_second))?;
+        Ok(encoder)
+    }
+
+    fn with_channels(rate: SampleRate, channels: usize) -> Result<Self, OpusError> {
+        let inner = Encoder::new(opus_rate(rate), opus_channels(channels), Application::Voip)?;
         Ok(OpusEncoder {
             inner,
-            frame: rate.samples_per_20ms(),
+            frame: rate.samples_per_20ms() * channels,
             pending: Vec::new(),
             scratch: vec![0; MAX_PACKET_BYTES],
         })
+    }
+
+    /// Samples (per channel, at the input rate) the encoder delays its output by: a player
+    /// skips them (Ogg Opus' pre-skip).
+    pub fn lookahead(&self) -> Result<u32, OpusError> {
+        Ok(self.inner.lookahead()?)
     }
 
     /// Feeds samples; calls `emit` with each whole 20 ms packet produced.

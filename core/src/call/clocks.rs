@@ -36,6 +36,11 @@ impl Clocks {
         self.caller_started = Some(now);
     }
 
+    /// When the caller last started speaking (voice activity), if they have.
+    pub(super) fn caller_began(&self) -> Option<Instant> {
+        self.caller_started
+    }
+
     pub(super) fn caller_stopped(&mut self, now: Instant) {
         self.speech_ended = Some(now);
     }

@@ -67,6 +67,9 @@ pub(super) struct Conversation {
     /// first token came at that one: the turn's clocks start from them once the final
     /// confirms the request.
     asked_early: Option<(Instant, Option<Instant>)>,
+    /// When the last turn was recorded: a caller's turn is placed at the start of their
+    /// speech when that came after it (a recording is played in step with the turns).
+    last_recorded: Option<Instant>,
 }
 
 impl Conversation {
@@ -97,6 +100,7 @@ impl Conversation {
             },
             speech,
             prewarmed,
+            last_recorded: None,
             llm_turn: None,
             tools,
             transcript: Transcript::default(),

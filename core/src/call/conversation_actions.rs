@@ -94,7 +94,12 @@ impl Conversation {
         now: Instant,
         out: &mut Outbox,
     ) {
-        let mut turn = Turn::new(speaker, text, now);
+        // A caller's turn was said from when their (last stretch of) speech began.
+        let began = self.clocks.caller_began().filter(|t| {
+            speaker == Speaker::Caller && *t <= now && self.last_recorded.is_none_or(|l| *t >= l)
+        });
+        self.last_recorded = Some(now);
+        let mut turn = Turn::new(speaker, text, began.unwrap_or(now));
         turn.heard = heard;
         match speaker {
             Speaker::Caller => {

@@ -12,7 +12,7 @@ use super::end::{CallEnd, Handoff};
 use super::observe::Observation;
 use super::record::Record;
 use crate::audio::AudioFormat;
-use crate::carrier::FrameError;
+use crate::carrier::{CarrierKind, FrameError};
 use crate::chat::ChatMessage;
 use crate::llm::LlmEvent;
 use crate::stt::{SttControl, SttEvent};
@@ -181,6 +181,9 @@ pub enum Output {
     },
     /// Store this, in order.
     Record(Record),
+    /// Append these bytes to the call's recording file (Ogg Opus, caller left, agent right),
+    /// in order; the first carry the file's headers.
+    Recording(Vec<u8>),
     /// Count this.
     Observe(Observation),
     /// Tell the carrier where the caller goes after the stream and answer with
@@ -256,4 +259,52 @@ impl Outbox {
     pub(super) fn pop(&mut self) -> Option<Output> {
         self.0.pop_front()
     }
+}
+
+/// The media session's part of a call's configuration.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The carrier's dialect.
+    pub carrier: CarrierKind,
+    /// Larger inbound frames are refused.
+    pub max_frame_bytes: usize,
+    /// Verifies the stream token.
+    pub token_secret: String,
+    /// Whether `start` must carry our per-call token (Twilio). Telnyx sockets are
+    /// authenticated at the upgrade by the carrier's streaming auth token instead.
+    pub require_stream_token: bool,
+    /// What we send back in (Twilio: always the inbound format; Telnyx: configured).
+    pub outbound_format: Option<AudioFormat>,
+    /// Playback lead.
+    pub lead: Duration,
+    /// Mark spacing.
+    pub mark_interval: Duration,
+    /// Echo delay.
+    pub echo_delay: Duration,
+    /// The format the echo line works in; `None` echoes the carrier's own format untouched.
+    pub far_end_format: Option<AudioFormat>,
+    /// Longest call.
+    pub max_call_duration: Duration,
+    /// A socket that has not sent `start` this long after opening is closed (refused): an
+    /// idle or replayed handshake holds no descriptor for long.
+    pub start_limit: Duration,
+    /// A started stream from which no frame came for this long is over: carriers send media
+    /// every 20 ms, so silence on the socket means the carrier is gone.
+    pub idle_limit: Duration,
+    /// The key that clears playback on the echo line.
+    pub clear_digit: char,
+    /// Who answers the caller.
+    pub far_end: FarEnd,
+    /// Record the call as the caller heard it ([`SessionOutput::Recording`]).
+    pub record: bool,
+}
+
+/// Who answers the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FarEnd {
+    /// The echo line, inside the session (a line test).
+    Echo,
+    /// Someone outside the session (the conversation engine): the caller's audio comes out as
+    /// [`SessionOutput::CallerAudio`] and answers go in as utterances.
+    External,
 }

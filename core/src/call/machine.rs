@@ -299,6 +299,7 @@ impl Call {
                     format!("the carrier reported a stream error ({code:?}): {detail}"),
                 )),
                 SessionOutput::Warning(w) => self.out.push(Output::Warning(w)),
+                SessionOutput::Recording(bytes) => self.out.push(Output::Recording(bytes)),
                 SessionOutput::End(cause) => self.session_ended(cause, now),
             }
         }
@@ -460,6 +461,15 @@ impl Call {
             c.finish(&mut self.out);
             c.change()
         });
+        // The recording ends with the call, before the executor is told it is over.
+        self.session.finish_recording();
+        while let Some(o) = self.session.poll_output() {
+            match o {
+                SessionOutput::Recording(bytes) => self.out.push(Output::Recording(bytes)),
+                SessionOutput::Warning(w) => self.out.push(Output::Warning(w)),
+                _ => {}
+            }
+        }
         self.out.push(Output::End(CallEnd { cause, change }));
         self.phase = Phase::Ended;
     }

@@ -17,6 +17,7 @@ pub mod ledger;
 mod machine;
 pub mod observe;
 pub mod record;
+pub mod recorder;
 pub mod sentences;
 pub mod session;
 pub mod speech;

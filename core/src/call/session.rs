@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use super::echo::{EchoLine, EchoOutput};
 use super::end::EndCause;
-pub use super::io::StartedCall;
+pub use super::io::{FarEnd, SessionConfig, StartedCall};
 use super::ledger::{
     Interruption, LedgerConfig, LedgerOutput, PlaybackLedger, UtteranceId, UtteranceProgress,
 };
+use super::recorder::AudioRecorder;
 use crate::audio::transcode::Transcoder;
 use crate::audio::{AudioFormat, Encoding};
 use crate::carrier::{
@@ -20,52 +21,6 @@ use crate::carrier::{
 
 /// The format the far end works in by default: what speech engines take and give.
 pub const FAR_END_FORMAT: AudioFormat = AudioFormat::LINEAR16_16K;
-
-/// Per-call configuration.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// The carrier's dialect.
-    pub carrier: CarrierKind,
-    /// Larger inbound frames are refused.
-    pub max_frame_bytes: usize,
-    /// Verifies the stream token.
-    pub token_secret: String,
-    /// Whether `start` must carry our per-call token (Twilio). Telnyx sockets are
-    /// authenticated at the upgrade by the carrier's streaming auth token instead.
-    pub require_stream_token: bool,
-    /// What we send back in (Twilio: always the inbound format; Telnyx: configured).
-    pub outbound_format: Option<AudioFormat>,
-    /// Playback lead.
-    pub lead: Duration,
-    /// Mark spacing.
-    pub mark_interval: Duration,
-    /// Echo delay.
-    pub echo_delay: Duration,
-    /// The format the echo line works in; `None` echoes the carrier's own format untouched.
-    pub far_end_format: Option<AudioFormat>,
-    /// Longest call.
-    pub max_call_duration: Duration,
-    /// A socket that has not sent `start` this long after opening is closed (refused): an
-    /// idle or replayed handshake holds no descriptor for long.
-    pub start_limit: Duration,
-    /// A started stream from which no frame came for this long is over: carriers send media
-    /// every 20 ms, so silence on the socket means the carrier is gone.
-    pub idle_limit: Duration,
-    /// The key that clears playback on the echo line.
-    pub clear_digit: char,
-    /// Who answers the caller.
-    pub far_end: FarEnd,
-}
-
-/// Who answers the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FarEnd {
-    /// The echo line, inside the session (a line test).
-    Echo,
-    /// Someone outside the session (the conversation engine): the caller's audio comes out as
-    /// [`SessionOutput::CallerAudio`] and answers go in as utterances.
-    External,
-}
 
 /// What the session asks its driver to do or record.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,6 +47,8 @@ pub enum SessionOutput {
     },
     /// Something odd but harmless (an unknown mark); log it.
     Warning(String),
+    /// The recording file's next bytes (Ogg Opus), to append in order.
+    Recording(Vec<u8>),
     /// The media stream is over (or cannot go on), and why.
     End(EndCause),
 }
@@ -107,6 +64,7 @@ struct Media {
     ledger: PlaybackLedger,
     utterance: Option<UtteranceId>,
     scratch: Vec<u8>,
+    recorder: Option<AudioRecorder>,
 }
 
 /// One call's media session. Feed it with `handle_*`, drain [`MediaSession::poll_output`],
@@ -117,6 +75,9 @@ pub struct MediaSession {
     opened_at: Instant,
     /// The last frame of any kind.
     last_frame_at: Instant,
+    /// The latest time the session was told: where a recording ends when the session ends
+    /// without being told the time (a disconnect).
+    clock: Instant,
     /// When the idle check is next due: moved only when it comes, so the deadline does not
     /// change (and re-arm the executor's timer) on every frame.
     idle_check_at: Instant,
@@ -133,6 +94,7 @@ impl MediaSession {
             inbound: InboundStream::new(config.carrier, config.max_frame_bytes),
             opened_at: now,
             last_frame_at: now,
+            clock: now,
             idle_check_at: now + config.idle_limit,
             media: None,
             ended: false,
@@ -155,8 +117,36 @@ impl MediaSession {
     fn end(&mut self, cause: EndCause) {
         if !self.ended {
             self.ended = true;
+            self.finish_recording();
             self.out.push_back(SessionOutput::End(cause));
         }
+    }
+
+    /// Writes the recording's last page, ending it where the session's clock stands (the
+    /// call is over even if the carrier has not said so). Later calls do nothing.
+    pub fn finish_recording(&mut self) {
+        let Some(recorder) = self.media.as_mut().and_then(|m| m.recorder.take()) else {
+            return;
+        };
+        let losses = recorder.losses();
+        match recorder.finish(self.clock) {
+            Ok(bytes) => self.out.push_back(SessionOutput::Recording(bytes)),
+            Err(e) => self.out.push_back(SessionOutput::Warning(e.to_string())),
+        }
+        if losses != Default::default() {
+            self.out.push_back(SessionOutput::Warning(format!(
+                "recording could not place some audio: {losses:?}"
+            )));
+        }
+    }
+
+    /// Stops recording after a failure; the call goes on.
+    fn recording_failed(&mut self, e: super::recorder::RecorderError) {
+        if let Some(m) = self.media.as_mut() {
+            m.recorder = None;
+        }
+        self.out
+            .push_back(SessionOutput::Warning(format!("recording stopped: {e}")));
     }
 
     /// A text frame at `now`; `unix_now` (seconds) checks the token's expiry.
@@ -164,6 +154,7 @@ impl MediaSession {
         if self.ended {
             return;
         }
+        self.clock = self.clock.max(now);
         self.last_frame_at = now;
         if let Err(e) = self.inbound.handle_text(text) {
             self.out.push_back(SessionOutput::Rejected(e));
@@ -205,6 +196,7 @@ impl MediaSession {
         if self.ended {
             return;
         }
+        self.clock = self.clock.max(now);
         if now >= self.opened_at + self.config.max_call_duration {
             self.end(EndCause::MaxDuration);
             return;
@@ -307,6 +299,9 @@ impl MediaSession {
         if let Some((_, tc)) = m.answers.as_mut() {
             tc.reset();
         }
+        if let Some(r) = m.recorder.as_mut() {
+            r.clear(now);
+        }
         let report = m.ledger.clear(now);
         self.pump(now);
         report
@@ -340,6 +335,13 @@ impl MediaSession {
                 let Some(m) = self.media.as_mut() else {
                     return;
                 };
+                if let Some(r) = m.recorder.as_mut()
+                    && let Err(e) = r.caller(now, &chunk.payload)
+                {
+                    m.recorder = None;
+                    self.out
+                        .push_back(SessionOutput::Warning(format!("recording stopped: {e}")));
+                }
                 let mut pcm = Vec::with_capacity(chunk.payload.len() * 4);
                 match m.inbound.process(&chunk.payload, &mut pcm) {
                     Ok(()) => {
@@ -367,6 +369,9 @@ impl MediaSession {
                     echo.clear();
                     m.outbound.reset();
                     m.utterance = None;
+                    if let Some(r) = m.recorder.as_mut() {
+                        r.clear(now);
+                    }
                     let report = m.ledger.clear(now);
                     self.out.push_back(SessionOutput::Cleared(report));
                 }
@@ -453,7 +458,16 @@ impl MediaSession {
             }),
             utterance: None,
             scratch: Vec::with_capacity(640),
+            recorder: None,
         });
+        if self.config.record {
+            match AudioRecorder::new(self.clock, start.format, outbound, &start.call_id) {
+                Ok(r) => self.media.as_mut().expect("just set").recorder = Some(r),
+                Err(e) => self
+                    .out
+                    .push_back(SessionOutput::Warning(format!("not recording: {e}"))),
+            }
+        }
         self.out.push_back(SessionOutput::Started(StartedCall {
             call_id: start.call_id,
             stream_id: start.stream_id,
@@ -493,12 +507,22 @@ impl MediaSession {
                 }
             }
         }
+        // Released audio plays once what the carrier already holds has played.
+        let mut plays_at = now + m.ledger.ahead(now);
+        let mut failed = None;
         while let Some(o) = m.ledger.poll_transmit(now) {
             let text = match &o {
-                LedgerOutput::Media(audio) => self
-                    .config
-                    .carrier
-                    .encode(&m.stream_id, &CarrierCommand::Media(audio)),
+                LedgerOutput::Media(audio) => {
+                    if let Some(r) = m.recorder.as_mut()
+                        && let Err(e) = r.agent(now, plays_at, audio)
+                    {
+                        failed = Some(e);
+                    }
+                    plays_at += Duration::from_millis(m.outbound_format.duration_ms(audio.len()));
+                    self.config
+                        .carrier
+                        .encode(&m.stream_id, &CarrierCommand::Media(audio))
+                }
                 LedgerOutput::Mark(name) => self
                     .config
                     .carrier
@@ -509,6 +533,16 @@ impl MediaSession {
                     .encode(&m.stream_id, &CarrierCommand::Clear),
             };
             self.out.push_back(SessionOutput::Send(text));
+        }
+        match m.recorder.as_mut().map(|r| r.advance(now)) {
+            Some(Ok(bytes)) if !bytes.is_empty() => {
+                self.out.push_back(SessionOutput::Recording(bytes))
+            }
+            Some(Err(e)) => failed = Some(e),
+            _ => {}
+        }
+        if let Some(e) = failed {
+            self.recording_failed(e);
         }
     }
 }
@@ -540,6 +574,7 @@ pub(crate) mod tests_support {
             idle_limit: Duration::from_secs(10),
             clear_digit: '#',
             far_end: FarEnd::External,
+            record: false,
         };
         let mut s = MediaSession::new(config, t0);
         let unix = 1_700_000_000;

@@ -27,6 +27,7 @@ fn config() -> SessionConfig {
         idle_limit: Duration::from_secs(10),
         clear_digit: '#',
         far_end: FarEnd::Echo,
+        record: false,
     }
 }
 

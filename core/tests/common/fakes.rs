@@ -87,6 +87,7 @@ pub fn label(o: &Output) -> String {
         Output::CancelLlm => "cancel_llm".into(),
         Output::RunTool { request, .. } => format!("tool:{}", request.tool().as_str()),
         Output::Record(_) => "record".into(),
+        Output::Recording(_) => "recording".into(),
         Output::Observe(_) => "observe".into(),
         Output::JudgeTurn { .. } => "judge_turn".into(),
         Output::HandOff(h) => format!("handoff:{}", h.as_str()),

@@ -13,23 +13,19 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use callbridge_core::audio::AudioFormat;
-use callbridge_core::audio::vad::VadConfig;
-use callbridge_core::call::agent::AgentConfig;
 use callbridge_core::call::observe::Observation;
 use callbridge_core::call::record::{Record, Speaker};
-use callbridge_core::call::{
-    Call, CallConfig, CallEnd, ConversationConfig, FarEnd, Handoff, Input, Output, Preparation,
-    SessionConfig, Slot,
-};
-use callbridge_core::carrier::{CarrierKind, stream_token};
+use callbridge_core::call::{Call, CallConfig, CallEnd, Handoff, Input, Output, Preparation, Slot};
+use callbridge_core::carrier::stream_token;
 use callbridge_core::llm::{FinishReason, LlmEvent};
 use callbridge_core::provider::ProviderError;
 use callbridge_core::stt::{SttControl, SttEvent};
 use callbridge_core::tool::{CrmRequest, ToolCall, ToolResult};
 
+mod config;
 mod fakes;
 use callbridge_core::tts::{TtsCommand, TtsEvent};
+pub use config::{agent, agent_config};
 pub use fakes::{FakeLlm, FakeStt, FakeTts, clip, label, tone};
 
 pub const SECRET: &str = "test-secret";
@@ -39,49 +35,6 @@ pub const GREETING: &str = "Thanks for calling Lone Star Auto Service. How can I
 const STEP: Duration = Duration::from_millis(5);
 /// Synthesized speech per word.
 const MS_PER_WORD: u64 = 250;
-
-/// The configuration of an agent call on a Twilio socket.
-pub fn agent_config() -> CallConfig {
-    CallConfig {
-        session: SessionConfig {
-            carrier: CarrierKind::Twilio,
-            max_frame_bytes: 65_536,
-            token_secret: SECRET.into(),
-            require_stream_token: true,
-            outbound_format: None,
-            lead: Duration::from_millis(200),
-            mark_interval: Duration::from_millis(100),
-            echo_delay: Duration::from_millis(300),
-            far_end_format: None,
-            max_call_duration: Duration::from_secs(600),
-            start_limit: Duration::from_secs(5),
-            idle_limit: Duration::from_secs(10),
-            clear_digit: '#',
-            far_end: FarEnd::External,
-        },
-        conversation: Some(ConversationConfig {
-            vad: VadConfig::default(),
-            stt_fallback: true,
-            tts_formats: [Some(AudioFormat::MULAW_8K), Some(AudioFormat::MULAW_8K)],
-            llm_primary: true,
-            playout_limit: Duration::from_secs(20),
-            prepare_limit: Duration::from_secs(10),
-            handoff_limit: Duration::from_secs(8),
-            tool_timeout: Duration::from_secs(5),
-            tool_drain_limit: Duration::from_secs(6),
-            audio_backlog_frames: 250,
-            stt_batch_frames: 3,
-        }),
-    }
-}
-
-/// The agent's tuning.
-pub fn agent() -> AgentConfig {
-    AgentConfig::new(
-        "You are the service desk of Lone Star Auto Service.",
-        GREETING,
-    )
-}
 
 /// One call and everything around it.
 pub struct Line {
@@ -98,6 +51,12 @@ pub struct Line {
     next_frame: Instant,
     /// The caller's line is open (`stop` not sent).
     pub connected: bool,
+    /// Every frame the caller's line sent, speech and silence, in order (mu-law).
+    pub said: Vec<u8>,
+    /// The call's recording file, as the call produced it.
+    pub recording: Vec<u8>,
+    /// When each `clear` reached the carrier.
+    pub cleared_at: Vec<Instant>,
     // The fake carrier.
     /// Agent audio the carrier received.
     pub heard: Vec<u8>,
@@ -143,6 +102,9 @@ impl Line {
             caller: VecDeque::new(),
             next_frame: t0,
             connected: true,
+            said: Vec::new(),
+            recording: Vec::new(),
+            cleared_at: Vec::new(),
             heard: Vec::new(),
             playout_end: t0,
             marks_due: Vec::new(),
@@ -398,6 +360,7 @@ impl Line {
         if self.connected && now >= self.next_frame {
             self.next_frame += Duration::from_millis(20);
             let frame = self.caller.pop_front().unwrap_or_else(|| vec![0xFF; 160]);
+            self.said.extend_from_slice(&frame);
             let ts = self.ms();
             self.carrier_sends(json!({"event": "media", "media": {
                 "track": "inbound", "chunk": self.seq.to_string(), "timestamp": ts.to_string(),
@@ -533,6 +496,7 @@ impl Line {
                 }
                 Output::RunTool { id, request } => self.tools.push((id, request)),
                 Output::Record(r) => self.records.push(r),
+                Output::Recording(bytes) => self.recording.extend(bytes),
                 Output::Observe(o) => self.observations.push(o),
                 Output::JudgeTurn { id, audio } => {
                     let secs = audio.samples.len() as f64 / f64::from(audio.rate.hz());
@@ -576,6 +540,7 @@ impl Line {
             }
             Some("clear") => {
                 self.clears += 1;
+                self.cleared_at.push(self.now);
                 let unplayed = self.playout_end.saturating_duration_since(self.now);
                 self.heard.truncate(
                     self.heard.len() - (unplayed.as_millis() as usize * 8).min(self.heard.len()),

@@ -125,6 +125,8 @@ struct TurnRow {
     stt_ms: Option<i32>,
     llm_ms: Option<i32>,
     tts_ms: Option<i32>,
+    /// Seconds into the recording the turn began (the page plays the recording in step).
+    offset: Option<f64>,
 }
 
 /// Splits an agent turn into what was heard and the rest, when it was cut short.
@@ -172,11 +174,14 @@ pub async fn detail(
         Ok(v) => v,
         Err(e) => return failed(&session, &e),
     };
+    let recorded_from = log.recording_path.as_ref().and(log.recording_started_at);
     let turns: Vec<TurnRow> = turns
         .into_iter()
         .map(|t| {
             let (heard, unheard) = heard_split(&t.text, t.heard_text.as_deref());
             TurnRow {
+                offset: recorded_from
+                    .map(|r| ((t.started_at - r).num_milliseconds().max(0) as f64) / 1000.0),
                 at: t
                     .started_at
                     .with_timezone(&schedule.tz)
@@ -202,6 +207,7 @@ pub async fn detail(
             duration => log.ended_at.map(|e| duration((e - log.started_at).num_seconds())),
             outcome => log.outcome.unwrap_or_else(|| "in progress".into()),
             summary => log.summary,
+            recorded => recorded_from.is_some(),
             turns,
             booked,
             ..pages::me(&session)

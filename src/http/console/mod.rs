@@ -12,6 +12,7 @@ mod live;
 mod login;
 mod pages;
 mod people;
+mod recordings;
 mod vehicles;
 
 use axum::Router;
@@ -47,11 +48,13 @@ pub fn router() -> Router<AppState> {
         .route("/vehicles/{id}/status", post(vehicles::set_status))
         .route("/calls", get(history::list))
         .route("/calls/{sid}", get(history::detail))
+        .route("/calls/{sid}/recording", get(recordings::audio))
         .route("/staff", get(people::list).post(people::add))
         .route("/staff/{id}/{action}", post(people::set_disabled))
         .route("/audit", get(people::audit_log))
         .route("/static/console.css", get(stylesheet))
         .route("/static/console.js", get(script))
+        .route("/static/recording.js", get(recording_script))
         .fallback(not_found)
         .layer(Extension(login::NameThrottle::new()))
         .layer(from_fn(security_headers))
@@ -83,26 +86,37 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-async fn stylesheet() -> Response {
+/// One of the console's own files, cached briefly by the browser.
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "private, max-age=300"),
         ],
-        include_str!("static/console.css"),
+        body,
     )
         .into_response()
 }
 
+async fn stylesheet() -> Response {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("static/console.css"),
+    )
+}
+
 async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "private, max-age=300"),
-        ],
+    static_file(
+        "text/javascript; charset=utf-8",
         include_str!("static/console.js"),
     )
-        .into_response()
+}
+
+async fn recording_script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("static/recording.js"),
+    )
 }
 
 async fn not_found(State(state): State<AppState>, request: Request) -> Response {

@@ -1,14 +1,16 @@
 //! The service desk's console in headless Chromium: signing in (a wrong password refused),
-//! a simulated call's transcript appearing live, an appointment moved on the board, a change
-//! without its CSRF token refused, an advisor refused an admin page.
+//! a simulated call's transcript appearing live, its recording played from a turn, an
+//! appointment moved on the board, a change without its CSRF token refused, an advisor
+//! refused an admin page.
 
 use callbridge::staff::Role;
 use chrono::{Datelike, Duration, Utc, Weekday};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
-use super::Browser;
+use super::{Browser, until_js};
 use crate::console::desk::{PASSWORD, account};
+use crate::conversation::recording::finished_recording;
 use crate::conversation::{Line, MARIA, goodbye, stream};
 use crate::fakes::openai::text_reply;
 
@@ -91,6 +93,41 @@ async fn the_desk_signs_in_watches_a_call_live_and_moves_an_appointment() {
         card.contains("recognition") && card.contains("agent") && card.contains(" ms"),
         "{card}"
     );
+
+    // The call's page plays its recording: a turn's time plays from that turn, marked.
+    let (log, recording) = finished_recording(&line.app, sid).await;
+    assert!(log.recording_path.is_some() && recording.left.len() > 8000);
+    browser.goto(&format!("{base}/console/calls/{sid}")).await;
+    let duration = until_js(
+        &browser,
+        "const a = document.getElementById('recording');
+         return a.readyState >= 1 && isFinite(a.duration) && a.duration > 0 ? a.duration : null;",
+        vec![],
+    )
+    .await;
+    assert!(duration.as_f64().unwrap() > 2.0, "duration {duration}");
+    let seek = browser.find("#transcript li.caller button.seek").await;
+    let offset: f64 = seek
+        .attr("data-offset")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    seek.click().await.unwrap();
+    // It plays from there, and the one turn marked is the one being heard.
+    let played = until_js(
+        &browser,
+        "const a = document.getElementById('recording');
+         const turns = [...document.querySelectorAll('#transcript li[data-offset]')];
+         const heard = turns.filter(li => parseFloat(li.dataset.offset) <= a.currentTime).pop();
+         const marked = document.querySelectorAll('#transcript li.playing');
+         return !a.paused && a.currentTime > arguments[0] + 0.3 && marked.length === 1
+             && marked[0] === heard ? a.currentTime : null;",
+        vec![json!(offset)],
+    )
+    .await;
+    assert!(played.as_f64().unwrap() >= offset, "{played} from {offset}");
 
     // The board: Maria's first appointment moved to 2 PM on an open weekday.
     let tz = line.app.state.settings.business.timezone;

@@ -65,7 +65,8 @@ impl Browser {
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-                    "--window-size=1280,1000",
+                    "--window-size=1280,1000", "--autoplay-policy=no-user-gesture-required",
+                    "--mute-audio",
                     format!("--user-data-dir={}", profile.display()),
                 ],
             }),
@@ -158,4 +159,23 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Runs `script` in the page until it returns something other than `null`, and returns that.
+pub async fn until_js(
+    browser: &Browser,
+    script: &str,
+    args: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    let value = tokio::time::timeout(HANG, async {
+        loop {
+            let v = browser.client.execute(script, args.clone()).await.unwrap();
+            if !v.is_null() {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    value.unwrap_or_else(|_| panic!("the page never answered: {script}"))
 }

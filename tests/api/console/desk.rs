@@ -123,6 +123,24 @@ impl Desk {
         self.keep(r).await
     }
 
+    /// `GET path` read as bytes, optionally a `Range` of it (a media element seeking).
+    pub async fn get_bytes(
+        &mut self,
+        path: &str,
+        range: Option<&str>,
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut request = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.jar());
+        if let Some(range) = range {
+            request = request.header(reqwest::header::RANGE, range);
+        }
+        let r = request.send().await.unwrap();
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, headers, r.bytes().await.unwrap().to_vec())
+    }
+
     /// `POST path` with a urlencoded form.
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let r = self

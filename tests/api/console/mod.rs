@@ -5,5 +5,6 @@
 mod board;
 pub(crate) mod desk;
 mod history;
+pub(crate) mod recordings;
 mod sign_in;
 mod vehicles;

@@ -138,9 +138,9 @@ async fn a_known_caller_books_an_oil_change_and_it_is_in_the_book() {
     assert_eq!(log[0].actor, format!("agent on call {sid}"));
     assert_eq!(log[0].action, "appointment.book");
     assert!(
-        turns[0]
-            .1
-            .starts_with("Thanks for calling Lone Star Auto Service, Maria"),
+        turns[0].1.starts_with(&format!(
+            "{NOTICE} Thanks for calling Lone Star Auto Service, Maria"
+        )),
         "{turns:?}"
     );
     let callers: Vec<&str> = turns
@@ -170,16 +170,14 @@ async fn a_known_caller_books_an_oil_change_and_it_is_in_the_book() {
         );
     }
 
-    // The greeting went to speech synthesis once, before anything else.
+    // The greeting (the recording notice first) went to speech synthesis once, before
+    // anything else.
     let spoken = line.tts.record().spoken;
-    assert!(spoken[0].starts_with("Thanks for calling"), "{spoken:?}");
-    assert_eq!(
-        spoken
-            .iter()
-            .filter(|s| s.starts_with("Thanks for calling Lone"))
-            .count(),
-        1
+    assert!(
+        spoken[0].starts_with(&format!("{NOTICE} Thanks for calling")),
+        "{spoken:?}"
     );
+    assert_eq!(spoken.iter().filter(|s| s.starts_with(NOTICE)).count(), 1);
     line.app.stop().await;
 }
 
@@ -302,7 +300,7 @@ async fn an_unknown_caller_is_created_as_a_customer() {
     let (_, turns) = line.record(sid).await;
     assert_eq!(
         turns[0].1,
-        "Thanks for calling Lone Star Auto Service. How can I help you today?"
+        format!("{NOTICE} Thanks for calling Lone Star Auto Service. How can I help you today?")
     );
     let system = line.llm_requests()[0]["messages"][0]["content"]
         .as_str()

@@ -20,6 +20,8 @@ use crate::helpers::{AUTH_TOKEN, HANG, PUBLIC_URL, TestApp, spawn_app_with};
 
 pub(super) const KEY: &str = "dg-test-key";
 pub(super) const OPENAI_KEY: &str = "sk-test-0123456789";
+/// Said before the greeting: calls are recorded by default.
+pub(super) const NOTICE: &str = "This call is recorded for quality and training.";
 /// Maria Gonzalez in the demo CRM.
 pub(crate) const MARIA: &str = "+15125550101";
 
@@ -261,4 +263,5 @@ mod booking;
 mod degraded;
 pub(crate) mod live;
 mod outage;
+pub(crate) mod recording;
 mod turns;
