@@ -105,12 +105,18 @@ impl OpusEncoder {
         Self::with_channels(rate, 1)
     }
 
-    /// A two-channel encoder at `bits_per_second` (a recording: caller left, agent right).
-    pub fn stereo(rate: SampleRate, bits_per_second: i32) -> Result<Self, OpusError> {
+    /// A two-channel encoder at `bits_per_second` and `complexity` (0..=10: libopus' effort
+    /// per frame; a recording runs beside every call, so it buys CPU with a little quality).
+    pub fn stereo(
+        rate: SampleRate,
+        bits_per_second: i32,
+        complexity: u8,
+    ) -> Result<Self, OpusError> {
         let mut encoder = Self::with_channels(rate, 2)?;
         encoder
             .inner
             .set_bitrate(audiopus::Bitrate::BitsPerSecond(bits_per_second))?;
+        encoder.inner.set_complexity(complexity)?;
         Ok(encoder)
     }
 

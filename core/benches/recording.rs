@@ -5,14 +5,14 @@
 //! answering 40% of the time with audio released 300 ms ahead, a barge-in clearing it every
 //! thirty seconds.
 //!
-//! Run: `cargo bench --bench recording`.
+//! Run: `cargo bench -p callbridge-core --bench recording`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use callbridge::audio::{AudioFormat, g711};
-use callbridge::call::recorder::AudioRecorder;
+use callbridge_core::audio::{AudioFormat, g711};
+use callbridge_core::call::recorder::AudioRecorder;
 
 /// Heap bytes in use, counted by the allocator itself.
 struct Counting;
