@@ -120,15 +120,16 @@ impl TwilioCallControl {
     }
 
     /// Says `message` and connects the caller to `number`, warm: the advisor first hears what
-    /// `whisper_url` answers.
+    /// `whisper_url` answers; unanswered, `dial`'s action brings the caller back.
     pub async fn transfer(
         &self,
         call_sid: &str,
         message: &str,
         number: &str,
         whisper_url: &str,
+        dial: &twiml::DialResult,
     ) -> Result<(), CallControlError> {
-        let xml = twiml::warm_transfer(message, number, whisper_url);
+        let xml = twiml::warm_transfer(message, number, whisper_url, dial);
         self.update(call_sid, &[("Twiml", &xml)]).await
     }
 

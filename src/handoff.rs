@@ -36,6 +36,9 @@ pub struct Handoffs {
     service_desk: Option<String>,
     /// `/twilio/whisper` as the carrier reaches it (a warm transfer's advisor leg).
     whisper_base: String,
+    /// `/twilio/dial-result` as the carrier reaches it, and how long the desk rings.
+    dial_base: String,
+    desk_answer_secs: u64,
     /// Where decisions are shared with other nodes (Redis only).
     shared: Option<SessionStore>,
 }
@@ -65,6 +68,8 @@ impl Handoffs {
             control,
             service_desk: carrier.service_desk_number.clone(),
             whisper_base: settings.http_url("/twilio/whisper"),
+            dial_base: settings.http_url("/twilio/dial-result"),
+            desk_answer_secs: settings.conversation.desk_answer.as_secs(),
             shared: matches!(store, SessionStore::Redis(_)).then(|| store.clone()),
         }
     }
@@ -148,7 +153,11 @@ impl Handoffs {
                 let sid: String =
                     url::form_urlencoded::byte_serialize(call_sid.as_bytes()).collect();
                 let whisper = format!("{}?call={sid}", self.whisper_base);
-                control.transfer(call_sid, "", desk, &whisper).await
+                let dial = twiml::DialResult {
+                    timeout_secs: self.desk_answer_secs,
+                    action_url: format!("{}?call={sid}", self.dial_base),
+                };
+                control.transfer(call_sid, "", desk, &whisper, &dial).await
             }
             (Handoff::Transfer, None) => control.say_goodbye(call_sid, NO_DESK).await,
             (Handoff::HangUp, _) => control.hang_up(call_sid).await,
@@ -165,22 +174,34 @@ pub fn whisper_url(settings: &crate::config::Settings, call_sid: &str) -> String
     format!("{}?call={sid}", settings.http_url("/twilio/whisper"))
 }
 
+/// How a transfer of `call_sid` dials the desk: `DESK_ANSWER_SECS` of ringing, then Twilio
+/// asks `/twilio/dial-result` what next (the agent again, when nobody answered).
+pub fn dial_result(settings: &crate::config::Settings, call_sid: &str) -> twiml::DialResult {
+    let sid: String = url::form_urlencoded::byte_serialize(call_sid.as_bytes()).collect();
+    twiml::DialResult {
+        timeout_secs: settings.conversation.desk_answer.as_secs(),
+        action_url: format!("{}?call={sid}", settings.http_url("/twilio/dial-result")),
+    }
+}
+
 /// The TwiML that follows the stream for `handoff` (`None`: the stream ended without a
 /// decision, so the caller is not simply dropped). A transfer is warm: the advisor first hears
-/// `whisper`'s summary of the call.
+/// `whisper`'s summary of the call; unanswered, `dial` brings the caller back.
 pub fn after_stream_twiml(
     handoff: Option<Handoff>,
     service_desk: Option<&str>,
     whisper: &str,
+    dial: &twiml::DialResult,
 ) -> String {
     match (handoff, service_desk) {
-        (Some(Handoff::Transfer), Some(desk)) => twiml::warm_transfer("", desk, whisper),
+        (Some(Handoff::Transfer), Some(desk)) => twiml::warm_transfer("", desk, whisper, dial),
         (Some(Handoff::Transfer), None) => twiml::goodbye(NO_DESK),
         (Some(Handoff::HangUp), _) => twiml::goodbye(""),
         (None, Some(desk)) => twiml::warm_transfer(
             &format!("{APOLOGY} Let me connect you with our service desk."),
             desk,
             whisper,
+            dial,
         ),
         (None, None) => twiml::goodbye(&format!("{APOLOGY} Please call back. Goodbye.")),
     }

@@ -7,6 +7,7 @@ pub mod bay;
 pub mod business_hours;
 pub mod call_log;
 pub mod call_turn;
+pub mod callback;
 pub mod closure;
 pub mod customer;
 pub mod repair_order;

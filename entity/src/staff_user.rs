@@ -20,6 +20,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// A disabled account signs in no more and its sessions stop working.
     pub disabled: bool,
+    /// The phone they take calls on (E.164): "take this call" dials it.
+    pub phone: Option<String>,
 }
 
 /// Relations are added as the queries need them.

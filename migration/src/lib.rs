@@ -8,6 +8,8 @@ mod m20261122_000003_appointment_bays;
 mod m20261206_000004_staff;
 mod m20261206_000005_repair_orders;
 mod m20261207_000006_recordings;
+mod m20261207_000007_callbacks;
+mod m20261207_000008_staff_phone;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000004_staff::Migration),
             Box::new(m20261206_000005_repair_orders::Migration),
             Box::new(m20261207_000006_recordings::Migration),
+            Box::new(m20261207_000007_callbacks::Migration),
+            Box::new(m20261207_000008_staff_phone::Migration),
         ]
     }
 }

@@ -56,6 +56,9 @@ pub struct ConversationSettings {
     pub token_budget: usize,
     /// `CALL_CONTROL`: `twiml` or `rest`.
     pub call_control: CallControlMode,
+    /// `DESK_ANSWER_SECS`: how long the desk's phone rings on a transfer before the caller is
+    /// brought back to the agent, which offers a callback.
+    pub desk_answer: Duration,
 }
 
 pub(super) fn read(r: &mut Reader<'_>) -> ConversationSettings {
@@ -99,5 +102,6 @@ pub(super) fn read(r: &mut Reader<'_>) -> ConversationSettings {
         transfer_digit,
         token_budget: r.ranged("HISTORY_TOKEN_BUDGET", 3000, 500, 100_000) as usize,
         call_control,
+        desk_answer: Duration::from_secs(r.ranged("DESK_ANSWER_SECS", 20, 5, 600)),
     }
 }

@@ -147,6 +147,20 @@ pub async fn set_summary(
     Ok(())
 }
 
+/// Sets the outcome of call `call_sid` (an advisor took it: `taken`); whether it was logged.
+pub async fn set_outcome(
+    db: &impl ConnectionTrait,
+    call_sid: &str,
+    outcome: &str,
+) -> Result<bool, CrmError> {
+    let updated = call_log::Entity::update_many()
+        .col_expr(call_log::Column::Outcome, Some(outcome.to_string()).into())
+        .filter(call_log::Column::CallSid.eq(call_sid))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
 /// Notes where the call's recording is (relative to `RECORDINGS_DIR`) and when its first
 /// sample was heard, so the console can place the transcript's turns in it.
 /// Whether the call's log was there to take it.

@@ -3,6 +3,7 @@
 pub mod appointments;
 pub mod availability;
 pub mod booking;
+pub mod callbacks;
 pub mod caller;
 pub mod calls;
 pub mod catalog;

@@ -182,7 +182,11 @@ impl CallDriver {
     /// claim (Redis) comes back as [`TaskDone::Claimed`].
     fn admit(&mut self, now: Instant, started: StartedCall) {
         tracing::Span::current().record("call_sid", started.call_id.as_str());
-        if !self.state.local_calls.try_insert(&started.call_id, now) {
+        if !self
+            .state
+            .local_calls
+            .try_insert(&started.call_id, &started.stream_key, now)
+        {
             self.call.handle_input(now, Input::AlreadyStreaming);
             return;
         }
@@ -190,7 +194,7 @@ impl CallDriver {
         let node = self.state.settings.node_id.clone();
         let ttl = self.state.settings.carrier.stream_token_ttl;
         tokio::spawn(async move {
-            let claimed = store.claim_stream(&started.call_id, &node, ttl).await;
+            let claimed = store.claim_stream(&started.stream_key, &node, ttl).await;
             let _ = tasks
                 .send(TaskDone::Claimed(Box::new(started), claimed))
                 .await;
@@ -255,8 +259,17 @@ impl CallDriver {
     fn prepare(&mut self, started: StartedCall) {
         let (tasks, prepared) = (self.tasks.clone(), self.state.prepared.clone());
         tokio::spawn(async move {
+            let returned = started
+                .parameters
+                .iter()
+                .any(|(k, _)| k == crate::preparation::RETURNED_PARAMETER);
             let p = prepared
-                .take(&started.call_id, started.from.as_deref(), started.inbound)
+                .take(
+                    &started.call_id,
+                    started.from.as_deref(),
+                    started.inbound,
+                    returned,
+                )
                 .await;
             let _ = tasks.send(TaskDone::Prepared(Box::new(p))).await;
         });

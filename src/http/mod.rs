@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/stream-status", post(twilio::stream_status))
         .route("/twilio/after-stream", post(twilio::after_stream))
         .route("/twilio/whisper", post(twilio::whisper))
+        .route("/twilio/dial-result", post(twilio::dial_result))
         .route("/twilio/media", get(media::twilio_media))
         .route("/telnyx/media", get(media::telnyx_media))
         .layer(from_fn_with_state(webhook_limit, rate_limit::limit));

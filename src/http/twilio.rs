@@ -135,13 +135,26 @@ pub async fn voice(
         metrics::counter!(telemetry::WEBHOOKS, "result" => "invalid").increment(1);
         return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
     };
+    connect(&state, &params, call_sid, false).await
+}
+
+/// Answers a call with a media stream to us (after `voice`; after an unanswered transfer,
+/// `returned`: the agent takes the caller back), or with the busy TwiML when there is no room.
+#[allow(clippy::disallowed_methods)] // A handler is IO: it reads the clock for the cap.
+async fn connect(
+    state: &AppState,
+    params: &[(String, String)],
+    call_sid: &str,
+    returned: bool,
+) -> Response {
     let settings = &state.settings;
     let received = std::time::SystemTime::now();
+    let stage = if returned { "dial_result" } else { "webhook" };
     let span = |result: &'static str| {
         let node = KeyValue::new("node.id", settings.node_id.clone());
         traces::request(
             call_sid,
-            "webhook",
+            stage,
             received,
             vec![node, KeyValue::new("result", result)],
         );
@@ -157,10 +170,7 @@ pub async fn voice(
             "answering busy: no capacity for another call"
         );
         span("busy");
-        return xml(twiml::busy(
-            &settings.carrier.busy_message,
-            settings.carrier.service_desk_number.as_deref(),
-        ));
+        return busy(settings, returned);
     }
     let now = unix_now();
     let token = stream_token::issue(
@@ -174,7 +184,7 @@ pub async fn voice(
         state: CallState::Ringing,
         started_at: now,
     };
-    let from = param(&params, "From");
+    let from = param(params, "From");
     // The media socket may reach another node, and Twilio's `start` does not say who calls:
     // the number is kept beside the registry entry (both at once, each bounded).
     let keep_caller = async {
@@ -195,10 +205,7 @@ pub async fn voice(
             "answering busy: the cluster is at CLUSTER_MAX_CALLS"
         );
         span("busy");
-        return xml(twiml::busy(
-            &settings.carrier.busy_message,
-            settings.carrier.service_desk_number.as_deref(),
-        ));
+        return busy(settings, returned);
     }
     // The registry is bookkeeping: a caller is not turned away because it is down (the cap
     // is then this node's own).
@@ -217,17 +224,83 @@ pub async fn voice(
     let agent = settings.mode == CallMode::Agent;
     if agent {
         // The greeting is synthesized while Twilio opens the stream.
-        let to = param(&params, "To");
-        state.prepared.begin(call_sid, from, to, arrival);
+        let to = param(params, "To");
+        state.prepared.begin(call_sid, from, to, arrival, returned);
     }
     let action = agent.then(|| settings.http_url("/twilio/after-stream"));
     span("connected");
+    let mut parameters = vec![(stream_token::PARAMETER_NAME, token.as_str())];
+    if returned {
+        parameters.push((crate::preparation::RETURNED_PARAMETER, "desk_no_answer"));
+    }
     xml(twiml::connect_stream(
         &settings.media_url("/twilio/media"),
         Some(&settings.http_url("/twilio/stream-status")),
-        &[(stream_token::PARAMETER_NAME, &token)],
+        &parameters,
         action.as_deref(),
     ))
+}
+
+/// No room for the call: the busy message and the desk, or, for a caller the desk just did
+/// not answer, an apology (ringing the desk again would loop).
+fn busy(settings: &crate::config::Settings, returned: bool) -> Response {
+    if returned {
+        return xml(twiml::goodbye(
+            "Sorry, nobody can take your call right now. Please call us back later. Goodbye.",
+        ));
+    }
+    xml(twiml::busy(
+        &settings.carrier.busy_message,
+        settings.carrier.service_desk_number.as_deref(),
+    ))
+}
+
+/// `POST /twilio/dial-result?call=<sid>`: Twilio reports how a transfer's `<Dial>` ended. The
+/// desk answered (`completed`): the call is over when they hang up. Nobody answered (busy,
+/// no-answer, failed, canceled): the caller comes back to the agent on a new stream, which
+/// offers a callback.
+pub async fn dial_result(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = match verified_form(&state, &uri, &headers, &body) {
+        Ok(p) => p,
+        Err(refused) => return refused.into_response(),
+    };
+    let Some(call_sid) = param(&params, "CallSid") else {
+        return (StatusCode::BAD_REQUEST, "CallSid is required").into_response();
+    };
+    let status = param(&params, "DialCallStatus").unwrap_or("");
+    metrics::counter!(telemetry::DESK_DIALS, "status" => dial_status_label(status)).increment(1);
+    if status == "completed" || status == "answered" || state.settings.mode != CallMode::Agent {
+        let by_staff = uri.query().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "by" && v == "staff")
+        });
+        if by_staff && (status == "completed" || status == "answered") {
+            record_taken(&state, call_sid);
+        }
+        return xml(twiml::hang_up());
+    }
+    tracing::info!(
+        call_sid = clean::clip(call_sid),
+        status = clean::clip(status),
+        "the desk did not answer; the agent takes the caller back"
+    );
+    connect(&state, &params, call_sid, true).await
+}
+
+/// `DialCallStatus` as a metric label (a closed set, whatever Twilio sends).
+fn dial_status_label(status: &str) -> &'static str {
+    match status {
+        "completed" | "answered" => "answered",
+        "busy" => "busy",
+        "no-answer" => "no_answer",
+        "failed" => "failed",
+        "canceled" => "canceled",
+        _ => "other",
+    }
 }
 
 /// `POST /twilio/after-stream`: Twilio asks what follows an agent call's stream; the answer
@@ -269,6 +342,7 @@ pub async fn after_stream(
         decision,
         state.settings.carrier.service_desk_number.as_deref(),
         &crate::handoff::whisper_url(&state.settings, call_sid),
+        &crate::handoff::dial_result(&state.settings, call_sid),
     ))
 }
 
@@ -324,6 +398,21 @@ fn record_interrupted(state: &AppState, call_sid: &str) {
             Ok(Ok(false)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "could not mark the call interrupted"),
             Err(_) => tracing::warn!("marking the call interrupted timed out"),
+        }
+    });
+}
+
+/// An advisor took the call from the live view and talked to the caller: its outcome says so
+/// (the stream's own outcome was written when the redirect stopped it). In the background,
+/// tracked, under a deadline.
+fn record_taken(state: &AppState, call_sid: &str) {
+    let (db, sid) = (state.db.clone(), call_sid.to_string());
+    state.calls.spawn(async move {
+        let write = crate::crm::calls::set_outcome(&db, &sid, "taken");
+        match tokio::time::timeout(INTERRUPTED_WRITE_DEADLINE, write).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not mark the call taken"),
+            Err(_) => tracing::warn!("marking the call taken timed out"),
         }
     });
 }

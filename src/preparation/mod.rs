@@ -29,6 +29,10 @@ use crate::session_store::SessionStore;
 use crate::tools::{Tools, reply};
 use prompt::{MenuItem, PromptFacts};
 
+/// The stream parameter that marks a caller brought back to the agent after the desk did
+/// not answer a transfer (its value says why).
+pub const RETURNED_PARAMETER: &str = "returned";
+
 /// How long a preparation may take before the call starts without it.
 const PREPARE_WAIT: Duration = Duration::from_secs(3);
 
@@ -139,13 +143,21 @@ impl PreparedCalls {
 
     /// Starts preparing `call_sid` (Twilio's stream is mu-law 8 kHz). A call whose media
     /// never comes is dropped after `ttl`, closing its provider streams.
-    pub fn begin(&self, call_sid: &str, from: Option<&str>, to: Option<&str>, ttl: Duration) {
+    pub fn begin(
+        &self,
+        call_sid: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        ttl: Duration,
+        returned: bool,
+    ) {
         let task = tokio::spawn(prepare(
             self.preparer.clone(),
             call_sid.to_string(),
             from.map(str::to_string),
             to.map(str::to_string),
             AudioFormat::MULAW_8K,
+            returned,
         ));
         if let Some(old) = self.lock().insert(call_sid.to_string(), task) {
             old.abort(); // a retried webhook: the newest preparation wins
@@ -168,6 +180,7 @@ impl PreparedCalls {
         call_sid: &str,
         from: Option<&str>,
         format: AudioFormat,
+        returned: bool,
     ) -> PreparedCall {
         let waiting = self.lock().remove(call_sid);
         let prepared = match waiting {
@@ -199,6 +212,7 @@ impl PreparedCalls {
                     from,
                     None,
                     format,
+                    returned,
                 )
                 .await
             }
@@ -289,6 +303,7 @@ async fn prepare(
     from: Option<String>,
     to: Option<String>,
     stt_format: AudioFormat,
+    returned: bool,
 ) -> PreparedCall {
     let providers = &p.providers;
     // Connections first: they take the longest and need nothing else. A primary whose breaker
@@ -374,7 +389,7 @@ async fn prepare(
             Vec::new()
         }
     };
-    let system = prompt::system_prompt(&PromptFacts {
+    let mut system = prompt::system_prompt(&PromptFacts {
         business: &settings.business,
         hours: &hours,
         menu: &menu,
@@ -382,15 +397,23 @@ async fn prepare(
         caller_number: caller.as_ref().map(PhoneNumber::as_str),
         now,
     });
+    if returned {
+        system.push_str(prompt::RETURNED_FROM_DESK);
+    }
     if let (Some(stt), Some(r)) = (&stt, &known) {
         stt.set_vocabulary(&caller_words(r));
     }
     let name = known.as_ref().map(|r| r.customer.name.as_str());
-    let greeting = settings.recording.announce(prompt::greeting(
-        &settings.conversation.greeting,
-        &settings.business.name,
-        name,
-    ));
+    // A caller back from an unanswered transfer heard the recording notice already.
+    let greeting = if returned {
+        prompt::RETURNED_GREETING.to_string()
+    } else {
+        settings.recording.announce(prompt::greeting(
+            &settings.conversation.greeting,
+            &settings.business.name,
+            name,
+        ))
+    };
     let mut agent = agent_config(settings, system, greeting, providers.llm.fallback.is_some());
     agent.tokens = p.tokens.clone();
 

@@ -110,6 +110,18 @@ pub fn system_prompt(f: &PromptFacts<'_>) -> String {
     )
 }
 
+/// What a caller back from an unanswered transfer hears first: the callback offer (its words
+/// "call you back" are how the built-in agent knows what it asked).
+pub const RETURNED_GREETING: &str = "I'm sorry, nobody at the service desk could pick up just \
+    now. I can have an advisor call you back: when would suit you, and what is it about?";
+
+/// The prompt's note for that call: the model offers the callback and records it.
+pub const RETURNED_FROM_DESK: &str = "\n\nThis caller was transferred to the service desk and \
+    nobody answered, so they are back with you. You have offered a callback. When they accept, \
+    call request_callback with the time window they prefer (as they said it, e.g. \"tomorrow \
+    morning\", or \"as soon as possible\") and what it is about; then confirm it in one \
+    sentence. If they decline, help them yourself. Do not transfer them to the desk again.";
+
 /// The first thing the caller hears: `template` with `{business}` and `{name}` filled in;
 /// the name part is dropped for an unknown caller.
 pub fn greeting(template: &str, business: &str, customer_name: Option<&str>) -> String {

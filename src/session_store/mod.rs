@@ -233,19 +233,20 @@ impl SessionStore {
         }
     }
 
-    /// Claims the one media connection a call's stream token allows, for `ttl` (the token's
-    /// life): false when a socket on any node already claimed it (a replayed `start`). With
+    /// Claims the one media connection a stream token allows (`stream_key`: the call sid and
+    /// the token's expiry), for `ttl` (the token's life): false when a socket on any node
+    /// already claimed it (a replayed `start`). With
     /// Redis this is one `SET NX`; in-process it always succeeds, the node's own memory of
     /// streamed calls being the whole cluster's.
     pub async fn claim_stream(
         &self,
-        call_sid: &str,
+        stream_key: &str,
         node: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
         match self {
             SessionStore::Memory(_) => Ok(true),
-            SessionStore::Redis(r) => r.claim_stream(call_sid, node, ttl).await,
+            SessionStore::Redis(r) => r.claim_stream(stream_key, node, ttl).await,
         }
     }
 

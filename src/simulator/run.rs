@@ -135,26 +135,39 @@ pub fn parse_stream_twiml(xml: &str) -> Option<(String, Vec<(String, String)>)> 
 /// Places the call and runs it to the end.
 pub async fn place_call(
     plan: CallPlan,
-    mut on_turn: impl FnMut(&TurnReport),
+    on_turn: impl FnMut(&TurnReport),
 ) -> Result<CallSummary, SimError> {
     let voice = plan
         .base_url
         .join("/twilio/voice")
         .map_err(|e| SimError::Webhook(e.to_string()))?;
-    let form: Vec<(String, String)> = [
-        ("AccountSid", "AC00000000000000000000000000000000"),
-        ("CallSid", plan.call_sid.as_str()),
-        ("From", plan.from.as_str()),
-        ("To", plan.to.as_str()),
-        ("CallStatus", "ringing"),
-        ("Direction", "inbound"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let http = reqwest::Client::new();
-    let xml = post_webhook(&http, &plan, &voice, &form).await?;
-    let (stream_url, parameters) = parse_stream_twiml(&xml)
+    let form = call_form(&plan, "ringing", &[]);
+    let xml = post_webhook(&reqwest::Client::new(), &plan, &voice, &form).await?;
+    stream_leg(plan, &xml, on_turn).await
+}
+
+/// After a transfer whose `<Dial>` ended with `status` (`no-answer`, `busy`...), Twilio asks
+/// the dial's action (`action_url`) what next; when the answer is a stream (the agent takes
+/// the caller back), the caller goes on with `plan`'s turns on it.
+pub async fn return_after_dial(
+    plan: CallPlan,
+    action_url: &str,
+    status: &str,
+    on_turn: impl FnMut(&TurnReport),
+) -> Result<CallSummary, SimError> {
+    let action = Url::parse(action_url).map_err(|e| SimError::Webhook(e.to_string()))?;
+    let form = call_form(&plan, "in-progress", &[("DialCallStatus", status)]);
+    let xml = post_webhook(&reqwest::Client::new(), &plan, &action, &form).await?;
+    stream_leg(plan, &xml, on_turn).await
+}
+
+/// One media stream of the call, as the TwiML `xml` asked for it.
+async fn stream_leg(
+    plan: CallPlan,
+    xml: &str,
+    mut on_turn: impl FnMut(&TurnReport),
+) -> Result<CallSummary, SimError> {
+    let (stream_url, parameters) = parse_stream_twiml(xml)
         .ok_or_else(|| SimError::Webhook(format!("no <Stream> in the answer (busy?): {xml}")))?;
     tokio::time::sleep(plan.connect_delay).await;
     let signed_url = stream_url.clone();
@@ -254,13 +267,11 @@ pub async fn place_call(
         }
     }
     // Like Twilio: when the stream ends from our side, ask the action URL what comes next.
-    let action = connect_action(&xml).and_then(|a| Url::parse(&a).ok());
+    let action = connect_action(xml).and_then(|a| Url::parse(&a).ok());
     let after_stream = match action {
         Some(url) if server_closed => {
-            let mut form = form;
-            form.retain(|(k, _)| k != "CallStatus");
-            form.push(("CallStatus".into(), "in-progress".into()));
-            Some(post_webhook(&http, &plan, &url, &form).await?)
+            let form = call_form(&plan, "in-progress", &[]);
+            Some(post_webhook(&reqwest::Client::new(), &plan, &url, &form).await?)
         }
         _ => None,
     };
@@ -275,6 +286,22 @@ pub async fn place_call(
 
 /// Posts a signed Twilio webhook to `public` (or the same path on `connect_to`) and returns
 /// the TwiML answer.
+/// The parameters Twilio posts about the call, with its `CallStatus` and `extra` ones.
+fn call_form(plan: &CallPlan, status: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    [
+        ("AccountSid", "AC00000000000000000000000000000000"),
+        ("CallSid", plan.call_sid.as_str()),
+        ("From", plan.from.as_str()),
+        ("To", plan.to.as_str()),
+        ("CallStatus", status),
+        ("Direction", "inbound"),
+    ]
+    .iter()
+    .chain(extra)
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 async fn post_webhook(
     http: &reqwest::Client,
     plan: &CallPlan,
@@ -283,7 +310,7 @@ async fn post_webhook(
 ) -> Result<String, SimError> {
     let post_to = match &plan.connect_to {
         Some(c) => c
-            .join(public.path())
+            .join(&public[url::Position::BeforePath..])
             .map_err(|e| SimError::Webhook(e.to_string()))?,
         None => public.clone(),
     };

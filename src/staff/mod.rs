@@ -9,6 +9,8 @@
 pub mod accounts;
 pub mod audit;
 pub mod bookings;
+pub mod callbacks;
+pub mod phone;
 pub mod sessions;
 pub mod vehicle_status;
 

@@ -25,17 +25,18 @@ use crate::providers::Providers;
 use crate::session_store::SessionStore;
 use crate::tools::Tools;
 
-/// The sids of calls streaming on this node (for the registry heartbeat), and of those that
-/// have streamed here while their stream token could still be valid: a token is good for one
-/// media connection, so a second socket with the same call's `start`, during the call or after
-/// it, is refused rather than run as a new call.
+/// The sids of calls streaming on this node (for the registry heartbeat), and the streams
+/// (call sid and token) that have run here while their token could still be valid: a token is
+/// good for one media connection, so a second socket with the same `start`, during the call or
+/// after it, is refused rather than run as a new call. A call brought back to the agent
+/// streams again under a new token.
 #[derive(Debug, Clone)]
 pub struct LocalCalls(Arc<Mutex<Streams>>);
 
 #[derive(Debug)]
 struct Streams {
     streaming: HashSet<String>,
-    /// Call sid → until when its token counts as used.
+    /// Stream key (call sid and token) → until when the token counts as used.
     used: HashMap<String, Instant>,
     token_ttl: Duration,
 }
@@ -55,16 +56,16 @@ impl LocalCalls {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a call at `now`; false when its token was already used here (a replayed or second
-    /// socket for the same call, while it streams or after).
-    pub fn try_insert(&self, sid: &str, now: Instant) -> bool {
+    /// Adds a call's stream `stream_key` at `now`; false when its token was already used here
+    /// (a replayed socket, while it streams or after) or the call is streaming now.
+    pub fn try_insert(&self, sid: &str, stream_key: &str, now: Instant) -> bool {
         let mut streams = self.lock();
         streams.used.retain(|_, until| *until > now);
-        if streams.used.contains_key(sid) || streams.streaming.contains(sid) {
+        if streams.used.contains_key(stream_key) || streams.streaming.contains(sid) {
             return false;
         }
         let until = now + streams.token_ttl;
-        streams.used.insert(sid.to_string(), until);
+        streams.used.insert(stream_key.to_string(), until);
         streams.streaming.insert(sid.to_string());
         true
     }

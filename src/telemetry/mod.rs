@@ -53,6 +53,9 @@ pub const RETENTION_REMOVED: &str = "callbridge_retention_removed_total";
 /// prepared), write_failed, not_stored (the path could not be noted in the call log),
 /// removed_files (by the retention job) (counter).
 pub const RECORDING: &str = "callbridge_recording_total";
+/// Transfers to the desk by how the dial ended, `status`: answered, busy, no_answer, failed,
+/// canceled, other (counter). All but answered bring the caller back to the agent.
+pub const DESK_DIALS: &str = "callbridge_desk_dials_total";
 /// Call-record writes (turns, outcomes) that failed (counter).
 pub const RECORD_ERRORS: &str = "callbridge_record_errors_total";
 /// Calls handed on by the agent, by `action` (transfer, hang_up) and `via` (twiml, rest) (counter).
@@ -180,6 +183,10 @@ fn describe() {
     describe_counter!(
         RECORDING,
         "Recording events by what: dropped_bytes, write_failed, not_stored, removed_files."
+    );
+    describe_counter!(
+        DESK_DIALS,
+        "Transfers to the desk by how the dial ended (answered, busy, no_answer, failed, canceled)."
     );
     describe_counter!(BARGE_INS, "Times the caller interrupted the agent.");
     describe_counter!(

@@ -38,6 +38,7 @@ pub(super) async fn run(
         CrmRequest::CancelAppointment(a) => h.cancel_appointment(a).await,
         CrmRequest::ListUpcomingAppointments(a) => h.list_upcoming_appointments(a).await,
         CrmRequest::VehicleStatus(a) => h.vehicle_status(a).await,
+        CrmRequest::RequestCallback(a) => h.request_callback(a).await,
         CrmRequest::BusinessInfo => h.business_info().await,
     }
 }
@@ -368,6 +369,36 @@ impl Handler<'_> {
                 "note": o.note,
                 "checked_in": self.tools.schedule.spoken(o.opened_at),
             })).collect::<Vec<_>>(),
+        }))
+    }
+
+    async fn request_callback(&self, a: args::RequestCallback) -> Result<Value, ToolError> {
+        let Some(call_sid) = self.ctx.call_sid.as_deref() else {
+            return Err(ToolError::new(
+                "no_call",
+                "a callback is requested on a call".to_string(),
+            ));
+        };
+        if a.window.trim().is_empty() || a.reason.trim().is_empty() {
+            return Err(ToolError::new(
+                "missing_details",
+                "ask when suits them and what it is about".to_string(),
+            ));
+        }
+        let request = crate::crm::callbacks::CallbackRequest {
+            call_sid,
+            phone: self.ctx.caller.as_ref(),
+            window: &a.window,
+            reason: &a.reason,
+        };
+        let row = crate::crm::callbacks::request(&self.tools.db, &request, self.ctx.now)
+            .await
+            .map_err(|e| self.crm(e))?;
+        Ok(json!({
+            "requested": true,
+            "window": row.window,
+            "reason": row.reason,
+            "phone": row.phone,
         }))
     }
 

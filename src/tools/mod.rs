@@ -51,6 +51,9 @@ fn description(tool: ToolName) -> &'static str {
         ToolName::VehicleStatus => {
             "Where the customer's vehicles in the shop stand (checked in, waiting on parts, being worked on, ready for pickup), with the desk's note. For \"is my car ready?\"."
         }
+        ToolName::RequestCallback => {
+            "Record the caller's request for an advisor to call them back: when suits them (as they said it) and what it is about. Only when the desk could not answer them."
+        }
         ToolName::BusinessInfo => "Opening hours, address and phone number of the shop.",
         ToolName::EndCall => {
             "End the call after you have said goodbye, when the caller has nothing more."
@@ -78,6 +81,7 @@ fn tool_schema(tool: ToolName) -> Value {
         ToolName::CancelAppointment => schema::<args::CancelAppointment>(),
         ToolName::ListUpcomingAppointments => schema::<args::ListUpcomingAppointments>(),
         ToolName::VehicleStatus => schema::<args::VehicleStatus>(),
+        ToolName::RequestCallback => schema::<args::RequestCallback>(),
         ToolName::BusinessInfo => schema::<args::BusinessInfo>(),
         ToolName::TransferToServiceDesk => schema::<args::TransferToServiceDesk>(),
         ToolName::EndCall | ToolName::EnterPhoneOnKeypad => schema::<args::NoArguments>(),

@@ -25,6 +25,14 @@ fn client(base: &str, token: &str) -> TwilioCallControl {
     .unwrap()
 }
 
+/// Twenty seconds of ringing, then Twilio asks us what next.
+fn dial(sid: &str) -> callbridge::carrier::twiml::DialResult {
+    callbridge::carrier::twiml::DialResult {
+        timeout_secs: 20,
+        action_url: format!("https://bridge.test/twilio/dial-result?call={sid}"),
+    }
+}
+
 #[tokio::test]
 async fn a_call_is_transferred_then_hung_up_and_refusals_are_typed() {
     crate::helpers::install_crypto();
@@ -35,6 +43,7 @@ async fn a_call_is_transferred_then_hung_up_and_refusals_are_typed() {
         "Connecting you to the service desk.",
         "+15125550199",
         "https://bridge.test/twilio/whisper?call=CAlive1",
+        &dial("CAlive1"),
     )
     .await
     .unwrap();
@@ -45,7 +54,8 @@ async fn a_call_is_transferred_then_hung_up_and_refusals_are_typed() {
     );
     assert!(
         twiml.contains(
-            "<Dial><Number url=\"https://bridge.test/twilio/whisper?call=CAlive1\" method=\"POST\">+15125550199</Number></Dial>"
+            "<Dial timeout=\"20\" action=\"https://bridge.test/twilio/dial-result?call=CAlive1\" method=\"POST\">\
+             <Number url=\"https://bridge.test/twilio/whisper?call=CAlive1\" method=\"POST\">+15125550199</Number></Dial>"
         ),
         "{twiml}"
     );
@@ -63,7 +73,8 @@ async fn a_call_is_transferred_then_hung_up_and_refusals_are_typed() {
             "CAlive2",
             "x",
             "+15125550199",
-            "https://bridge.test/twilio/whisper?call=CAlive2"
+            "https://bridge.test/twilio/whisper?call=CAlive2",
+            &dial("CAlive2"),
         )
         .await,
         Err(CallControlError::Refused {

@@ -84,7 +84,7 @@ async fn text_streams_in_deltas_with_usage_and_the_request_is_what_openai_expect
     assert_eq!(sent.headers["accept"], "text/event-stream");
     assert_eq!(sent.body["model"], "gpt-4o-mini");
     assert_eq!(sent.body["stream"], true);
-    assert_eq!(sent.body["tools"].as_array().unwrap().len(), 12);
+    assert_eq!(sent.body["tools"].as_array().unwrap().len(), 13);
     assert_eq!(health.state(ProviderKind::Llm, "openai"), "up");
 }
 

@@ -111,6 +111,11 @@ pub enum Slot {
 pub struct StartedCall {
     /// Carrier call id.
     pub call_id: String,
+    /// This stream of the call: the call id and its token's expiry (a call may stream twice:
+    /// back to the agent after the desk did not answer). A token is good for one stream.
+    pub stream_key: String,
+    /// The stream's custom parameters other than the token (Twilio `<Parameter>`s we set).
+    pub parameters: Vec<(String, String)>,
     /// Carrier stream id.
     pub stream_id: String,
     /// Caller number, when the carrier gave one.

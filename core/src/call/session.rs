@@ -468,7 +468,20 @@ impl MediaSession {
                     .push_back(SessionOutput::Warning(format!("not recording: {e}"))),
             }
         }
+        let stream_key = match token.and_then(stream_token::expiry) {
+            Some(expiry) => format!("{}.{expiry}", start.call_id),
+            None => start.call_id.clone(),
+        };
+        let mut parameters: Vec<(String, String)> = start
+            .custom_parameters
+            .iter()
+            .filter(|(k, _)| k.as_str() != stream_token::PARAMETER_NAME)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        parameters.sort();
         self.out.push_back(SessionOutput::Started(StartedCall {
+            stream_key,
+            parameters,
             call_id: start.call_id,
             stream_id: start.stream_id,
             from: start.from,
@@ -553,45 +566,5 @@ mod tests;
 
 /// A started session for tests of what sits on top of it.
 #[cfg(test)]
-pub(crate) mod tests_support {
-    use super::*;
-
-    /// A Twilio session with an external far end, started at `t0`.
-    pub(crate) fn started_external(t0: Instant) -> MediaSession {
-        let secret = "test-secret";
-        let config = SessionConfig {
-            carrier: CarrierKind::Twilio,
-            max_frame_bytes: 65_536,
-            token_secret: secret.into(),
-            require_stream_token: true,
-            outbound_format: None,
-            lead: Duration::from_millis(200),
-            mark_interval: Duration::from_millis(100),
-            echo_delay: Duration::from_millis(300),
-            far_end_format: None,
-            max_call_duration: Duration::from_secs(600),
-            start_limit: Duration::from_secs(5),
-            idle_limit: Duration::from_secs(10),
-            clear_digit: '#',
-            far_end: FarEnd::External,
-            record: false,
-        };
-        let mut s = MediaSession::new(config, t0);
-        let unix = 1_700_000_000;
-        let token = crate::carrier::stream_token::issue(secret, "CA1", unix + 60);
-        let start = serde_json::json!({
-            "event": "start", "sequenceNumber": "1", "streamSid": "MZ1",
-            "start": {"streamSid": "MZ1", "accountSid": "AC1", "callSid": "CA1", "tracks": ["inbound"],
-                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                      "customParameters": {"token": token}}
-        });
-        s.handle_text(t0, unix, &start.to_string());
-        drain_sent(&mut s);
-        s
-    }
-
-    /// Drops what the session has to send.
-    pub(crate) fn drain_sent(s: &mut MediaSession) {
-        while s.poll_output().is_some() {}
-    }
-}
+#[path = "session_test_support.rs"]
+pub(crate) mod tests_support;

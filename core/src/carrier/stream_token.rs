@@ -64,6 +64,17 @@ pub fn issue(secret: &str, call_id: &str, expires_at: u64) -> String {
     )
 }
 
+/// The expiry a token carries (Unix seconds), unchecked: with the call id it names one
+/// issuance, so a call's later stream (the caller brought back to the agent) gets its own
+/// one-time claim while a replay of either is still refused.
+pub fn expiry(token: &str) -> Option<u64> {
+    let mut parts = token.splitn(3, '.');
+    match (parts.next(), parts.next()) {
+        (Some(VERSION), Some(expiry)) => expiry.parse().ok(),
+        _ => None,
+    }
+}
+
 /// Checks `token` for `call_id` at `now` (Unix seconds).
 pub fn verify(
     secret: &str,

@@ -76,18 +76,35 @@ pub fn busy(message: &str, service_desk: Option<&str>) -> String {
 /// Hands the caller to `number` after `message`, warm: when the advisor picks up, Twilio
 /// fetches `whisper_url` (POST) on the advisor's leg and plays what it answers (who is calling
 /// and what they want) to the advisor alone before the two are connected.
-pub fn warm_transfer(message: &str, number: &str, whisper_url: &str) -> String {
+pub fn warm_transfer(message: &str, number: &str, whisper_url: &str, dial: &DialResult) -> String {
     let mut xml = format!("{HEADER}<Response>");
     if !message.is_empty() {
         let _ = write!(xml, "<Say>{}</Say>", escape(message));
     }
     let _ = write!(
         xml,
-        "<Dial><Number url=\"{}\" method=\"POST\">{}</Number></Dial></Response>",
+        "<Dial timeout=\"{}\" action=\"{}\" method=\"POST\"><Number url=\"{}\" method=\"POST\">{}</Number></Dial></Response>",
+        dial.timeout_secs,
+        escape(&dial.action_url),
         escape(whisper_url),
         escape(number)
     );
     xml
+}
+
+/// Where Twilio reports how a transfer's `<Dial>` ended, and how long it rings first: an
+/// unanswered desk brings the caller back to the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialResult {
+    /// Seconds the desk rings.
+    pub timeout_secs: u64,
+    /// The `<Dial action>`: asked with `DialCallStatus` when the dial is over.
+    pub action_url: String,
+}
+
+/// After a dial the desk answered: the call is over when they hang up.
+pub fn hang_up() -> String {
+    format!("{HEADER}<Response><Hangup/></Response>")
 }
 
 /// What the advisor hears before a warm transfer connects them: `message`, then the call.
@@ -113,10 +130,15 @@ mod tests {
             "",
             "+15125550199",
             "https://b.example/twilio/whisper?call=CA1&x=<",
+            &DialResult {
+                timeout_secs: 20,
+                action_url: "https://b.example/twilio/dial-result?call=CA1".into(),
+            },
         );
         assert!(
             xml.ends_with(
-                "<Response><Dial><Number url=\"https://b.example/twilio/whisper?call=CA1&amp;x=&lt;\" \
+                "<Response><Dial timeout=\"20\" action=\"https://b.example/twilio/dial-result?call=CA1\" \
+                 method=\"POST\"><Number url=\"https://b.example/twilio/whisper?call=CA1&amp;x=&lt;\" \
                  method=\"POST\">+15125550199</Number></Dial></Response>"
             ),
             "{xml}"

@@ -156,6 +156,17 @@ pub struct VehicleStatus {
     pub customer_id: i32,
 }
 
+/// `request_callback`: an advisor is to call the caller back.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestCallback {
+    /// When the caller would like the call, as they said it ("tomorrow morning", "after
+    /// 3 PM today", "as soon as possible").
+    pub window: String,
+    /// What it is about, in a few words.
+    pub reason: String,
+}
+
 /// `business_info`: no arguments.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

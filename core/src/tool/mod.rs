@@ -37,6 +37,8 @@ pub enum ToolName {
     ListUpcomingAppointments,
     /// Where a customer's vehicles in the shop stand ("is my car ready?").
     VehicleStatus,
+    /// Ask for an advisor to call the caller back (the desk did not answer).
+    RequestCallback,
     /// Hours, address, phone.
     BusinessInfo,
     /// End the call after the goodbye (call control).
@@ -49,7 +51,7 @@ pub enum ToolName {
 
 impl ToolName {
     /// Every tool, in the order they are offered.
-    pub const ALL: [ToolName; 15] = [
+    pub const ALL: [ToolName; 16] = [
         ToolName::LookupCustomer,
         ToolName::CreateCustomer,
         ToolName::ListVehicles,
@@ -61,6 +63,7 @@ impl ToolName {
         ToolName::CancelAppointment,
         ToolName::ListUpcomingAppointments,
         ToolName::VehicleStatus,
+        ToolName::RequestCallback,
         ToolName::BusinessInfo,
         ToolName::EndCall,
         ToolName::TransferToServiceDesk,
@@ -81,6 +84,7 @@ impl ToolName {
             ToolName::CancelAppointment => "cancel_appointment",
             ToolName::ListUpcomingAppointments => "list_upcoming_appointments",
             ToolName::VehicleStatus => "vehicle_status",
+            ToolName::RequestCallback => "request_callback",
             ToolName::BusinessInfo => "business_info",
             ToolName::EndCall => "end_call",
             ToolName::TransferToServiceDesk => "transfer_to_service_desk",
@@ -174,6 +178,8 @@ pub enum CrmRequest {
     ListUpcomingAppointments(args::ListUpcomingAppointments),
     /// `vehicle_status`.
     VehicleStatus(args::VehicleStatus),
+    /// `request_callback`.
+    RequestCallback(args::RequestCallback),
     /// `business_info`.
     BusinessInfo,
 }
@@ -193,6 +199,7 @@ impl CrmRequest {
             CrmRequest::CancelAppointment(_) => ToolName::CancelAppointment,
             CrmRequest::ListUpcomingAppointments(_) => ToolName::ListUpcomingAppointments,
             CrmRequest::VehicleStatus(_) => ToolName::VehicleStatus,
+            CrmRequest::RequestCallback(_) => ToolName::RequestCallback,
             CrmRequest::BusinessInfo => ToolName::BusinessInfo,
         }
     }
@@ -324,6 +331,7 @@ impl ToolCall {
                 C::ListUpcomingAppointments(arguments(tool, raw)?)
             }
             ToolName::VehicleStatus => C::VehicleStatus(arguments(tool, raw)?),
+            ToolName::RequestCallback => C::RequestCallback(arguments(tool, raw)?),
             ToolName::BusinessInfo => {
                 arguments::<args::BusinessInfo>(tool, raw)?;
                 C::BusinessInfo

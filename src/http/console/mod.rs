@@ -7,12 +7,14 @@
 mod auth;
 mod board;
 mod board_changes;
+mod callbacks;
 mod history;
 mod live;
 mod login;
 mod pages;
 mod people;
 mod recordings;
+mod take;
 mod vehicles;
 
 use axum::Router;
@@ -44,8 +46,12 @@ pub fn router() -> Router<AppState> {
         .route("/appointments/{id}/cancel", post(board_changes::cancel))
         .route("/live", get(live::page))
         .route("/live/events", get(live::events))
+        .route("/live/{sid}/take", post(take::take))
+        .route("/me/phone", post(take::set_phone))
         .route("/vehicles", get(vehicles::page).post(vehicles::check_in))
         .route("/vehicles/{id}/status", post(vehicles::set_status))
+        .route("/callbacks", get(callbacks::page))
+        .route("/callbacks/{id}/done", post(callbacks::done))
         .route("/calls", get(history::list))
         .route("/calls/{sid}", get(history::detail))
         .route("/calls/{sid}/recording", get(recordings::audio))
@@ -164,9 +170,16 @@ async fn home(State(state): State<AppState>, Signed(session): Signed) -> Respons
             summary: c.summary.unwrap_or_default(),
         })
         .collect();
+    let phone = match crate::staff::phone::of(&state.db, &session.member).await {
+        Ok(p) => p.map(|p| p.as_str().to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "console: the phone number could not be read");
+            return pages::unavailable(Some(&session));
+        }
+    };
     pages::render(
         StatusCode::OK,
         "home.html",
-        context! { calls, total_calls => total, ..pages::me(&session) },
+        context! { calls, total_calls => total, phone, ..pages::me(&session) },
     )
 }

@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("calls.html", include_str!("templates/calls.html")),
     ("live.html", include_str!("templates/live.html")),
     ("vehicles.html", include_str!("templates/vehicles.html")),
+    ("callbacks.html", include_str!("templates/callbacks.html")),
     ("call.html", include_str!("templates/call.html")),
     ("staff.html", include_str!("templates/staff.html")),
     ("audit.html", include_str!("templates/audit.html")),

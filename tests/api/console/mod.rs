@@ -7,4 +7,5 @@ pub(crate) mod desk;
 mod history;
 pub(crate) mod recordings;
 mod sign_in;
+mod take;
 mod vehicles;

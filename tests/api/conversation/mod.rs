@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use callbridge::crm::calls;
 use callbridge::domain::PhoneNumber;
 use callbridge::simulator::leg::CallerTurn;
-use callbridge::simulator::run::{CallPlan, CallSummary, load_clip, place_call};
+use callbridge::simulator::run::{CallPlan, CallSummary, load_clip, place_call, return_after_dial};
 use callbridge::tools::{ToolCall, ToolContext, Tools};
 
 use crate::fakes::deepgram_stt::{ConnScript, FakeDeepgramStt};
@@ -119,7 +119,39 @@ impl Line {
             phrases,
             ..ConnScript::default()
         });
-        let plan = CallPlan {
+        let plan = self.plan(from, call_sid, turns);
+        tokio::time::timeout(HANG, place_call(plan, |_| {}))
+            .await
+            .expect("the call ends")
+            .unwrap()
+    }
+
+    /// The caller of `call_sid`, whose transfer's `<Dial>` ended `status` (no answer...), as
+    /// Twilio brings them back through the dial's `action_url`: `phrases` and `turns` as in
+    /// [`Line::call_with`], on the new stream.
+    pub(super) async fn returned_call(
+        &self,
+        from: &str,
+        call_sid: &str,
+        action_url: &str,
+        status: &str,
+        phrases: Vec<&'static str>,
+        turns: Vec<CallerTurn>,
+    ) -> CallSummary {
+        self.stt.push(ConnScript {
+            phrases,
+            ..ConnScript::default()
+        });
+        let plan = self.plan(from, call_sid, turns);
+        let call = return_after_dial(plan, action_url, status, |_| {});
+        tokio::time::timeout(HANG, call)
+            .await
+            .expect("the call ends")
+            .unwrap()
+    }
+
+    fn plan(&self, from: &str, call_sid: &str, turns: Vec<CallerTurn>) -> CallPlan {
+        CallPlan {
             base_url: url::Url::parse(PUBLIC_URL).unwrap(),
             connect_to: Some(
                 url::Url::parse(&format!("http://127.0.0.1:{}", self.app.port)).unwrap(),
@@ -133,11 +165,7 @@ impl Line {
             patience: Duration::from_secs(5),
             max_duration: Duration::from_secs(45),
             connect_delay: Duration::ZERO,
-        };
-        tokio::time::timeout(HANG, place_call(plan, |_| {}))
-            .await
-            .expect("the call ends")
-            .unwrap()
+        }
     }
 
     /// The call's log: outcome and turns as (speaker, text).
@@ -186,7 +214,8 @@ impl Line {
             .as_deref()
             .expect("the server ended the stream");
         let warm = format!(
-            "<Dial><Number url=\"{PUBLIC_URL}/twilio/whisper?call={call_sid}\" method=\"POST\">+15125550199</Number></Dial>"
+            "<Dial timeout=\"20\" action=\"{PUBLIC_URL}/twilio/dial-result?call={call_sid}\" method=\"POST\">\
+             <Number url=\"{PUBLIC_URL}/twilio/whisper?call={call_sid}\" method=\"POST\">+15125550199</Number></Dial>"
         );
         assert!(twiml.contains(&warm), "{twiml}");
         let (outcome, turns) = self.record(call_sid).await;
@@ -260,6 +289,7 @@ pub(super) fn tool_messages(request: &Value) -> Vec<Value> {
 }
 
 mod booking;
+mod callback;
 mod degraded;
 pub(crate) mod live;
 mod outage;

@@ -33,7 +33,16 @@
     const head = el("header", "live-head");
     const who = el("h2", "live-who", "Caller");
     const facts = el("p", "muted live-facts");
-    head.append(who, facts);
+    // "Take this call": put the caller through to this advisor's phone.
+    const take = el("form", "inline live-take");
+    take.method = "post";
+    take.action = "/console/live/" + encodeURIComponent(sid) + "/take";
+    const csrf = document.createElement("input");
+    csrf.type = "hidden";
+    csrf.name = "csrf";
+    csrf.value = root.dataset.csrf || "";
+    take.append(csrf, el("button", "take", "Take this call"));
+    head.append(who, facts, take);
     const turns = el("ol", "transcript live-turns");
     const hearing = el("p", "live-hearing");
     box.append(head, turns, hearing);

@@ -17,6 +17,8 @@ pub const WHICH_APPOINTMENT: &str = "Which appointment";
 pub const ASK_NAME: &str = "May I have your name";
 /// The agent offered to book what the caller asked the price of.
 pub const BOOK_ONE: &str = "Would you like to book one";
+/// The agent offered a callback (the desk did not answer the caller).
+pub const CALLBACK: &str = "call you back";
 /// The agent asked whether there is anything else.
 pub const ANYTHING_ELSE: &str = "anything else I can help with";
 

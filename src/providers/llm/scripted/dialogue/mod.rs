@@ -5,10 +5,12 @@
 //! barge-in or a cut history changes it the same way it changes an LLM's view.
 //!
 //! It books, moves and cancels with the same tools and the same read-back-and-yes rule as
-//! the LLM ([`booking`]), answers hours and prices ([`info`]), and hands anything else to the
-//! service desk, saying why in the call log.
+//! the LLM ([`booking`]), answers hours and prices ([`info`]), takes a callback request when
+//! the desk did not answer ([`callback`]), and hands anything else to the service desk,
+//! saying why in the call log.
 
 mod booking;
+mod callback;
 mod info;
 pub(super) mod markers;
 mod state;
@@ -90,6 +92,10 @@ pub fn next_step(
             say: Some(format!("Thanks for calling{shop}. Goodbye!")),
             call: Some(("end_call", json!({}))),
         };
+    }
+    // Back from an unanswered transfer: the callback the greeting offered comes first.
+    if let Some(step) = callback::step(&s) {
+        return step;
     }
     if !s.looked_up && s.customer.is_none() {
         return call("lookup_customer", json!({}));

@@ -73,6 +73,8 @@ pub(super) struct State {
     pub last_user: String,
     /// The agent's last words.
     pub agent_said: String,
+    /// `request_callback`'s answer, until the agent speaks after it.
+    pub callback: Option<Value>,
     /// Today's weekday, from the system prompt ("Today is Sunday, ...").
     pub today: Option<String>,
 }
@@ -91,6 +93,7 @@ impl State {
                     }
                     if let Some(text) = m.content.as_deref().filter(|t| !t.is_empty()) {
                         s.agent_said = text.to_string();
+                        s.callback = None;
                         s.offered = s.slots.as_ref().and_then(|(slots, _, _)| {
                             slots.iter().rposition(|slot| {
                                 slot["spoken"].as_str().is_some_and(|t| text.contains(t))
@@ -338,6 +341,10 @@ impl State {
     }
 
     fn result(&mut self, tool: &str, v: Value) {
+        if tool == "request_callback" {
+            self.callback = Some(v);
+            return;
+        }
         if v["needs_confirmation"] == true {
             // The engine's booking gate: the caller's yes was not to this change (it was
             // not what was read back), so it is read back and asked again.

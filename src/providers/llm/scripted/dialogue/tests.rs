@@ -384,3 +384,59 @@ fn is_my_car_ready_reads_where_it_stands_and_an_unknown_caller_goes_to_the_desk(
         Some(("transfer_to_service_desk", json!({"reason": "cannot_help"})))
     );
 }
+
+/// A call brought back from an unanswered transfer: the greeting offered a callback.
+fn back_from_the_desk() -> Talk {
+    let mut t = Talk::with_crm(|name, args| match name {
+        "request_callback" => {
+            json!({"requested": true, "window": args["window"], "reason": args["reason"]})
+        }
+        other => crm(true, other, args),
+    });
+    t.messages[1] = ChatMessage::assistant(
+        "I'm sorry, nobody at the service desk could pick up just now. I can have an advisor \
+         call you back: when would suit you, and what is it about?",
+    );
+    t
+}
+
+#[test]
+fn back_from_the_desk_the_callers_answer_is_the_callback_request() {
+    let mut t = back_from_the_desk();
+    let said = t.caller("Tomorrow morning please, it's about the noise from my brakes.");
+    assert_eq!(t.tools.len(), 1, "{:?}", t.tools);
+    let (name, args) = &t.tools[0];
+    assert_eq!(name, "request_callback");
+    assert_eq!(args["window"], "tomorrow in the morning");
+    assert_eq!(
+        args["reason"],
+        "Tomorrow morning please, it's about the noise from my brakes."
+    );
+    assert!(
+        said.starts_with("Done: an advisor will call you back tomorrow in the morning."),
+        "{said}"
+    );
+    // Done: "no, that's all" is a goodbye, not another request.
+    t.caller("No, that's all, thanks. Bye.");
+    assert_eq!(t.ended.as_ref().map(|(n, _)| *n), Some("end_call"));
+    assert_eq!(t.tools.len(), 1);
+}
+
+#[test]
+fn a_bare_yes_to_the_callback_is_asked_for_the_details_and_a_no_is_let_go() {
+    let mut t = back_from_the_desk();
+    let said = t.caller("Yes please.");
+    assert!(t.tools.is_empty());
+    assert!(
+        said.contains("When should an advisor call you back"),
+        "{said}"
+    );
+    t.caller("Friday at two, about my oil change.");
+    assert_eq!(t.tools[0].0, "request_callback");
+    assert_eq!(t.tools[0].1["window"], "Friday around 2 PM");
+
+    let mut t = back_from_the_desk();
+    let said = t.caller("No thanks.");
+    assert!(t.tools.is_empty());
+    assert!(said.contains("anything else"), "{said}");
+}
