@@ -23,10 +23,6 @@ pub struct Model {
     pub outcome: Option<String>,
     /// What happened, in a sentence or two.
     pub summary: Option<String>,
-    /// The recording, relative to `RECORDINGS_DIR` (none when not recorded).
-    pub recording_path: Option<String>,
-    /// When the recording's first sample was heard: turns are placed in it from here.
-    pub recording_started_at: Option<DateTimeUtc>,
 }
 
 /// Relations are added as the CRM queries need them.

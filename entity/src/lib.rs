@@ -6,6 +6,7 @@ pub mod audit_entry;
 pub mod bay;
 pub mod business_hours;
 pub mod call_log;
+pub mod call_recording;
 pub mod call_turn;
 pub mod callback;
 pub mod closure;

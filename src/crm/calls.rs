@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::appointments::Page;
 use super::error::{CrmError, is_unique_violation};
-use entity::{call_log, call_turn};
+use entity::{call_log, call_recording, call_turn};
 
 pub use callbridge_core::call::record::Speaker;
 
@@ -161,28 +161,41 @@ pub async fn set_outcome(
     Ok(updated.rows_affected > 0)
 }
 
-/// Notes where the call's recording is (relative to `RECORDINGS_DIR`) and when its first
-/// sample was heard, so the console can place the transcript's turns in it.
-/// Whether the call's log was there to take it.
-pub async fn set_recording(
+/// Notes a recording of call `call_sid` (the file relative to `RECORDINGS_DIR`, and when its
+/// first sample was heard, so the console can place the transcript's turns in it). Noting the
+/// same file again changes nothing.
+pub async fn add_recording(
     db: &impl ConnectionTrait,
     call_sid: &str,
     path: &str,
     started_at: DateTime<Utc>,
-) -> Result<bool, CrmError> {
-    let updated = call_log::Entity::update_many()
-        .col_expr(
-            call_log::Column::RecordingPath,
-            Some(path.to_string()).into(),
-        )
-        .col_expr(
-            call_log::Column::RecordingStartedAt,
-            Some(started_at).into(),
-        )
-        .filter(call_log::Column::CallSid.eq(call_sid))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected > 0)
+) -> Result<(), CrmError> {
+    let inserted = call_recording::ActiveModel {
+        call_sid: Set(call_sid.to_string()),
+        path: Set(path.to_string()),
+        started_at: Set(started_at),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The recordings of call `call_sid`, in the order they started.
+pub async fn recordings(
+    db: &impl ConnectionTrait,
+    call_sid: &str,
+) -> Result<Vec<call_recording::Model>, CrmError> {
+    Ok(call_recording::Entity::find()
+        .filter(call_recording::Column::CallSid.eq(call_sid))
+        .order_by_asc(call_recording::Column::StartedAt)
+        .order_by_asc(call_recording::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// Closes the log of a call with its outcome ("booked", "transferred", "hung_up"...).

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 
 use super::error::CrmError;
-use entity::{call_log, call_turn};
+use entity::{call_log, call_recording, call_turn};
 
 /// Calls removed per transaction.
 pub const BATCH: u64 = 500;
@@ -75,10 +75,10 @@ pub async fn remove_calls_before(
                 return Ok(removed);
             }
         }
-        let rows: Vec<(i32, Option<String>)> = call_log::Entity::find()
+        let rows: Vec<(i32, String)> = call_log::Entity::find()
             .select_only()
             .column(call_log::Column::Id)
-            .column(call_log::Column::RecordingPath)
+            .column(call_log::Column::CallSid)
             .filter(call_log::Column::StartedAt.lt(cutoff))
             .filter(
                 call_log::Column::EndedAt
@@ -94,6 +94,18 @@ pub async fn remove_calls_before(
             return Ok(removed);
         }
         let ids: Vec<i32> = rows.iter().map(|(id, _)| *id).collect();
+        let sids: Vec<String> = rows.into_iter().map(|(_, sid)| sid).collect();
+        let recordings: Vec<String> = call_recording::Entity::find()
+            .select_only()
+            .column(call_recording::Column::Path)
+            .filter(call_recording::Column::CallSid.is_in(sids.clone()))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        call_recording::Entity::delete_many()
+            .filter(call_recording::Column::CallSid.is_in(sids))
+            .exec(&txn)
+            .await?;
         let turns = call_turn::Entity::delete_many()
             .filter(call_turn::Column::CallLogId.is_in(ids.clone()))
             .exec(&txn)
@@ -103,9 +115,7 @@ pub async fn remove_calls_before(
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        removed
-            .recordings
-            .extend(rows.into_iter().filter_map(|(_, path)| path));
+        removed.recordings.extend(recordings);
         removed.turns += turns.rows_affected;
         removed.calls += calls.rows_affected;
         if (ids.len() as u64) < BATCH {

@@ -1,7 +1,7 @@
 //! The call's recording on its way to disk: the call machine hands over Ogg pages as they
 //! complete (about a second of audio each), and one writer task per call appends them to the
-//! call's file. Nothing here waits: the pages that come before the call is prepared (its log
-//! row exists) are held, bounded; the writer's queue is bounded and a page that finds it full
+//! call's file. Nothing here waits: the pages that come before the call is admitted and
+//! prepared are held, bounded (a refused or replayed stream leaves no file); the writer's queue is bounded and a page that finds it full
 //! is dropped and counted, so a stalled disk costs pages of the recording, never the call's
 //! audio. The file is readable at every moment (each page is whole), so a node killed
 //! mid-call leaves a recording that plays up to its last second.
@@ -24,7 +24,7 @@ use crate::telemetry;
 const HOLD_LIMIT: usize = 192 * 1024;
 /// Pages queued for the writer: half a minute.
 const QUEUE: usize = 32;
-/// Deadline of noting the file in the call log.
+/// Deadline of noting the file in `call_recordings`.
 const STORE_DEADLINE: Duration = Duration::from_secs(5);
 
 enum State {
@@ -118,7 +118,7 @@ struct RecordingFile {
 }
 
 impl RecordingFile {
-    /// Appends pages until the call's end closes the queue; notes the file in the call log
+    /// Appends pages until the call's end closes the queue; notes the file in `call_recordings`
     /// once its first bytes are on disk (again at the end if that failed).
     async fn write(self, first: Vec<u8>, mut rx: mpsc::Receiver<Vec<u8>>) {
         let path = self.dir.join(&self.relative);
@@ -158,21 +158,17 @@ impl RecordingFile {
         let relative = self.relative.to_string_lossy();
         let noted = tokio::time::timeout(
             STORE_DEADLINE,
-            calls::set_recording(&self.db, &self.call_sid, &relative, self.started_at),
+            calls::add_recording(&self.db, &self.call_sid, &relative, self.started_at),
         )
         .await;
         match noted {
-            Ok(Ok(true)) => true,
-            Ok(Ok(false)) => {
-                tracing::warn!("the call has no log to note its recording in");
-                false
-            }
+            Ok(Ok(())) => true,
             Ok(Err(e)) => {
-                tracing::warn!(error = %e, "could not note the recording in the call log");
+                tracing::warn!(error = %e, "could not note the recording");
                 false
             }
             Err(_) => {
-                tracing::warn!("noting the recording in the call log timed out");
+                tracing::warn!("noting the recording timed out");
                 false
             }
         }

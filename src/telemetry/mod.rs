@@ -50,7 +50,7 @@ pub const LIVE_EVENTS_DROPPED: &str = "callbridge_live_events_dropped_total";
 /// Call records removed by the retention job, by `what`: calls, turns (counter).
 pub const RETENTION_REMOVED: &str = "callbridge_retention_removed_total";
 /// Recording trouble, by `what`: dropped_bytes (the writer fell behind or the call was never
-/// prepared), write_failed, not_stored (the path could not be noted in the call log),
+/// prepared), write_failed, not_stored (the file could not be noted in call_recordings),
 /// removed_files (by the retention job) (counter).
 pub const RECORDING: &str = "callbridge_recording_total";
 /// Transfers to the desk by how the dial ended, `status`: answered, busy, no_answer, failed,

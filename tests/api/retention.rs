@@ -24,7 +24,7 @@ async fn old_call(db: &DatabaseConnection, sid: &str, days: i64, turns: usize, f
     let log = calls::start(db, sid, Some("+15125550101"), None, started)
         .await
         .unwrap();
-    calls::set_recording(db, sid, &recording_of(sid, days), started)
+    calls::add_recording(db, sid, &recording_of(sid, days), started)
         .await
         .unwrap();
     for i in 0..turns {

@@ -243,9 +243,9 @@ async fn recording_after(signal_name: &str) -> callbridge::audio::ogg_opus::Deco
     }
     let noted = async {
         loop {
-            let log = crm::calls::with_turns(&db, &sid).await.unwrap();
-            if let Some(path) = log.and_then(|(l, _)| l.recording_path) {
-                return path;
+            let noted = crm::calls::recordings(&db, &sid).await.unwrap();
+            if let Some(row) = noted.into_iter().next() {
+                return row.path;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -125,7 +125,9 @@ struct TurnRow {
     stt_ms: Option<i32>,
     llm_ms: Option<i32>,
     tts_ms: Option<i32>,
-    /// Seconds into the recording the turn began (the page plays the recording in step).
+    /// Which of the call's recordings holds the turn, and how many seconds into it the turn
+    /// began (the page plays the recording in step).
+    leg: Option<usize>,
     offset: Option<f64>,
 }
 
@@ -174,14 +176,26 @@ pub async fn detail(
         Ok(v) => v,
         Err(e) => return failed(&session, &e),
     };
-    let recorded_from = log.recording_path.as_ref().and(log.recording_started_at);
+    let recordings = match calls::recordings(&state.db, &sid).await {
+        Ok(r) => r,
+        Err(e) => return failed(&session, &e),
+    };
     let turns: Vec<TurnRow> = turns
         .into_iter()
         .map(|t| {
             let (heard, unheard) = heard_split(&t.text, t.heard_text.as_deref());
+            // The recording that was running when the turn began: the last one started by
+            // then (a turn a moment before the first file began belongs to the first).
+            let leg = recordings
+                .iter()
+                .rposition(|r| r.started_at <= t.started_at)
+                .or((!recordings.is_empty()).then_some(0));
             TurnRow {
-                offset: recorded_from
-                    .map(|r| ((t.started_at - r).num_milliseconds().max(0) as f64) / 1000.0),
+                leg,
+                offset: leg.map(|i| {
+                    let since = t.started_at - recordings[i].started_at;
+                    (since.num_milliseconds().max(0) as f64) / 1000.0
+                }),
                 at: t
                     .started_at
                     .with_timezone(&schedule.tz)
@@ -207,7 +221,7 @@ pub async fn detail(
             duration => log.ended_at.map(|e| duration((e - log.started_at).num_seconds())),
             outcome => log.outcome.unwrap_or_else(|| "in progress".into()),
             summary => log.summary,
-            recorded => recorded_from.is_some(),
+            recordings => recordings.len(),
             turns,
             booked,
             ..pages::me(&session)

@@ -54,7 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/callbacks/{id}/done", post(callbacks::done))
         .route("/calls", get(history::list))
         .route("/calls/{sid}", get(history::detail))
-        .route("/calls/{sid}/recording", get(recordings::audio))
+        .route("/calls/{sid}/recording/{n}", get(recordings::audio))
         .route("/staff", get(people::list).post(people::add))
         .route("/staff/{id}/{action}", post(people::set_disabled))
         .route("/audit", get(people::audit_log))

@@ -16,11 +16,12 @@ use crate::crm::calls;
 use crate::recordings::is_contained;
 use crate::state::AppState;
 
-/// `GET /console/calls/{sid}/recording`.
+/// `GET /console/calls/{sid}/recording/{n}`: the call's `n`th recording (a call streams
+/// twice when the desk did not answer a transfer).
 pub async fn audio(
     State(state): State<AppState>,
     Signed(session): Signed,
-    UrlPath(sid): UrlPath<String>,
+    UrlPath((sid, n)): UrlPath<(String, usize)>,
     request: Request,
 ) -> Response {
     let not_found = || {
@@ -31,16 +32,13 @@ pub async fn audio(
             Some(&session),
         )
     };
-    let log = match calls::with_turns(&state.db, &sid).await {
-        Ok(Some((log, _))) => log,
-        Ok(None) => return not_found(),
+    let relative = match calls::recordings(&state.db, &sid).await {
+        Ok(mut all) if n < all.len() => all.swap_remove(n).path,
+        Ok(_) => return not_found(),
         Err(e) => {
             tracing::error!(error = %e, "console: the call's recording could not be looked up");
             return pages::unavailable(Some(&session));
         }
-    };
-    let Some(relative) = log.recording_path else {
-        return not_found();
     };
     if !is_contained(Path::new(&relative)) {
         tracing::warn!(call_sid = %sid, "a recording path points outside the recordings folder");

@@ -95,12 +95,12 @@ async fn the_desk_signs_in_watches_a_call_live_and_moves_an_appointment() {
     );
 
     // The call's page plays its recording: a turn's time plays from that turn, marked.
-    let (log, recording) = finished_recording(&line.app, sid).await;
-    assert!(log.recording_path.is_some() && recording.left.len() > 8000);
+    let (_, recording) = finished_recording(&line.app, sid, 0).await;
+    assert!(recording.left.len() > 8000);
     browser.goto(&format!("{base}/console/calls/{sid}")).await;
     let duration = until_js(
         &browser,
-        "const a = document.getElementById('recording');
+        "const a = document.getElementById('recording-0');
          return a.readyState >= 1 && isFinite(a.duration) && a.duration > 0 ? a.duration : null;",
         vec![],
     )
@@ -118,8 +118,8 @@ async fn the_desk_signs_in_watches_a_call_live_and_moves_an_appointment() {
     // It plays from there, and the one turn marked is the one being heard.
     let played = until_js(
         &browser,
-        "const a = document.getElementById('recording');
-         const turns = [...document.querySelectorAll('#transcript li[data-offset]')];
+        "const a = document.getElementById('recording-0');
+         const turns = [...document.querySelectorAll('#transcript li[data-leg=\"0\"]')];
          const heard = turns.filter(li => parseFloat(li.dataset.offset) <= a.currentTime).pop();
          const marked = document.querySelectorAll('#transcript li.playing');
          return !a.paused && a.currentTime > arguments[0] + 0.3 && marked.length === 1

@@ -60,7 +60,7 @@ pub(crate) async fn recorded_call(app: &TestApp, sid: &str, relative: &str, byte
     )
     .await
     .unwrap();
-    calls::set_recording(db, sid, relative, started)
+    calls::add_recording(db, sid, relative, started)
         .await
         .unwrap();
     let path = app.state.settings.recording.dir.join(relative);
@@ -81,7 +81,7 @@ async fn a_recording_is_served_in_ranges_beside_its_transcript() {
     // Signed out: the file is not there to be had.
     let mut stranger = Desk::new(&app);
     let (status, _, body) = stranger
-        .get_bytes("/console/calls/CArec1/recording", None)
+        .get_bytes("/console/calls/CArec1/recording/0", None)
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(body.is_empty());
@@ -93,21 +93,29 @@ async fn a_recording_is_served_in_ranges_beside_its_transcript() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(
         page.body
-            .contains("<audio id=\"recording\" controls preload=\"metadata\" src=\"/console/calls/CArec1/recording\">"),
+            .contains("<audio id=\"recording-0\" class=\"recording\" controls preload=\"metadata\" src=\"/console/calls/CArec1/recording/0\">"),
         "{}",
         page.body
     );
-    assert!(page.body.contains("data-offset=\"0.0\""), "{}", page.body);
-    assert!(page.body.contains("data-offset=\"3.0\""), "{}", page.body);
+    assert!(
+        page.body.contains("data-leg=\"0\" data-offset=\"0.0\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("data-leg=\"0\" data-offset=\"3.0\""),
+        "{}",
+        page.body
+    );
 
     let (status, headers, body) = desk
-        .get_bytes("/console/calls/CArec1/recording", None)
+        .get_bytes("/console/calls/CArec1/recording/0", None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[CONTENT_TYPE], "audio/ogg");
     assert_eq!(body, file);
     let (status, headers, body) = desk
-        .get_bytes("/console/calls/CArec1/recording", Some("bytes=100-199"))
+        .get_bytes("/console/calls/CArec1/recording/0", Some("bytes=100-199"))
         .await;
     assert_eq!(status, StatusCode::PARTIAL_CONTENT);
     assert_eq!(
@@ -122,14 +130,17 @@ async fn a_recording_is_served_in_ranges_beside_its_transcript() {
         .unwrap();
     let page = desk.get("/console/calls/CAnorec").await;
     assert!(!page.body.contains("<audio"));
-    let (status, _, _) = desk
-        .get_bytes("/console/calls/CAnorec/recording", None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    for path in [
+        "/console/calls/CAnorec/recording/0",
+        "/console/calls/CArec1/recording/1",
+    ] {
+        let (status, _, _) = desk.get_bytes(path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
     std::fs::write(app.state.settings.recording.dir.join("../secret.ogg"), b"x").unwrap();
     recorded_call(&app, "CAescape", "../secret.ogg", b"").await;
     let (status, _, body) = desk
-        .get_bytes("/console/calls/CAescape/recording", None)
+        .get_bytes("/console/calls/CAescape/recording/0", None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_ne!(body, b"x");

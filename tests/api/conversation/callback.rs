@@ -72,6 +72,14 @@ async fn an_unanswered_transfer_brings_the_caller_back_to_an_agent_who_takes_a_c
     assert_eq!(request.reason, "a noise from the brakes");
     assert_eq!(request.phone.as_deref(), Some(MARIA));
     assert_eq!(request.caller_name.as_deref(), Some("Maria Gonzalez"));
+    // Each stream was recorded, and both are on the call's page.
+    let (first_leg, _) = super::recording::finished_recording(&line.app, sid, 0).await;
+    let (second_leg, heard) = super::recording::finished_recording(&line.app, sid, 1).await;
+    assert!(second_leg.started_at > first_leg.started_at);
+    assert!(
+        heard.right.iter().any(|&s| s.abs() > 2000),
+        "the agent's offer is in it"
+    );
     let (outcome, turns) = line.record(sid).await;
     assert_eq!(outcome.as_deref(), Some("completed"), "{turns:?}");
     assert!(

@@ -9,7 +9,7 @@ use callbridge::audio::g711::decode_mulaw;
 use callbridge::audio::ogg_opus::{DecodedRecording, decode};
 use callbridge::crm::calls;
 use callbridge::simulator::run::load_clip;
-use entity::call_log;
+use entity::call_recording;
 
 use super::{Line, MARIA, goodbye, said, stream};
 use crate::fakes::openai::text_reply;
@@ -51,23 +51,21 @@ fn clip_envelope(name: &str) -> Vec<f64> {
     envelope(&pcm)
 }
 
-/// The call's log and its recording, once the file is finished (the writer ends it after the
-/// call).
+/// The call's `n`th recording as noted, and the file read back, once it is finished (the
+/// writer ends it after the call).
 pub(crate) async fn finished_recording(
     app: &TestApp,
     sid: &str,
-) -> (call_log::Model, DecodedRecording) {
+    n: usize,
+) -> (call_recording::Model, DecodedRecording) {
     for _ in 0..100 {
-        let log = calls::with_turns(&app.state.db, sid)
-            .await
-            .unwrap()
-            .expect("the call was logged")
-            .0;
-        if let Some(path) = &log.recording_path {
-            let file = app.state.settings.recording.dir.join(path);
+        let mut noted = calls::recordings(&app.state.db, sid).await.unwrap();
+        if n < noted.len() {
+            let row = noted.swap_remove(n);
+            let file = app.state.settings.recording.dir.join(&row.path);
             let rec = decode(&std::fs::read(&file).unwrap()).expect("a well-formed file");
             if rec.complete {
-                return (log, rec);
+                return (row, rec);
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -99,8 +97,8 @@ async fn a_barge_in_is_recorded_as_the_caller_heard_it() {
             vec![said("book_oil_change"), barge],
         )
         .await;
-    let (log, rec) = finished_recording(&line.app, sid).await;
-    assert!(log.recording_started_at.is_some());
+    let (row, rec) = finished_recording(&line.app, sid, 0).await;
+    assert!(row.path.ends_with(".ogg"), "{}", row.path);
     assert!(String::from_utf8_lossy(&rec.headers[1]).contains(&format!("CALL={sid}")));
 
     // The caller's channel: each clip, where it was said.
