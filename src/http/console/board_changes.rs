@@ -3,16 +3,15 @@
 //! A refusal shows the board again with the reason and the nearest free times; a create form
 //! carries a one-time key, so sending it twice books once.
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, NaiveTime, Utc};
 use sea_orm::EntityTrait;
 use serde::Deserialize;
 
-use super::auth::{self, Signed};
 use super::board::{self, Draft};
+use super::change::{Submitted, csrf_form};
 use super::pages;
 use crate::crm::booking::BookingRequest;
 use crate::crm::error::Unavailable;
@@ -129,14 +128,8 @@ pub struct CreateForm {
 #[allow(clippy::disallowed_methods)] // A handler is IO: the booking is stamped with the clock.
 pub async fn create(
     State(state): State<AppState>,
-    Signed(session): Signed,
-    headers: HeaderMap,
-    form: Result<Form<CreateForm>, FormRejection>,
+    Submitted { session, form }: Submitted<CreateForm>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Some(refusal) = auth::csrf_refusal(&session, Some(&form.csrf), &headers) {
-        return refusal;
-    }
     let schedule = Schedule::for_business(&state.settings.business);
     let shown_day = board::day_or_today(&schedule, &form.day);
     let mut draft = Draft {
@@ -195,7 +188,7 @@ pub async fn create(
             let m = format!("No customer has the number {}.", phone.as_str());
             return refused(&state, &session, day, StatusCode::NOT_FOUND, &m, draft).await;
         }
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "a board change failed", &e),
     };
     let service = match draft.service_id {
         Some(id) => {
@@ -218,11 +211,11 @@ pub async fn create(
             )
             .await;
         }
-        Err(e) => return failed(&session, &CrmError::Db(e)),
+        Err(e) => return pages::failed(&session, "a board change failed", &CrmError::Db(e)),
     };
     let vehicles = match customers::vehicles(&state.db, customer.id).await {
         Ok(v) => v,
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "a board change failed", &e),
     };
     let chosen: Option<i32> = form.vehicle_id.trim().parse().ok();
     let vehicle_id = match (chosen, vehicles.as_slice()) {
@@ -274,17 +267,12 @@ pub async fn create(
             tracing::info!(staff = %session.member.name, appointment = booked.appointment.id, replayed = booked.replayed, "console: appointment booked");
             to_board(&form.day, booked.appointment.id)
         }
-        Err(CrmError::Db(e)) => failed(&session, &CrmError::Db(e)),
+        Err(CrmError::Db(e)) => pages::failed(&session, "a board change failed", &CrmError::Db(e)),
         Err(e) => {
             let m = refusal_text(&schedule, &e);
             refused(&state, &session, day, status_of(&e), &m, draft).await
         }
     }
-}
-
-fn failed(session: &Session, e: &CrmError) -> Response {
-    tracing::error!(error = %e, "console: a board change failed");
-    pages::unavailable(Some(session))
 }
 
 /// The move form.
@@ -302,15 +290,9 @@ pub struct MoveForm {
 #[allow(clippy::disallowed_methods)] // A handler is IO: the change is stamped with the clock.
 pub async fn move_to(
     State(state): State<AppState>,
-    Signed(session): Signed,
     Path(id): Path<i32>,
-    headers: HeaderMap,
-    form: Result<Form<MoveForm>, FormRejection>,
+    Submitted { session, form }: Submitted<MoveForm>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Some(refusal) = auth::csrf_refusal(&session, Some(&form.csrf), &headers) {
-        return refusal;
-    }
     let schedule = Schedule::for_business(&state.settings.business);
     let shown_day = board::day_or_today(&schedule, &form.from_day);
     let (_, starts) = match when(&schedule, &form.day, &form.time) {
@@ -341,7 +323,7 @@ pub async fn move_to(
             tracing::info!(staff = %session.member.name, appointment = id, replayed = moved.replayed, "console: appointment moved");
             to_board(&form.day, id)
         }
-        Err(CrmError::Db(e)) => failed(&session, &CrmError::Db(e)),
+        Err(CrmError::Db(e)) => pages::failed(&session, "a board change failed", &CrmError::Db(e)),
         Err(e) => {
             let m = format!(
                 "Appointment {id} was not moved. {}",
@@ -373,15 +355,9 @@ pub struct CancelForm {
 #[allow(clippy::disallowed_methods)] // A handler is IO: the change is stamped with the clock.
 pub async fn cancel(
     State(state): State<AppState>,
-    Signed(session): Signed,
     Path(id): Path<i32>,
-    headers: HeaderMap,
-    form: Result<Form<CancelForm>, FormRejection>,
+    Submitted { session, form }: Submitted<CancelForm>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Some(refusal) = auth::csrf_refusal(&session, Some(&form.csrf), &headers) {
-        return refusal;
-    }
     let schedule = Schedule::for_business(&state.settings.business);
     let shown_day = board::day_or_today(&schedule, &form.from_day);
     let reason = form.reason.trim();
@@ -400,7 +376,7 @@ pub async fn cancel(
             tracing::info!(staff = %session.member.name, appointment = id, replayed = done.replayed, "console: appointment cancelled");
             to_board(&shown_day.format("%Y-%m-%d").to_string(), id)
         }
-        Err(CrmError::Db(e)) => failed(&session, &CrmError::Db(e)),
+        Err(CrmError::Db(e)) => pages::failed(&session, "a board change failed", &CrmError::Db(e)),
         Err(e) => {
             let m = format!(
                 "Appointment {id} was not cancelled. {}",
@@ -418,3 +394,5 @@ pub async fn cancel(
         }
     }
 }
+
+csrf_form!(CancelForm, CreateForm, MoveForm);

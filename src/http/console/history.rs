@@ -16,7 +16,6 @@ use super::people::local_time;
 use crate::crm::appointments::{self, Page};
 use crate::crm::calls::{self, CallFilter};
 use crate::crm::{CrmError, Schedule};
-use crate::staff::sessions::Session;
 use crate::state::AppState;
 
 /// Calls on one page of the history.
@@ -45,11 +44,6 @@ fn duration(secs: i64) -> String {
     format!("{}:{:02}", secs / 60, secs % 60)
 }
 
-fn failed(session: &Session, e: &CrmError) -> Response {
-    tracing::error!(error = %e, "console: call records could not be read");
-    pages::unavailable(Some(session))
-}
-
 /// `GET /console/calls?outcome=&day=&page=`.
 pub async fn list(
     State(state): State<AppState>,
@@ -69,11 +63,11 @@ pub async fn list(
     };
     let (rows, total) = match calls::list(&state.db, &filter, page).await {
         Ok(r) => r,
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "call records could not be read", &e),
     };
     let outcomes = match calls::outcomes(&state.db).await {
         Ok(o) => o,
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "call records could not be read", &e),
     };
     let calls: Vec<CallRow> = rows
         .into_iter()
@@ -160,7 +154,7 @@ pub async fn detail(
                 Some(&session),
             );
         }
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "call records could not be read", &e),
     };
     let booked = entity::appointment::Entity::find()
         .filter(entity::appointment::Column::CallSid.eq(sid.as_str()))
@@ -174,11 +168,11 @@ pub async fn detail(
     };
     let booked = match booked {
         Ok(v) => v,
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "call records could not be read", &e),
     };
     let recordings = match calls::recordings(&state.db, &sid).await {
         Ok(r) => r,
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "call records could not be read", &e),
     };
     let turns: Vec<TurnRow> = turns
         .into_iter()

@@ -16,7 +16,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::auth::{self, LOGIN_COOKIE, SESSION_COOKIE, Signed};
+use super::auth::{self, LOGIN_COOKIE, SESSION_COOKIE};
+use super::change::{CsrfOnly, Submitted};
 use super::pages;
 use crate::staff::{accounts, sessions};
 use crate::state::AppState;
@@ -247,24 +248,11 @@ pub async fn sign_in(
     r
 }
 
-/// The sign-out form.
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /console/logout`: the session's row is deleted and the cookie cleared.
 pub async fn sign_out(
     State(state): State<AppState>,
-    Signed(session): Signed,
-    headers: HeaderMap,
-    form: Result<Form<CsrfForm>, FormRejection>,
+    Submitted { session, .. }: Submitted<CsrfOnly>,
 ) -> Response {
-    let sent = form.as_ref().ok().map(|Form(f)| f.csrf.as_str());
-    if let Some(refused) = auth::csrf_refusal(&session, sent, &headers) {
-        return refused;
-    }
     if let Err(e) = sessions::close(&state.db, &session).await {
         tracing::error!(error = %e, "console: the session could not be closed");
         return pages::unavailable(Some(&session));

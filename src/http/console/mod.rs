@@ -8,6 +8,7 @@ mod auth;
 mod board;
 mod board_changes;
 mod callbacks;
+mod change;
 mod history;
 mod live;
 mod login;
@@ -155,10 +156,7 @@ async fn home(State(state): State<AppState>, Signed(session): Signed) -> Respons
     };
     let (rows, total) = match calls::list(&state.db, &calls::CallFilter::default(), page).await {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "console: calls could not be listed");
-            return pages::unavailable(Some(&session));
-        }
+        Err(e) => return pages::failed(&session, "calls could not be listed", &e),
     };
     let calls: Vec<CallRow> = rows
         .into_iter()
@@ -172,10 +170,7 @@ async fn home(State(state): State<AppState>, Signed(session): Signed) -> Respons
         .collect();
     let phone = match crate::staff::phone::of(&state.db, &session.member).await {
         Ok(p) => p.map(|p| p.as_str().to_string()),
-        Err(e) => {
-            tracing::error!(error = %e, "console: the phone number could not be read");
-            return pages::unavailable(Some(&session));
-        }
+        Err(e) => return pages::failed(&session, "the phone number could not be read", &e),
     };
     pages::render(
         StatusCode::OK,

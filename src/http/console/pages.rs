@@ -82,6 +82,12 @@ pub fn problem(
     )
 }
 
+/// `what` failed with `error`: logged, and the page says the console cannot do it now.
+pub fn failed(session: &Session, what: &str, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "console: {what}");
+    unavailable(Some(session))
+}
+
 /// The database (or another part the page needs) did not answer.
 pub fn unavailable(session: Option<&Session>) -> Response {
     problem(

@@ -153,10 +153,7 @@ pub async fn add(
             };
             staff_page(&state, &session, status, Some(&e.to_string())).await
         }
-        Err(e) => {
-            tracing::error!(error = %e, "console: a staff account could not be added");
-            pages::unavailable(Some(&session))
-        }
+        Err(e) => pages::failed(&session, "a staff account could not be added", &e),
     }
 }
 
@@ -240,10 +237,7 @@ pub async fn set_disabled(
             "That staff account does not exist.",
             Some(&session),
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "console: a staff account could not be changed");
-            pages::unavailable(Some(&session))
-        }
+        Err(e) => pages::failed(&session, "a staff account could not be changed", &e),
     }
 }
 
@@ -260,10 +254,7 @@ struct AuditRow {
 pub async fn audit_log(State(state): State<AppState>, Admin(session): Admin) -> Response {
     let entries = match audit::recent(&state.db, AUDIT_PAGE).await {
         Ok(e) => e,
-        Err(e) => {
-            tracing::error!(error = %e, "console: the audit log could not be read");
-            return pages::unavailable(Some(&session));
-        }
+        Err(e) => return pages::failed(&session, "the audit log could not be read", &e),
     };
     let rows: Vec<AuditRow> = entries
         .into_iter()

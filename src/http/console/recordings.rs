@@ -36,8 +36,7 @@ pub async fn audio(
         Ok(mut all) if n < all.len() => all.swap_remove(n).path,
         Ok(_) => return not_found(),
         Err(e) => {
-            tracing::error!(error = %e, "console: the call's recording could not be looked up");
-            return pages::unavailable(Some(&session));
+            return pages::failed(&session, "the call's recording could not be looked up", &e);
         }
     };
     if !is_contained(Path::new(&relative)) {
@@ -51,9 +50,6 @@ pub async fn audio(
     // The type comes from the extension we gave the file: `.ogg` is `audio/ogg`.
     match ServeFile::new(&path).oneshot(request).await {
         Ok(response) => response.into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "console: the recording could not be read");
-            pages::unavailable(Some(&session))
-        }
+        Err(e) => pages::failed(&session, "the recording could not be read", &e),
     }
 }

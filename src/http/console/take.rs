@@ -4,15 +4,14 @@
 //! do not pick up the caller comes back to the agent. Audited; the call's outcome becomes
 //! `taken` once the advisor's leg is over.
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{self, Signed};
+use super::change::{CsrfOnly, Submitted, csrf_form};
 use super::pages;
 use crate::call_control::TwilioCallControl;
 use crate::domain::PhoneNumber;
@@ -37,14 +36,8 @@ pub struct PhoneForm {
 #[allow(clippy::disallowed_methods)] // A handler is IO: the change is stamped with the clock.
 pub async fn set_phone(
     State(state): State<AppState>,
-    Signed(session): Signed,
-    headers: HeaderMap,
-    form: Result<Form<PhoneForm>, FormRejection>,
+    Submitted { session, form }: Submitted<PhoneForm>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Some(refusal) = auth::csrf_refusal(&session, Some(&form.csrf), &headers) {
-        return refusal;
-    }
     let phone = match form.phone.trim() {
         "" => None,
         given => match PhoneNumber::parse(given) {
@@ -61,33 +54,17 @@ pub async fn set_phone(
     };
     match phone::set(&state.db, &session.member, phone.as_ref(), Utc::now()).await {
         Ok(()) => Redirect::to("/console").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "console: a phone number could not be set");
-            pages::unavailable(Some(&session))
-        }
+        Err(e) => pages::failed(&session, "a phone number could not be set", &e),
     }
-}
-
-/// The take form: only its CSRF token.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct TakeForm {
-    csrf: String,
 }
 
 /// `POST /console/live/{sid}/take`.
 #[allow(clippy::disallowed_methods)] // A handler is IO: the change is stamped with the clock.
 pub async fn take(
     State(state): State<AppState>,
-    Signed(session): Signed,
     Path(sid): Path<String>,
-    headers: HeaderMap,
-    form: Result<Form<TakeForm>, FormRejection>,
+    Submitted { session, .. }: Submitted<CsrfOnly>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Some(refusal) = auth::csrf_refusal(&session, Some(&form.csrf), &headers) {
-        return refusal;
-    }
     let refuse =
         |status, title: &str, detail: &str| pages::problem(status, title, detail, Some(&session));
     let advisor = match phone::of(&state.db, &session.member).await {
@@ -99,10 +76,7 @@ pub async fn take(
                 "Add the phone you take calls on, on the home page, then take the call again.",
             );
         }
-        Err(e) => {
-            tracing::error!(error = %e, "console: the advisor's phone could not be read");
-            return pages::unavailable(Some(&session));
-        }
+        Err(e) => return pages::failed(&session, "the advisor's phone could not be read", &e),
     };
     let carrier = &state.settings.carrier;
     let control = TwilioCallControl::new(
@@ -145,3 +119,5 @@ pub async fn take(
     tracing::info!(staff = %session.member.name, call_sid = %sid, "console: call taken");
     Redirect::to("/console/live").into_response()
 }
+
+csrf_form!(PhoneForm);

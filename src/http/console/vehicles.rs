@@ -2,15 +2,15 @@
 //! vehicle in, move its job along, mark it collected); the agent reads them when a customer
 //! asks whether their car is ready.
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::auth::{self, Signed};
+use super::auth::Signed;
+use super::change::{Submitted, csrf_form};
 use super::pages;
 use super::people::local_time;
 use crate::crm::repair_orders::{self, STATUSES};
@@ -77,14 +77,8 @@ fn refused_status(e: &CrmError) -> StatusCode {
 #[allow(clippy::disallowed_methods)] // A handler is IO: the change is stamped with the clock.
 pub async fn check_in(
     State(state): State<AppState>,
-    Signed(session): Signed,
-    headers: HeaderMap,
-    form: Result<Form<CheckInForm>, FormRejection>,
+    Submitted { session, form }: Submitted<CheckInForm>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Some(refusal) = auth::csrf_refusal(&session, Some(&form.csrf), &headers) {
-        return refusal;
-    }
     let Ok(phone) = PhoneNumber::parse(&form.phone) else {
         return render(
             &state,
@@ -110,11 +104,11 @@ pub async fn check_in(
             )
             .await;
         }
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "a repair order change failed", &e),
     };
     let vehicles = match customers::vehicles(&state.db, customer.id).await {
         Ok(v) => v,
-        Err(e) => return failed(&session, &e),
+        Err(e) => return pages::failed(&session, "a repair order change failed", &e),
     };
     let chosen: Option<i32> = form.vehicle_id.trim().parse().ok();
     let vehicle_id = match (chosen, vehicles.as_slice()) {
@@ -167,7 +161,9 @@ pub async fn check_in(
             tracing::info!(staff = %session.member.name, order = order.id, "console: vehicle checked in");
             Redirect::to("/console/vehicles").into_response()
         }
-        Err(CrmError::Db(e)) => failed(&session, &CrmError::Db(e)),
+        Err(CrmError::Db(e)) => {
+            pages::failed(&session, "a repair order change failed", &CrmError::Db(e))
+        }
         Err(e) => {
             render(
                 &state,
@@ -195,15 +191,9 @@ pub struct StatusForm {
 #[allow(clippy::disallowed_methods)] // A handler is IO: the change is stamped with the clock.
 pub async fn set_status(
     State(state): State<AppState>,
-    Signed(session): Signed,
     Path(id): Path<i32>,
-    headers: HeaderMap,
-    form: Result<Form<StatusForm>, FormRejection>,
+    Submitted { session, form }: Submitted<StatusForm>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Some(refusal) = auth::csrf_refusal(&session, Some(&form.csrf), &headers) {
-        return refusal;
-    }
     let note = Some(form.note.as_str()).filter(|n| !n.trim().is_empty());
     match vehicle_status::set_status(
         &state.db,
@@ -219,7 +209,9 @@ pub async fn set_status(
             tracing::info!(staff = %session.member.name, order = id, status = %order.status, "console: repair order status set");
             Redirect::to("/console/vehicles").into_response()
         }
-        Err(CrmError::Db(e)) => failed(&session, &CrmError::Db(e)),
+        Err(CrmError::Db(e)) => {
+            pages::failed(&session, "a repair order change failed", &CrmError::Db(e))
+        }
         Err(e) => {
             render(
                 &state,
@@ -234,7 +226,4 @@ pub async fn set_status(
     }
 }
 
-fn failed(session: &Session, e: &CrmError) -> Response {
-    tracing::error!(error = %e, "console: a repair order change failed");
-    pages::unavailable(Some(session))
-}
+csrf_form!(CheckInForm, StatusForm);
