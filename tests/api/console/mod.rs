@@ -5,6 +5,7 @@
 mod board;
 pub(crate) mod desk;
 mod history;
+mod outage;
 pub(crate) mod recordings;
 mod sign_in;
 mod take;
