@@ -315,6 +315,17 @@ impl Cluster {
             "PUBLIC_URL".into(),
             format!("http://127.0.0.1:{}", balancer.port),
         ));
+        // One recordings folder the nodes share, as a deployment's must be, outside the clone.
+        if !env.iter().any(|(k, _)| k == "RECORDINGS_DIR") {
+            let shared = std::env::temp_dir()
+                .join("callbridge-cluster")
+                .join(format!(
+                    "recordings-{}-{}",
+                    std::process::id(),
+                    balancer.port
+                ));
+            env.push(("RECORDINGS_DIR".into(), shared.display().to_string()));
+        }
         for n in &mut nodes {
             n.spawn(&binary, &env);
         }
