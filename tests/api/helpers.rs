@@ -29,7 +29,7 @@ pub const HANG: Duration = Duration::from_secs(60);
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Held by the tests that run whole fleets of processes (the three-node cluster behind
-/// HAProxy, headless Chromium): on two cores, two of them at once starve each other's timing
+/// HAProxy, headless Chromium, the binary drained or killed): on two cores, two of them at once starve each other's timing
 /// (drain deadlines, keep-alive races) into failures that are not the code's.
 pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 

@@ -76,6 +76,8 @@ async fn exited(child: &mut Child) -> std::process::ExitStatus {
 
 #[tokio::test]
 async fn sigterm_keeps_answering_winds_calls_down_before_the_grace_ends_then_exits() {
+    // Real processes with timing to keep: not beside another fleet (see `HEAVY`).
+    let _heavy = HEAVY.lock().await;
     let (mut child, app, _) =
         serve(&[("SHUTDOWN_GRACE_SECS", "4"), ("DRAIN_WIND_DOWN_SECS", "2")]).await;
     let sid = unique("CA");
@@ -123,6 +125,8 @@ async fn sigterm_keeps_answering_winds_calls_down_before_the_grace_ends_then_exi
 /// has stopped sending before the node would turn callers away.
 #[tokio::test]
 async fn sigterm_with_a_drain_delay_fails_readiness_but_takes_calls_until_the_delay_is_over() {
+    // Real processes with timing to keep: not beside another fleet (see `HEAVY`).
+    let _heavy = HEAVY.lock().await;
     let (mut child, app, _) = serve(&[
         ("DRAIN_DELAY_SECS", "2"),
         ("SHUTDOWN_GRACE_SECS", "2"),
@@ -169,6 +173,8 @@ async fn sigterm_with_a_drain_delay_fails_readiness_but_takes_calls_until_the_de
 
 #[tokio::test]
 async fn calls_a_killed_process_left_open_are_marked_interrupted_at_the_next_start() {
+    // Real processes with timing to keep: not beside another fleet (see `HEAVY`).
+    let _heavy = HEAVY.lock().await;
     let (mut child, app, database) = serve(&[]).await;
     let db = callbridge::db::connect(&database).await.unwrap();
     // A call the process is running when it is killed: its log has no outcome yet.
@@ -262,6 +268,8 @@ async fn recording_after(signal_name: &str) -> callbridge::audio::ogg_opus::Deco
 /// most before the kill); SIGTERM winds the call down and finishes the file.
 #[tokio::test]
 async fn a_recording_survives_sigkill_up_to_its_last_page_and_sigterm_finishes_it() {
+    // Real processes with timing to keep: not beside another fleet (see `HEAVY`).
+    let _heavy = HEAVY.lock().await;
     let killed = recording_after("-KILL").await;
     assert!(!killed.complete, "a killed process never wrote the end");
     assert!(
